@@ -1,0 +1,13 @@
+"""StrictExampleValidator: TFX's ExampleValidator that fails on anomalies."""
+
+from tfx.components import ExampleValidator
+from tfx.dsl.components.base import executor_spec
+
+from components.example_validator import executor
+
+
+class StrictExampleValidator(ExampleValidator):
+    """Same inputs, outputs and id as ExampleValidator; raises on anomalies
+    so the run stops before training (see executor.py)."""
+
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)

@@ -1,0 +1,80 @@
+"""The one feature contract: names of raw and transformed features.
+
+Preprocessing, the model, the serving signatures and the evaluation config
+all import their feature names from here, and read the image shape and the
+number of classes from the committed schema through `contract_from_schema`.
+"""
+
+import dataclasses
+from typing import Tuple
+
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+
+IMAGE_KEY = "image"
+LABEL_KEY = "label"
+
+# The schema records the image shape as a feature annotation tag, because the
+# image is stored as one raw-bytes value and the schema's own `shape` field
+# describes value counts, not the pixels packed inside one value.
+IMAGE_SHAPE_TAG = "image_shape:"
+
+
+def transformed_name(key: str) -> str:
+    """The name Transform gives a raw feature's processed version."""
+    return f"{key}_xf"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureContract:
+    """What the model needs to know about the data, read from the schema."""
+
+    image_shape: Tuple[int, ...]
+    num_classes: int
+
+    @property
+    def image_bytes(self) -> int:
+        """Length of one raw uint8 image in bytes."""
+        size = 1
+        for dim in self.image_shape:
+            size *= dim
+        return size
+
+
+def load_schema(path: str) -> schema_pb2.Schema:
+    """Reads a text-format schema file."""
+    return io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+
+
+def image_shape_tag(shape) -> str:
+    """The annotation tag that records an image shape, e.g. `28x28x1`."""
+    return IMAGE_SHAPE_TAG + "x".join(str(int(d)) for d in shape)
+
+
+def contract_from_schema(schema: schema_pb2.Schema) -> FeatureContract:
+    """Reads image shape and class count from a schema.
+
+    Raises:
+      ValueError: if the schema lacks the image or label feature, the image
+        shape tag, or an integer domain on the label.
+    """
+    features = {f.name: f for f in schema.feature}
+    missing = [k for k in (IMAGE_KEY, LABEL_KEY) if k not in features]
+    if missing:
+        raise ValueError(
+            f"schema has no feature {missing[0]!r}; the pipeline needs an "
+            f"{IMAGE_KEY!r} bytes feature and a {LABEL_KEY!r} int feature.")
+    tags = [t for t in features[IMAGE_KEY].annotation.tag
+            if t.startswith(IMAGE_SHAPE_TAG)]
+    if not tags:
+        raise ValueError(
+            f"schema feature {IMAGE_KEY!r} has no annotation tag "
+            f"'{IMAGE_SHAPE_TAG}HxWxC' giving the image shape.")
+    shape = tuple(int(d) for d in tags[0][len(IMAGE_SHAPE_TAG):].split("x"))
+    label = features[LABEL_KEY]
+    if not label.HasField("int_domain") or label.int_domain.min != 0:
+        raise ValueError(
+            f"schema feature {LABEL_KEY!r} needs an int_domain from 0 to "
+            "the number of classes - 1.")
+    return FeatureContract(image_shape=shape,
+                           num_classes=int(label.int_domain.max) + 1)

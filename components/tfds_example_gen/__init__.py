@@ -1,0 +1,1 @@
+"""An ExampleGen that reads any TensorFlow Datasets dataset."""

@@ -1,0 +1,100 @@
+"""Finding, preparing and fingerprinting a TFDS dataset.
+
+Pure helpers around TFDS's own builder API, shared by the component's driver
+(which fingerprints the data so caching notices changed data), its executor
+and the CLI (which checks a dataset before any component runs).
+"""
+
+import difflib
+import hashlib
+import os
+from typing import Mapping, Optional
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be found or prepared; the message says what to do."""
+
+
+def get_builder(tfds_name: str, data_dir: Optional[str] = None):
+    """Returns the TFDS builder for `name[/config][:version]`.
+
+    Raises:
+      DatasetError: for an unknown name (with close matches) or version.
+    """
+    try:
+        return tfds.builder(tfds_name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        name = tfds_name.split("/")[0].split(":")[0]
+        close = difflib.get_close_matches(name, tfds.list_builders(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else (
+            " `python -c 'import tensorflow_datasets as tfds; "
+            "print(tfds.list_builders())'` lists them.")
+        raise DatasetError(
+            f"TFDS has no dataset named {name!r}.{hint}") from None
+    except (AssertionError, ValueError) as error:
+        raise DatasetError(
+            f"TFDS cannot load {tfds_name!r}: {error}") from error
+
+
+def prepare(builder, manual_dir: Optional[str] = None) -> None:
+    """Downloads (or reads from `manual_dir`) and prepares the dataset.
+
+    A no-op when the dataset is already prepared in the builder's data dir.
+
+    Raises:
+      DatasetError: when the dataset cannot be prepared, saying how to
+        prepare it offline.
+    """
+    if builder.is_prepared():
+        return
+    try:
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                manual_dir=manual_dir))
+    except Exception as error:  # TFDS raises many kinds; all mean the same.
+        source = (f"from manual dir {manual_dir!r}" if manual_dir
+                  else "by downloading it")
+        raise DatasetError(
+            f"could not prepare TFDS dataset {builder.info.full_name!r} "
+            f"{source}: {type(error).__name__}: {error}. Without network "
+            "access, put the dataset's source files in a folder and pass it "
+            "with --tfds-manual-dir, or pass --tfds-data-dir pointing at a "
+            "data dir where the dataset is already prepared.") from error
+
+
+def check_splits(builder, splits: Mapping[str, str]) -> None:
+    """Raises DatasetError if a TFDS split (or slice) does not exist."""
+    for pipeline_split, tfds_split in splits.items():
+        try:
+            builder.info.splits[tfds_split].num_examples  # pylint: disable=expression-not-assigned
+        except (KeyError, ValueError) as error:
+            raise DatasetError(
+                f"{builder.info.full_name!r} has no split {tfds_split!r} for "
+                f"the pipeline's {pipeline_split!r} split; it has "
+                f"{sorted(builder.info.splits.keys())}.") from error
+
+
+def fingerprint(builder, splits: Mapping[str, str]) -> str:
+    """A content fingerprint of the data the pipeline reads.
+
+    Covers the dataset's name, config and version, the split mapping, and the
+    bytes of every prepared file those splits read, so any change to the data
+    changes it.
+    """
+    digest = hashlib.sha256()
+    digest.update(builder.info.full_name.encode())
+    for pipeline_split, tfds_split in sorted(splits.items()):
+        digest.update(f"|{pipeline_split}={tfds_split}".encode())
+        for instruction in builder.info.splits[tfds_split].file_instructions:
+            path = instruction.filename
+            if not os.path.isabs(path) and "://" not in path:
+                path = os.path.join(builder.data_dir, path)
+            digest.update(f"|{os.path.basename(path)}:{instruction.skip}:"
+                          f"{instruction.take}".encode())
+            with tf.io.gfile.GFile(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,64 @@
+"""Executor: writes a TFDS dataset's splits as gzipped TFRecords with Beam."""
+
+import json
+import os
+from typing import Any, Dict, List
+
+import apache_beam as beam
+import tensorflow_datasets as tfds
+from tfx import types
+from tfx.components.example_gen import write_split
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+
+from components.tfds_example_gen import converter
+from components.tfds_example_gen import dataset
+
+EXAMPLES_KEY = "examples"
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """Reads each mapped TFDS split and writes `tf.train.Example` records."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
+        splits = json.loads(exec_properties["splits"])
+        builder = dataset.get_builder(exec_properties["dataset"],
+                                      exec_properties.get("data_dir") or None)
+        dataset.prepare(builder, exec_properties.get("manual_dir") or None)
+        encodings = converter.encodings_for(builder.info.features)
+        examples.split_names = artifact_utils.encode_split_names(list(splits))
+
+        with self._make_beam_pipeline() as p:
+            for split, tfds_split in splits.items():
+                output = os.path.join(
+                    artifact_utils.get_split_uri([examples], split),
+                    write_split.DEFAULT_FILE_NAME)
+                _ = (
+                    p
+                    | f"Read[{split}]" >> tfds.beam.ReadFromTFDS(
+                        builder, split=tfds_split)
+                    | f"ToExample[{split}]" >> beam.Map(
+                        _serialized_example, encodings)
+                    | f"Write[{split}]" >> beam.io.WriteToTFRecord(
+                        output, file_name_suffix=".gz"))
+
+        examples.set_string_custom_property("tfds_name", builder.info.name)
+        examples.set_string_custom_property("tfds_version",
+                                            str(builder.info.version))
+        examples.set_string_custom_property(
+            "tfds_config", builder.builder_config.name
+            if builder.builder_config else "")
+        examples.set_string_custom_property(
+            "data_fingerprint", exec_properties.get("data_fingerprint") or "")
+        examples.set_json_value_custom_property(
+            "num_examples", {
+                split: builder.info.splits[tfds_split].num_examples
+                for split, tfds_split in splits.items()})
+
+
+def _serialized_example(values, encodings) -> bytes:
+    return converter.to_example(tfds.as_numpy(values),
+                                encodings).SerializeToString()

@@ -1,0 +1,29 @@
+"""The seed's Keras model, sized from the data contract."""
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from components import features
+
+
+def build_model(image_shape: Sequence[int], num_classes: int,
+                learning_rate: float = 0.001) -> tf.keras.Model:
+    """Flatten -> Dense 512 relu -> Dropout 0.2 -> Dense softmax, compiled.
+
+    Build it inside `strategy.scope()` so its variables are mirrored.
+    """
+    model = tf.keras.Sequential([
+        tf.keras.layers.Input(shape=tuple(image_shape),
+                              name=features.transformed_name(
+                                  features.IMAGE_KEY)),
+        tf.keras.layers.Flatten(),
+        tf.keras.layers.Dense(512, activation=tf.nn.relu),
+        tf.keras.layers.Dropout(0.2),
+        tf.keras.layers.Dense(num_classes, activation=tf.nn.softmax),
+    ])
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"])
+    return model

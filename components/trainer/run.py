@@ -1,0 +1,93 @@
+"""The Trainer's `run_fn`: the seed's `model.fit`, under MirroredStrategy.
+
+Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
+the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
+`shuffle_buffer`.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from components import features
+from components.trainer import distribution
+from components.trainer import model as model_lib
+from components.trainer import signatures
+
+IMAGE_XF = features.transformed_name(features.IMAGE_KEY)
+LABEL_XF = features.transformed_name(features.LABEL_KEY)
+TRAINING_RECORD = "training.json"
+_READ_BATCH = 1024
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains the model and exports it with its serving signatures."""
+    params = fn_args.custom_config
+    strategy = distribution.make_strategy(params["cpu_replicas"])
+    global_batch = (params["batch_size_per_replica"]
+                    * strategy.num_replicas_in_sync)
+    transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    contract = features.contract_from_schema(
+        features.load_schema(fn_args.schema_path))
+
+    train = _dataset(fn_args.train_files, fn_args.data_accessor,
+                     transform_output, global_batch,
+                     shuffle_buffer=params["shuffle_buffer"])
+    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor,
+                          transform_output, global_batch)
+    with strategy.scope():
+        model = model_lib.build_model(contract.image_shape,
+                                      contract.num_classes)
+    history = model.fit(
+        train, validation_data=evaluation, epochs=params["epochs"],
+        callbacks=[tf.keras.callbacks.TensorBoard(
+            log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        verbose=2)
+    signatures.export(model, transform_output, contract.image_shape,
+                      fn_args.serving_model_dir)
+    _write_record(fn_args.model_run_dir, strategy, global_batch,
+                  history.history)
+
+
+def _dataset(file_pattern, data_accessor, transform_output, batch_size,
+             shuffle_buffer=0) -> tf.data.Dataset:
+    """Raw examples -> Transform graph -> (image, label) batches.
+
+    Transform does not materialise transformed examples (they would be four
+    times the size of the raw bytes); the Transform graph runs here instead,
+    once, and the result is cached in memory for the later epochs.
+    """
+    tft_layer = transform_output.transform_features_layer()
+    raw = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH, num_epochs=1,
+                                       shuffle=False),
+        transform_output.raw_metadata.schema)
+
+    def transform(raw_features):
+        transformed = tft_layer(raw_features)
+        return transformed[IMAGE_XF], transformed[LABEL_XF]
+
+    dataset = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.unbatch().cache()
+    if shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _write_record(model_run_dir, strategy, global_batch, history) -> None:
+    """Writes how training ran next to the TensorBoard logs."""
+    record = {
+        "num_replicas_in_sync": strategy.num_replicas_in_sync,
+        "devices": list(strategy.extended.worker_devices),
+        "global_batch_size": global_batch,
+        "history": {k: [float(v) for v in values]
+                    for k, values in history.items()},
+    }
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_RECORD),
+                           "w") as f:
+        json.dump(record, f, indent=2)

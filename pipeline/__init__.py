@@ -1,0 +1,1 @@
+"""The pipeline: its factory, its runners and its command line."""

@@ -1,0 +1,128 @@
+"""The run summary: what ran, the model's metrics, blessing and push.
+
+Outputs are read back from ML Metadata (the run's executions and the
+artifacts they produced), so the summary reports what the pipeline
+recorded, cached executions included.
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from components import features
+from components.evaluator import eval_config
+from pipeline import progress
+
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT,
+                  metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
+def node_outputs(store: metadata_store.MetadataStore, pipeline_name: str,
+                 run_id: str, node_id: str
+                 ) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+    """Output artifacts, by output key, of `node_id`'s execution in a run."""
+    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    node = store.get_context_by_type_and_name("node",
+                                              f"{pipeline_name}.{node_id}")
+    if run is None or node is None:
+        return {}
+    in_run = {e.id for e in store.get_executions_by_context(run.id)}
+    executions = [e for e in store.get_executions_by_context(node.id)
+                  if e.id in in_run]
+    if not executions:
+        return {}
+    execution = max(executions, key=lambda e: e.id)
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type in _OUTPUT_EVENTS]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(
+        [e.artifact_id for e in events])}
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    return outputs
+
+
+def _custom(artifact: metadata_store_pb2.Artifact, key: str):
+    value = artifact.custom_properties.get(key)
+    if value is None:
+        return None
+    return getattr(value, value.WhichOneof("value"))
+
+
+def read_metrics(evaluation_uri: str) -> Dict[str, Any]:
+    """Overall accuracy, example count and per-class accuracy of the
+    candidate model from a TFMA output directory."""
+    metrics: Dict[str, Any] = {}
+    per_class: Dict[str, float] = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        values = {}
+        for item in slice_metrics.metric_keys_and_values:
+            key = item.key
+            if key.is_diff or key.model_name == "baseline":
+                continue
+            values[key.name] = item.value.double_value.value
+        slice_keys = slice_metrics.slice_key.single_slice_keys
+        if not slice_keys:
+            metrics["accuracy"] = values.get(eval_config.ACCURACY)
+            metrics["example_count"] = int(values.get("example_count", 0))
+        elif slice_keys[0].column == features.LABEL_KEY:
+            per_class[str(slice_keys[0].int64_value)] = values.get(
+                eval_config.ACCURACY)
+    metrics["per_class_accuracy"] = dict(
+        sorted(per_class.items(), key=lambda kv: int(kv[0])))
+    return metrics
+
+
+def build(store: metadata_store.MetadataStore, *, pipeline_name: str,
+          run_id: str, runner: str, dataset: Dict[str, str],
+          records: Dict[str, progress.NodeRecord], wall_seconds: float,
+          serving_dir: str) -> Dict[str, Any]:
+    """The `last_run.json` document."""
+    evaluator = node_outputs(store, pipeline_name, run_id, "Evaluator")
+    pusher = node_outputs(store, pipeline_name, run_id, "Pusher")
+    metrics: Dict[str, Any] = {}
+    if evaluator.get("evaluation"):
+        metrics = read_metrics(evaluator["evaluation"][0].uri)
+    blessed = bool(evaluator.get("blessing")) and _custom(
+        evaluator["blessing"][0], "blessed") == 1
+    pushed_model: Optional[str] = None
+    pusher_record = records.get("Pusher")
+    if (pusher.get("pushed_model") and pusher_record
+            and pusher_record.status == progress.EXECUTED
+            and _custom(pusher["pushed_model"][0], "pushed") == 1):
+        pushed_model = _custom(pusher["pushed_model"][0],
+                               "pushed_destination")
+    return {
+        "run_id": run_id,
+        "runner": runner,
+        "dataset": dataset,
+        "components": {node_id: {"status": r.status,
+                                 "seconds": round(r.seconds, 3)}
+                       for node_id, r in records.items()},
+        "metrics": metrics,
+        "blessed": blessed,
+        "pushed_model": pushed_model,
+        "serving_model": latest_version(serving_dir),
+        "wall_seconds": round(wall_seconds, 3),
+    }
+
+
+def latest_version(serving_dir: str) -> Optional[str]:
+    """The version directory TensorFlow Serving would serve, if any."""
+    if not os.path.isdir(serving_dir):
+        return None
+    versions = [int(n) for n in os.listdir(serving_dir) if n.isdigit()]
+    return os.path.join(serving_dir, str(max(versions))) if versions else None
+
+
+def write(summary: Dict[str, Any], path: str) -> None:
+    """Writes the summary as JSON, atomically."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    os.replace(tmp, path)

@@ -1,0 +1,282 @@
+"""The pipeline's settings: one typed, frozen, validated object.
+
+Loaded once at the edge (the CLI or a runner) and handed down; nothing below
+reads the environment. Every field has a default that works on a laptop.
+Derived locations (pipeline root, ML Metadata store, serving directory) are
+properties of `PipelineConfig`, never stored copies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Optional, Tuple
+
+RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the value and what to do."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetConfig:
+    """Which TensorFlow Datasets dataset to read, and from where.
+
+    Attributes:
+      name: TFDS dataset name, e.g. `fashion_mnist`, `mnist`, `kmnist`.
+      version: TFDS version such as `3.0.1`; None takes the builder's default.
+      config: TFDS builder config name, for datasets that have several.
+      train_split: TFDS split (slicing allowed, e.g. `train[:10%]`) that
+        becomes the pipeline's `train` split.
+      eval_split: TFDS split that becomes the pipeline's `eval` split.
+      data_dir: TFDS data directory; None means TFDS's default
+        (`~/tensorflow_datasets`).
+      manual_dir: folder holding the dataset's source files, for preparing it
+        without network access (TFDS `DownloadConfig(manual_dir=...)`).
+    """
+
+    name: str = "fashion_mnist"
+    version: Optional[str] = None
+    config: Optional[str] = None
+    train_split: str = "train"
+    eval_split: str = "test"
+    data_dir: Optional[str] = None
+    manual_dir: Optional[str] = None
+
+    def __post_init__(self):
+        _require(
+            bool(_NAME_RE.match(self.name)),
+            f"dataset name {self.name!r} is not a TFDS name: use lower case "
+            "letters, digits and underscores, e.g. 'fashion_mnist'.")
+        _require(
+            self.version is None
+            or bool(re.match(r"^\d+\.\d+\.\d+$", self.version)),
+            f"dataset version {self.version!r} is not of the form 1.2.3; "
+            "leave it unset to use the dataset's default version.")
+        _require(
+            bool(self.train_split) and bool(self.eval_split),
+            "train and eval splits must name TFDS splits, e.g. 'train' and "
+            "'test'.")
+        _require(
+            self.manual_dir is None or os.path.isdir(self.manual_dir),
+            f"TFDS manual dir {self.manual_dir!r} is not a directory: point "
+            "--tfds-manual-dir at the folder holding the dataset's files.")
+
+    @property
+    def tfds_name(self) -> str:
+        """The name as TFDS parses it: `name[/config][:version]`."""
+        name = self.name
+        if self.config:
+            name += "/" + self.config
+        if self.version:
+            name += ":" + self.version
+        return name
+
+    @property
+    def splits(self) -> dict:
+        """Pipeline split name -> TFDS split."""
+        return {"train": self.train_split, "eval": self.eval_split}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How the Trainer trains.
+
+    Attributes:
+      epochs: passes over the training split.
+      batch_size_per_replica: examples per replica per step; the global batch
+        is this times the number of replicas in sync.
+      cpu_replicas: on a machine without GPUs, split the CPU into this many
+        logical devices so MirroredStrategy runs this many replicas. Ignored
+        when GPUs are visible (all of them are used).
+      shuffle_buffer: examples in the training shuffle buffer.
+    """
+
+    epochs: int = 5
+    batch_size_per_replica: int = 64
+    cpu_replicas: int = 1
+    shuffle_buffer: int = 10_000
+
+    def __post_init__(self):
+        for field in ("epochs", "batch_size_per_replica", "cpu_replicas",
+                      "shuffle_buffer"):
+            value = getattr(self, field)
+            _require(
+                isinstance(value, int) and not isinstance(value, bool)
+                and value > 0,
+                f"{field.replace('_', ' ')} must be a positive whole number, "
+                f"got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """The gate a model must pass to be blessed (and so pushed).
+
+    Attributes:
+      min_accuracy: overall accuracy on the eval split must be at least this.
+      max_accuracy_drop: overall accuracy may fall at most this much
+        (absolute) below the last blessed model's.
+      max_class_accuracy_drop: each class's accuracy may fall at most this
+        much below the last blessed model's.
+    """
+
+    min_accuracy: float = 0.8
+    max_accuracy_drop: float = 0.01
+    max_class_accuracy_drop: float = 0.05
+
+    def __post_init__(self):
+        _require(
+            0.0 <= self.min_accuracy <= 1.0,
+            f"minimum accuracy must be between 0 and 1, got "
+            f"{self.min_accuracy!r}.")
+        for field in ("max_accuracy_drop", "max_class_accuracy_drop"):
+            value = getattr(self, field)
+            _require(
+                0.0 <= value <= 1.0,
+                f"{field.replace('_', ' ')} must be between 0 and 1 "
+                f"(an absolute accuracy difference), got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamConfig:
+    """Apache Beam settings for the components' own data processing.
+
+    Attributes:
+      direct_num_workers: DirectRunner workers; 0 uses one per CPU core.
+      direct_running_mode: `in_memory`, `multi_threading` or
+        `multi_processing`.
+      extra_args: further Beam pipeline args, passed through unchanged.
+    """
+
+    direct_num_workers: int = 1
+    direct_running_mode: str = "in_memory"
+    extra_args: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        _require(
+            isinstance(self.direct_num_workers, int)
+            and self.direct_num_workers >= 0,
+            f"Beam direct workers must be 0 (one per core) or more, got "
+            f"{self.direct_num_workers!r}.")
+        _require(
+            self.direct_running_mode in RUNNING_MODES,
+            f"Beam running mode {self.direct_running_mode!r} is unknown; use "
+            f"one of {', '.join(RUNNING_MODES)}.")
+
+    @property
+    def pipeline_args(self) -> list:
+        """The args every Beam-based component receives."""
+        return [
+            "--runner=DirectRunner",
+            f"--direct_num_workers={self.direct_num_workers}",
+            f"--direct_running_mode={self.direct_running_mode}",
+            *self.extra_args,
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Everything one pipeline run needs.
+
+    Attributes:
+      output_dir: where every output lives (artifacts, ML Metadata, served
+        models, logs). Made absolute on load.
+      dataset, training, evaluation, beam: see their classes.
+      schema_path: the committed schema (data contract) to validate against;
+        None uses `schemas/<dataset name>/schema.pbtxt` shipped with the
+        package.
+      pipeline_name: name of the pipeline in ML Metadata; None derives it
+        from the dataset, so models of different datasets never become each
+        other's baseline.
+    """
+
+    output_dir: str = "output"
+    dataset: DatasetConfig = DatasetConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    beam: BeamConfig = BeamConfig()
+    schema_path: Optional[str] = None
+    pipeline_name: Optional[str] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "output_dir",
+                           os.path.abspath(os.path.expanduser(self.output_dir)))
+        _require(
+            not os.path.exists(self.output_dir)
+            or (os.path.isdir(self.output_dir)
+                and os.access(self.output_dir, os.W_OK | os.X_OK)),
+            f"output dir {self.output_dir!r} is not a writable directory: "
+            "choose another --output-dir or fix its permissions.")
+        if not os.path.exists(self.output_dir):
+            parent = _existing_parent(self.output_dir)
+            _require(
+                os.access(parent, os.W_OK | os.X_OK),
+                f"output dir {self.output_dir!r} cannot be created: "
+                f"{parent!r} is not writable. Choose another --output-dir.")
+        _require(
+            os.path.isfile(self.schema_file),
+            f"no schema for dataset {self.dataset.name!r} at "
+            f"{self.schema_file!r}: commit one under schemas/"
+            f"{self.dataset.name}/schema.pbtxt (`python -m pipeline "
+            f"infer-schema` writes a first draft) or pass --schema.")
+
+    @property
+    def name(self) -> str:
+        """The pipeline name used in ML Metadata."""
+        if self.pipeline_name:
+            return self.pipeline_name
+        suffix = f"-{self.dataset.config}" if self.dataset.config else ""
+        return f"{self.dataset.name}{suffix}".replace("_", "-") + "-classifier"
+
+    @property
+    def schema_file(self) -> str:
+        """The schema file the pipeline imports."""
+        if self.schema_path:
+            return os.path.abspath(self.schema_path)
+        return default_schema_path(self.dataset.name)
+
+    @property
+    def pipeline_root(self) -> str:
+        """Where TFX writes artifacts."""
+        return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        """The sqlite ML Metadata store used by the local runners."""
+        return os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def serving_dir(self) -> str:
+        """Versioned SavedModels, in the layout TensorFlow Serving loads."""
+        return os.path.join(self.output_dir, "serving")
+
+    @property
+    def log_dir(self) -> str:
+        """Full TFX/TensorFlow logs of each run."""
+        return os.path.join(self.output_dir, "logs")
+
+    @property
+    def summary_path(self) -> str:
+        """The last run's JSON summary."""
+        return os.path.join(self.output_dir, "last_run.json")
+
+
+def default_schema_path(dataset_name: str) -> str:
+    """The committed schema of a dataset, shipped as package data."""
+    import schemas  # pylint: disable=import-outside-toplevel
+    return os.path.join(os.path.dirname(schemas.__file__), dataset_name,
+                        "schema.pbtxt")
+
+
+def _existing_parent(path: str) -> str:
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path

@@ -1,0 +1,1 @@
+"""Committed schemas (the data contract), one folder per TFDS dataset."""

@@ -1,0 +1,37 @@
+"""Installs the pipeline package: `pipeline`, `components`, `schemas` and
+`pipeline_config`, with the `tfds-pipeline` console script.
+
+The dependency set that is known to work together is pinned in
+constraints.txt; install with
+  pip install --ignore-requires-python -c constraints.txt -e .
+"""
+
+import setuptools
+
+setuptools.setup(
+    name="tfds-tfx-pipeline",
+    version="0.1.0",
+    description=("A TFX pipeline that trains, validates, evaluates and "
+                 "pushes a Keras image classifier on any TFDS dataset."),
+    python_requires=">=3.9",
+    packages=setuptools.find_packages(include=["pipeline", "pipeline.*",
+                                               "components", "components.*",
+                                               "schemas", "schemas.*"]),
+    py_modules=["pipeline_config"],
+    package_data={"schemas": ["*/schema.pbtxt"]},
+    install_requires=[
+        "tfx",
+        "tensorflow",
+        "tf-keras",
+        "tensorflow-transform",
+        "tensorflow-model-analysis",
+        "tensorflow-data-validation",
+        "apache-beam[gcp]",
+        "tensorflow-datasets",
+        "importlib_resources",  # TFDS needs it to prepare, but does not say.
+        "kfp",
+        "click",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:main"]},
+)
