@@ -221,12 +221,6 @@ class PipelineConfig:
                 os.access(parent, os.W_OK | os.X_OK),
                 f"output dir {self.output_dir!r} cannot be created: "
                 f"{parent!r} is not writable. Choose another --output-dir.")
-        _require(
-            os.path.isfile(self.schema_file),
-            f"no schema for dataset {self.dataset.name!r} at "
-            f"{self.schema_file!r}: commit one under schemas/"
-            f"{self.dataset.name}/schema.pbtxt (`python -m pipeline "
-            f"infer-schema` writes a first draft) or pass --schema.")
 
     @property
     def name(self) -> str:

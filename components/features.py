@@ -78,3 +78,18 @@ def contract_from_schema(schema: schema_pb2.Schema) -> FeatureContract:
             "the number of classes - 1.")
     return FeatureContract(image_shape=shape,
                            num_classes=int(label.int_domain.max) + 1)
+
+
+def schema_for(contract: FeatureContract) -> schema_pb2.Schema:
+    """The schema TfdsExampleGen's output must match, for a new dataset."""
+    schema = schema_pb2.Schema()
+    image = schema.feature.add(name=IMAGE_KEY, type=schema_pb2.BYTES)
+    image.annotation.tag.append(image_shape_tag(contract.image_shape))
+    label = schema.feature.add(name=LABEL_KEY, type=schema_pb2.INT)
+    label.int_domain.min = 0
+    label.int_domain.max = contract.num_classes - 1
+    for feature in (image, label):
+        feature.presence.min_fraction = 1.0
+        feature.presence.min_count = 1
+        feature.shape.dim.add(size=1)
+    return schema

@@ -51,7 +51,7 @@ def create_pipeline(
         schema_file=config.schema_file)
     example_validator = StrictExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
-        schema=schema_importer.outputs["schema"])
+        schema=schema_importer.outputs["schema"]).with_id("ExampleValidator")
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -79,7 +79,8 @@ def create_pipeline(
     model_resolver = tfx.dsl.Resolver(
         strategy_class=baseline.LatestBlessedBeforeCandidateStrategy,
         **{
-            baseline.MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            baseline.MODEL_KEY: tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.Model),
             baseline.BLESSING_KEY: tfx.dsl.Channel(
                 type=tfx.types.standard_artifacts.ModelBlessing),
             baseline.CANDIDATE_KEY: trainer.outputs["model"],

@@ -5,13 +5,10 @@ the pipeline with one progress line per component, and writes the summary
 to `<output-dir>/last_run.json`.
 """
 
-import contextlib
-import datetime
 import logging
 import os
-import sys
 import time
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Optional
 
 from absl import logging as absl_logging
 from ml_metadata import metadata_store
@@ -22,6 +19,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 
 from components import features
 from components.tfds_example_gen import dataset as tfds_dataset
+from pipeline import console
 from pipeline import factory
 from pipeline import progress
 from pipeline import summary as summary_lib
@@ -46,6 +44,12 @@ def check_dataset(config: PipelineConfig):
     """
     builder = tfds_dataset.get_builder(config.dataset.tfds_name,
                                        config.dataset.data_dir)
+    if not os.path.isfile(config.schema_file):
+        raise tfds_dataset.DatasetError(
+            f"no schema for dataset {config.dataset.name!r} at "
+            f"{config.schema_file!r}: write a first one with `python -m "
+            f"pipeline infer-schema --dataset {config.dataset.name}`, review "
+            "and commit it, or pass --schema.")
     contract = features.contract_from_schema(
         features.load_schema(config.schema_file))
     info_features = builder.info.features
@@ -73,21 +77,18 @@ def metadata_connection(config: PipelineConfig):
         config.metadata_path)
 
 
-def new_run_id() -> str:
-    """A sortable, unique-enough run id."""
-    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-
-
-def run(config: PipelineConfig, runner: str, *, verbose: bool = False,
-        echo: Callable[[str], None] = print) -> Dict[str, Any]:
+def run(config: PipelineConfig, runner: str, *,
+        echo: Callable[[str], None] = print,
+        run_id: Optional[str] = None,
+        log_path: Optional[str] = None) -> Dict[str, Any]:
     """Runs the pipeline once and writes `last_run.json`.
 
     Args:
       config: validated settings.
       runner: `local` (LocalDagRunner) or `beam` (BeamDagRunner).
-      verbose: show TFX/TensorFlow logs on the console (they always go to
-        the log file).
       echo: where progress lines go.
+      run_id: the run's id; a new one by default.
+      log_path: the log file named in messages (see `pipeline.console`).
 
     Returns:
       The summary written to `config.summary_path`.
@@ -101,49 +102,47 @@ def run(config: PipelineConfig, runner: str, *, verbose: bool = False,
         raise ValueError(f"unknown runner {runner!r}; use one of "
                          f"{', '.join(RUNNERS)}.")
     started = time.monotonic()
-    os.makedirs(config.log_dir, exist_ok=True)
-    run_id = new_run_id()
-    log_path = os.path.join(config.log_dir, f"{run_id}.log")
+    # Progress is read from TFX's INFO logs.
+    absl_logging.set_verbosity(absl_logging.INFO)
+    run_id = run_id or console.new_run_id()
+    log_hint = f" (full log: {log_path})" if log_path else ""
+    builder = check_dataset(config)
+    echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")
+    pipeline = factory.create_pipeline(
+        config, metadata_connection(config), config.beam.pipeline_args)
+    ir = compiler.Compiler().compile(pipeline)
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
+    handler = progress.ProgressHandler(
+        node_ids, lambda node_id, record: echo(
+            progress.format_line(node_id, record)))
+    error: Optional[BaseException] = None
+    logging.getLogger().addHandler(handler)
+    try:
+        _runner(runner).run_with_ir(ir)
+    except Exception as e:  # reported below, with the summary written
+        error = e
+        handler.mark_unfinished_failed()
+        logging.exception("pipeline run %s failed", run_id)
+    finally:
+        logging.getLogger().removeHandler(handler)
 
-    with _logs_to(log_path, verbose):
-        builder = check_dataset(config)
-        echo(f"Run {run_id}: {builder.info.full_name} with the {runner} "
-             f"runner (log: {log_path})")
-        pipeline = factory.create_pipeline(
-            config, metadata_connection(config), config.beam.pipeline_args)
-        ir = compiler.Compiler().compile(pipeline)
-        runtime_parameter_utils.substitute_runtime_parameter(
-            ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
-        node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
-        handler = progress.ProgressHandler(
-            node_ids, lambda node_id, record: echo(
-                progress.format_line(node_id, record)))
-        error: Optional[BaseException] = None
-        logging.getLogger().addHandler(handler)
-        try:
-            _runner(runner).run_with_ir(ir)
-        except Exception as e:  # reported below, with the summary written
-            error = e
-            handler.mark_unfinished_failed()
-            logging.exception("pipeline run %s failed", run_id)
-        finally:
-            logging.getLogger().removeHandler(handler)
-
-        store = metadata_store.MetadataStore(metadata_connection(config))
-        summary = summary_lib.build(
-            store, pipeline_name=config.name, run_id=run_id, runner=runner,
-            dataset={"name": builder.info.name,
-                     "version": str(builder.info.version)},
-            records=handler.records,
-            wall_seconds=time.monotonic() - started,
-            serving_dir=config.serving_dir)
+    store = metadata_store.MetadataStore(metadata_connection(config))
+    summary = summary_lib.build(
+        store, pipeline_name=config.name, run_id=run_id, runner=runner,
+        dataset={"name": builder.info.name,
+                 "version": str(builder.info.version)},
+        records=handler.records,
+        wall_seconds=time.monotonic() - started,
+        serving_dir=config.serving_dir)
     summary_lib.write(summary, config.summary_path)
     if error is not None:
         failed = [n for n, r in handler.records.items()
                   if r.status == progress.FAILED]
         where = f"component {failed[0]} failed" if failed else "run failed"
         raise RunError(f"{where}: {type(error).__name__}: {error} "
-                       f"(full log: {log_path})") from error
+                       f"{log_hint}") from error
     return summary
 
 
@@ -151,44 +150,3 @@ def _runner(name: str):
     if name == "beam":
         return tfx.orchestration.experimental.BeamDagRunner()
     return tfx.orchestration.LocalDagRunner()
-
-
-@contextlib.contextmanager
-def _logs_to(log_path: str, verbose: bool) -> Iterator[None]:
-    """Sends Python, absl and TensorFlow C++ logs to `log_path`.
-
-    When not verbose, file descriptor 2 itself is pointed at the log file,
-    so C++ logs and child processes (Beam workers, the Trainer's fresh
-    process) land there too; progress lines go to stdout.
-    """
-    absl_logging.set_verbosity(absl_logging.INFO)
-    root = logging.getLogger()
-    file_handler = logging.FileHandler(log_path, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(file_handler)
-    old_level = root.level
-    root.setLevel(logging.INFO)
-    saved_stderr = None
-    if not verbose:
-        sys.stderr.flush()
-        saved_stderr = os.dup(2)
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
-        os.dup2(log_fd, 2)
-        os.close(log_fd)
-        absl_handler = absl_logging.get_absl_handler()
-        absl_was_attached = absl_handler in root.handlers
-        if absl_was_attached:
-            root.removeHandler(absl_handler)
-    try:
-        yield
-    finally:
-        root.removeHandler(file_handler)
-        file_handler.close()
-        root.setLevel(old_level)
-        if saved_stderr is not None:
-            sys.stderr.flush()
-            os.dup2(saved_stderr, 2)
-            os.close(saved_stderr)
-            if absl_was_attached:
-                root.addHandler(absl_handler)

@@ -1,0 +1,6 @@
+"""`python -m pipeline ...`: see `pipeline.cli`."""
+
+from pipeline import cli
+
+if __name__ == "__main__":
+    cli.main()

@@ -1,0 +1,232 @@
+"""The one command line: `python -m pipeline` or `tfds-pipeline`.
+
+Settings are read once here, from flags (or their environment variables),
+into a validated `PipelineConfig`; a bad setting is one clear message and
+exit code 2 before any component runs.
+"""
+
+import json
+import os
+import sys
+import warnings
+
+# Must be set before TensorFlow is imported: tensorflow-transform supports
+# Keras 2 only, which TF 2.16 provides through tf-keras.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# google-api-core warns on import about Python 3.11's end of life.
+warnings.filterwarnings("ignore", category=FutureWarning,
+                        module=r"google\..*")
+
+import click  # pylint: disable=wrong-import-position
+
+import pipeline_config  # pylint: disable=wrong-import-position
+
+EXAMPLES = """
+\b
+Examples:
+  # Train on Fashion-MNIST (downloads it, or prepares it offline from the
+  # four official files in a manual dir):
+  python -m pipeline run --output-dir output \\
+      --tfds-manual-dir ../shared/datasets/fashion_mnist
+  # The same DAG on Beam, with 2 Beam worker processes and 2 CPU replicas:
+  python -m pipeline run --runner beam --beam-workers 2 \\
+      --beam-mode multi_processing --cpu-replicas 2
+  # Another TFDS dataset, with its committed schema:
+  python -m pipeline run --dataset mnist --epochs 3
+"""
+
+
+def _pipeline_options(function):
+    """The options that describe one pipeline (shared by its commands)."""
+    options = [
+        click.option("--output-dir", default="output", show_default=True,
+                     envvar="PIPELINE_OUTPUT_DIR",
+                     help="Artifacts, ML Metadata, served models and logs "
+                          "go here."),
+        click.option("--dataset", default="fashion_mnist", show_default=True,
+                     help="TFDS dataset name."),
+        click.option("--dataset-version", default=None,
+                     help="TFDS version, e.g. 3.0.1 [default: the "
+                          "dataset's default]."),
+        click.option("--dataset-config", default=None,
+                     help="TFDS builder config, for datasets that have "
+                          "several."),
+        click.option("--train-split", default="train", show_default=True,
+                     help="TFDS split (or slice, e.g. 'train[:10%]') to "
+                          "train on."),
+        click.option("--eval-split", default="test", show_default=True,
+                     help="TFDS split to evaluate on."),
+        click.option("--tfds-data-dir", default=None,
+                     envvar="PIPELINE_TFDS_DATA_DIR",
+                     help="TFDS data dir [default: ~/tensorflow_datasets]."),
+        click.option("--tfds-manual-dir", default=None,
+                     envvar="PIPELINE_TFDS_MANUAL_DIR",
+                     help="Folder with the dataset's source files, to "
+                          "prepare it without network access."),
+        click.option("--schema", "schema_path", default=None,
+                     help="Schema to validate against [default: the "
+                          "committed schemas/<dataset>/schema.pbtxt]."),
+        click.option("--epochs", type=int, default=5, show_default=True),
+        click.option("--batch-size", type=int, default=64, show_default=True,
+                     help="Examples per replica per step."),
+        click.option("--cpu-replicas", type=int, default=1,
+                     show_default=True,
+                     help="Without GPUs: split the CPU into this many "
+                          "MirroredStrategy replicas."),
+        click.option("--min-accuracy", type=float, default=0.8,
+                     show_default=True,
+                     help="Bless only models at least this accurate."),
+        click.option("--max-accuracy-drop", type=float, default=0.01,
+                     show_default=True,
+                     help="Bless only if accuracy is at most this much below "
+                          "the last blessed model's."),
+        click.option("--max-class-accuracy-drop", type=float, default=0.05,
+                     show_default=True,
+                     help="The same, for each class's accuracy."),
+        click.option("--beam-workers", type=int, default=1,
+                     show_default=True,
+                     help="Beam DirectRunner workers (0: one per core)."),
+        click.option("--beam-mode", default="in_memory", show_default=True,
+                     type=click.Choice(pipeline_config.RUNNING_MODES),
+                     help="Beam DirectRunner running mode."),
+        click.option("--beam-arg", "beam_args", multiple=True,
+                     help="Extra Beam pipeline arg, repeatable."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
+    """Builds the validated config from the shared pipeline options."""
+    return pipeline_config.PipelineConfig(
+        output_dir=options["output_dir"],
+        schema_path=options["schema_path"],
+        dataset=pipeline_config.DatasetConfig(
+            name=options["dataset"], version=options["dataset_version"],
+            config=options["dataset_config"],
+            train_split=options["train_split"],
+            eval_split=options["eval_split"],
+            data_dir=options["tfds_data_dir"],
+            manual_dir=options["tfds_manual_dir"]),
+        training=pipeline_config.TrainingConfig(
+            epochs=options["epochs"],
+            batch_size_per_replica=options["batch_size"],
+            cpu_replicas=options["cpu_replicas"]),
+        evaluation=pipeline_config.EvaluationConfig(
+            min_accuracy=options["min_accuracy"],
+            max_accuracy_drop=options["max_accuracy_drop"],
+            max_class_accuracy_drop=options["max_class_accuracy_drop"]),
+        beam=pipeline_config.BeamConfig(
+            direct_num_workers=options["beam_workers"],
+            direct_running_mode=options["beam_mode"],
+            extra_args=tuple(options["beam_args"])))
+
+
+def _load_config(options: dict) -> pipeline_config.PipelineConfig:
+    try:
+        return config_from_options(options)
+    except pipeline_config.ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.group(epilog=EXAMPLES)
+def cli():
+    """Train, validate, evaluate and push a Keras image classifier on a
+    TensorFlow Datasets dataset with TFX."""
+
+
+@cli.command(epilog=EXAMPLES)
+@click.option("--runner", type=click.Choice(["local", "beam"]),
+              default="local", show_default=True,
+              help="local: TFX LocalDagRunner; beam: TFX BeamDagRunner.")
+@click.option("--verbose", is_flag=True,
+              help="Show TFX and TensorFlow logs (always in the log file).")
+@_pipeline_options
+def run(runner, verbose, **options):
+    """Run the pipeline once, locally, and print a summary.
+
+    The summary is also written to OUTPUT_DIR/last_run.json.
+    """
+    config = _load_config(options)
+    from pipeline import console  # pylint: disable=import-outside-toplevel
+    os.makedirs(config.log_dir, exist_ok=True)
+    run_id = console.new_run_id()
+    log_path = os.path.join(config.log_dir, f"{run_id}.log")
+    click.echo(f"Log: {log_path}")
+    with console.capture_logs(log_path, verbose) as screen:
+        # Heavy imports only once the settings are known to be good, and
+        # with their start-up noise in the log file.
+        from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
+        from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+        try:
+            summary = local_runner.run(
+                config, runner, run_id=run_id, log_path=log_path,
+                echo=lambda line: print(line, file=screen, flush=True))
+        except (dataset.DatasetError, local_runner.RunError) as error:
+            failure = str(error)
+        else:
+            failure = None
+    if failure:
+        raise click.ClickException(failure)
+    click.echo(format_summary(summary, config.summary_path))
+
+
+
+def format_summary(summary: dict, path: str) -> str:
+    """The few lines printed at the end of a run."""
+    metrics = summary.get("metrics") or {}
+    lines = [f"Finished in {summary['wall_seconds']:.1f} s."]
+    if metrics.get("accuracy") is not None:
+        lines.append(f"  accuracy {metrics['accuracy']:.4f} on "
+                     f"{metrics.get('example_count', '?')} eval examples")
+    lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
+    if summary["pushed_model"]:
+        lines.append(f"  pushed:  {summary['pushed_model']}")
+    else:
+        lines.append("  pushed:  nothing new (serving "
+                     f"{summary.get('serving_model') or 'nothing'})")
+    lines.append(f"Summary: {path}")
+    return "\n".join(lines)
+
+
+@cli.command("infer-schema")
+@click.option("--dataset", required=True, help="TFDS dataset name[:version].")
+@click.option("--tfds-data-dir", default=None, envvar="PIPELINE_TFDS_DATA_DIR")
+@click.option("--output", default=None,
+              help="Where to write [default: schemas/<dataset>/schema.pbtxt "
+                   "in the current directory].")
+def infer_schema(dataset, tfds_data_dir, output):
+    """Write a first schema for a TFDS image classification dataset, from
+    the dataset's declared features (no data is read). Review and commit
+    it under schemas/<dataset>/."""
+    from google.protobuf import text_format  # pylint: disable=import-outside-toplevel
+    from components import features  # pylint: disable=import-outside-toplevel
+    from components.tfds_example_gen import dataset as tfds_dataset  # pylint: disable=import-outside-toplevel
+    try:
+        builder = tfds_dataset.get_builder(dataset, tfds_data_dir)
+    except tfds_dataset.DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    info = builder.info.features
+    if features.IMAGE_KEY not in info or features.LABEL_KEY not in info:
+        raise click.ClickException(
+            f"{dataset!r} has features {sorted(info.keys())}; the pipeline "
+            f"needs {features.IMAGE_KEY!r} and {features.LABEL_KEY!r}.")
+    contract = features.FeatureContract(
+        image_shape=tuple(info[features.IMAGE_KEY].shape),
+        num_classes=info[features.LABEL_KEY].num_classes)
+    output = output or os.path.join("schemas", builder.info.name,
+                                    "schema.pbtxt")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(features.schema_for(contract)))
+    click.echo(f"Wrote {output}")
+
+
+def main():
+    """Console-script entry point."""
+    cli(prog_name="python -m pipeline")
+
+
+if __name__ == "__main__":
+    main()
