@@ -218,9 +218,10 @@ class PipelineConfig:
         if not os.path.exists(self.output_dir):
             parent = _existing_parent(self.output_dir)
             _require(
-                os.access(parent, os.W_OK | os.X_OK),
+                os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK),
                 f"output dir {self.output_dir!r} cannot be created: "
-                f"{parent!r} is not writable. Choose another --output-dir.")
+                f"{parent!r} is not a writable directory. Choose another "
+                "--output-dir.")
 
     @property
     def name(self) -> str:

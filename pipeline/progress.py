@@ -58,7 +58,9 @@ class ProgressHandler(logging.Handler):
                     self.records[node_id].status = CACHED
             elif match := _FINISHED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
-                node.seconds = self._clock() - (node.started or self._clock())
+                now = self._clock()
+                node.seconds = now - (node.started if node.started is not None
+                                      else now)
                 node.started = None
                 self._current.pop(record.thread, None)
                 self._report(match[1], node)

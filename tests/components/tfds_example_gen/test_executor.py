@@ -1,0 +1,109 @@
+"""The TfdsExampleGen executor and driver on the tiny dataset."""
+
+import glob
+import json
+import os
+
+import tensorflow as tf
+from tfx.dsl.components.base import base_beam_executor
+from tfx.orchestration.portable import data_types
+from tfx.types import standard_artifacts
+
+from components.tfds_example_gen import component
+from components.tfds_example_gen import dataset
+from components.tfds_example_gen import driver
+from components.tfds_example_gen import executor
+from tests import tiny_dataset
+
+SPLITS = {"train": "train", "eval": "test"}
+
+
+def _run_executor(tmp_path, data_dir, name="tiny_images/clean"):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    context = base_beam_executor.BaseBeamExecutor.Context(
+        beam_pipeline_args=["--runner=DirectRunner"],
+        tmp_dir=str(tmp_path / "tmp"))
+    executor.Executor(context).Do(
+        {}, {"examples": [examples]},
+        {"dataset": name, "splits": json.dumps(SPLITS),
+         "data_dir": data_dir, "data_fingerprint": "abc"})
+    return examples
+
+
+def _read(split_dir):
+    files = glob.glob(os.path.join(split_dir, "*.gz"))
+    assert files, f"no TFRecord files in {split_dir}"
+    return [tf.train.Example.FromString(r.numpy()) for r in
+            tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def test_writes_every_split_with_properties(tmp_path, tfds_data_dir):
+    examples = _run_executor(tmp_path, tfds_data_dir)
+    assert json.loads(examples.split_names) == ["train", "eval"]
+    train = _read(os.path.join(examples.uri, "Split-train"))
+    evaluation = _read(os.path.join(examples.uri, "Split-eval"))
+    assert len(train) == tiny_dataset.TinyImages.TRAIN_EXAMPLES
+    assert len(evaluation) == tiny_dataset.TinyImages.TEST_EXAMPLES
+    labels = [e.features.feature["label"].int64_list.value[0] for e in train]
+    assert sorted(set(labels)) == list(range(10))  # label 0 is there
+    image = train[0].features.feature["image"].bytes_list.value
+    assert len(image) == 1 and len(image[0]) == 28 * 28
+    assert examples.get_string_custom_property("tfds_name") == "tiny_images"
+    assert examples.get_string_custom_property("tfds_version") == "1.0.0"
+    assert examples.get_string_custom_property("tfds_config") == "clean"
+    assert examples.get_string_custom_property("data_fingerprint") == "abc"
+    assert examples.get_json_value_custom_property("num_examples") == {
+        "train": 320, "eval": 120}
+
+
+def _driver_fingerprint(name, data_dir):
+    info = data_types.ExecutionInfo(exec_properties={
+        "dataset": name, "splits": json.dumps(SPLITS), "data_dir": data_dir})
+    output = driver.TfdsDriver(None).run(info)
+    return output.exec_properties[driver.FINGERPRINT_KEY].string_value
+
+
+def test_fingerprint_is_stable_and_follows_the_data(tfds_data_dir):
+    clean = _driver_fingerprint("tiny_images/clean", tfds_data_dir)
+    assert clean == _driver_fingerprint("tiny_images/clean", tfds_data_dir)
+    assert len(clean) == 64
+    assert clean != _driver_fingerprint("tiny_images/noisy", tfds_data_dir)
+
+
+def test_fingerprint_changes_with_the_split_slice(tfds_data_dir):
+    builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
+    assert dataset.fingerprint(builder, SPLITS) != dataset.fingerprint(
+        builder, {"train": "train[:50%]", "eval": "test"})
+
+
+def test_unknown_dataset_suggests_close_names():
+    try:
+        dataset.get_builder("fashion_mnst")
+    except dataset.DatasetError as error:
+        assert "'fashion_mnst'" in str(error)
+        assert "fashion_mnist" in str(error)
+    else:
+        raise AssertionError("no error for an unknown dataset")
+
+
+def test_unknown_split_is_named(tfds_data_dir):
+    builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
+    try:
+        dataset.check_splits(builder, {"train": "train", "eval": "validation"})
+    except dataset.DatasetError as error:
+        assert "no split 'validation'" in str(error)
+    else:
+        raise AssertionError("no error for an unknown split")
+
+
+def test_component_declares_parameters():
+    gen = component.TfdsExampleGen(dataset="mnist", splits=SPLITS)
+    assert json.loads(gen.exec_properties["splits"]) == SPLITS
+    assert gen.outputs["examples"].type_name == "Examples"
+    try:
+        component.TfdsExampleGen(dataset="mnist", splits={})
+    except ValueError as error:
+        assert "splits must map" in str(error)
+    else:
+        raise AssertionError("empty splits accepted")

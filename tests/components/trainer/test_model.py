@@ -1,0 +1,31 @@
+"""Model shapes and the strategy choice."""
+
+import numpy as np
+import tensorflow as tf
+
+from components.trainer import distribution
+from components.trainer import model as model_lib
+
+
+def test_seed_architecture_and_output_shape():
+    model = model_lib.build_model((28, 28, 1), 10)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Flatten", "Dense", "Dropout", "Dense"]
+    assert model.layers[1].units == 512
+    assert model.layers[2].rate == 0.2
+    assert model.loss == "sparse_categorical_crossentropy"
+    probabilities = model(np.zeros((3, 28, 28, 1), np.float32))
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(tf.reduce_sum(probabilities, 1).numpy(),
+                               np.ones(3), rtol=1e-5)
+
+
+def test_shape_and_classes_come_from_arguments():
+    model = model_lib.build_model((8, 8, 3), 4)
+    assert model.output_shape == (None, 4)
+    assert model.input_shape == (None, 8, 8, 3)
+
+
+def test_single_replica_strategy_on_cpu():
+    strategy = distribution.make_strategy(1)
+    assert strategy.num_replicas_in_sync == 1

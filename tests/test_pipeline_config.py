@@ -1,0 +1,87 @@
+"""Config validation: defaults work, bad values get messages naming them."""
+
+import os
+
+import pytest
+
+import pipeline_config as pc
+
+
+def test_defaults_are_valid_and_derive_locations(tmp_path):
+    config = pc.PipelineConfig(output_dir=str(tmp_path / "out"))
+    assert config.training.epochs == 5
+    assert config.training.batch_size_per_replica == 64
+    assert config.pipeline_root == str(tmp_path / "out" / "pipeline_root")
+    assert config.metadata_path == str(tmp_path / "out" / "metadata.sqlite")
+    assert config.serving_dir == str(tmp_path / "out" / "serving")
+    assert config.summary_path == str(tmp_path / "out" / "last_run.json")
+    assert config.name == "fashion-mnist-classifier"
+    assert os.path.isfile(config.schema_file)
+    assert config.dataset.splits == {"train": "train", "eval": "test"}
+
+
+def test_output_dir_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert pc.PipelineConfig(output_dir="rel").output_dir == str(
+        tmp_path / "rel")
+
+
+def test_tfds_name_includes_config_and_version():
+    dataset = pc.DatasetConfig(name="tiny_images", config="clean",
+                               version="1.0.0")
+    assert dataset.tfds_name == "tiny_images/clean:1.0.0"
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("epochs", 0, "epochs must be a positive whole number, got 0"),
+    ("epochs", -3, "got -3"),
+    ("batch_size_per_replica", 0, "batch size per replica"),
+    ("cpu_replicas", 0, "cpu replicas"),
+])
+def test_training_rejects_non_positive(field, value, words):
+    with pytest.raises(pc.ConfigError, match=words):
+        pc.TrainingConfig(**{field: value})
+
+
+def test_bad_dataset_name_and_version():
+    with pytest.raises(pc.ConfigError, match="'Fashion MNIST' is not a TFDS"):
+        pc.DatasetConfig(name="Fashion MNIST")
+    with pytest.raises(pc.ConfigError, match="'3.0' is not of the form"):
+        pc.DatasetConfig(version="3.0")
+
+
+def test_missing_manual_dir(tmp_path):
+    with pytest.raises(pc.ConfigError, match="manual dir .*nowhere.* is not"):
+        pc.DatasetConfig(manual_dir=str(tmp_path / "nowhere"))
+
+
+def test_thresholds_in_range():
+    with pytest.raises(pc.ConfigError, match="minimum accuracy.*1.5"):
+        pc.EvaluationConfig(min_accuracy=1.5)
+    with pytest.raises(pc.ConfigError, match="max accuracy drop.*-0.1"):
+        pc.EvaluationConfig(max_accuracy_drop=-0.1)
+
+
+def test_beam_settings():
+    beam = pc.BeamConfig(direct_num_workers=2,
+                         direct_running_mode="multi_processing",
+                         extra_args=("--foo=1",))
+    assert beam.pipeline_args == [
+        "--runner=DirectRunner", "--direct_num_workers=2",
+        "--direct_running_mode=multi_processing", "--foo=1"]
+    with pytest.raises(pc.ConfigError, match="running mode 'fast'"):
+        pc.BeamConfig(direct_running_mode="fast")
+
+
+def test_output_dir_that_cannot_be_created(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(pc.ConfigError, match="cannot be created"):
+        pc.PipelineConfig(output_dir=str(blocker / "out"))
+
+
+def test_output_dir_that_is_a_file(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(pc.ConfigError, match="not a writable directory"):
+        pc.PipelineConfig(output_dir=str(path))
