@@ -14,6 +14,7 @@ from absl import logging as absl_logging
 from ml_metadata import metadata_store
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
+from tfx.orchestration.beam import beam_dag_runner
 from tfx.dsl.compiler import constants as compiler_constants
 from tfx.orchestration.portable import runtime_parameter_utils
 
@@ -141,12 +142,12 @@ def run(config: PipelineConfig, runner: str, *,
         failed = [n for n, r in handler.records.items()
                   if r.status == progress.FAILED]
         where = f"component {failed[0]} failed" if failed else "run failed"
-        raise RunError(f"{where}: {type(error).__name__}: {error} "
+        raise RunError(f"{where}: {type(error).__name__}: {error}"
                        f"{log_hint}") from error
     return summary
 
 
 def _runner(name: str):
     if name == "beam":
-        return tfx.orchestration.experimental.BeamDagRunner()
+        return beam_dag_runner.BeamDagRunner()
     return tfx.orchestration.LocalDagRunner()

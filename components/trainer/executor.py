@@ -13,7 +13,6 @@ from typing import Any, Dict, List
 
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
-from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 
@@ -33,8 +32,7 @@ class Executor(trainer_executor.GenericExecutor):
             target=_train_in_child,
             args=(artifact_utils.jsonify_artifact_dict(input_dict),
                   artifact_utils.jsonify_artifact_dict(output_dict),
-                  exec_properties, self._context.tmp_dir if self._context
-                  else None))
+                  exec_properties))
         process.start()
         process.join()
         if process.exitcode != 0:
@@ -44,8 +42,7 @@ class Executor(trainer_executor.GenericExecutor):
 
 
 def _train_in_child(inputs: Dict[str, str], outputs: Dict[str, str],
-                    exec_properties: Dict[str, Any], tmp_dir) -> None:
-    executor = trainer_executor.GenericExecutor(
-        base_executor.BaseExecutor.Context(tmp_dir=tmp_dir))
-    executor.Do(artifact_utils.parse_artifact_dict(inputs),
+                    exec_properties: Dict[str, Any]) -> None:
+    # GenericExecutor uses nothing from the executor context.
+    trainer_executor.GenericExecutor().Do(artifact_utils.parse_artifact_dict(inputs),
                 artifact_utils.parse_artifact_dict(outputs), exec_properties)
