@@ -98,14 +98,19 @@ class TrainingConfig:
         logical devices so MirroredStrategy runs this many replicas. Ignored
         when GPUs are visible (all of them are used).
       shuffle_buffer: examples in the training shuffle buffer.
+      seed: seeds Python, NumPy and TensorFlow in the Trainer, so a re-run
+        on the same data trains the same model.
     """
 
     epochs: int = 5
     batch_size_per_replica: int = 64
     cpu_replicas: int = 1
     shuffle_buffer: int = 10_000
+    seed: int = 0
 
     def __post_init__(self):
+        _require(isinstance(self.seed, int) and self.seed >= 0,
+                 f"seed must be a whole number >= 0, got {self.seed!r}.")
         for field in ("epochs", "batch_size_per_replica", "cpu_replicas",
                       "shuffle_buffer"):
             value = getattr(self, field)

@@ -73,6 +73,8 @@ def _pipeline_options(function):
                      show_default=True,
                      help="Without GPUs: split the CPU into this many "
                           "MirroredStrategy replicas."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Random seed of the Trainer."),
         click.option("--min-accuracy", type=float, default=0.8,
                      show_default=True,
                      help="Bless only models at least this accurate."),
@@ -112,7 +114,8 @@ def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
         training=pipeline_config.TrainingConfig(
             epochs=options["epochs"],
             batch_size_per_replica=options["batch_size"],
-            cpu_replicas=options["cpu_replicas"]),
+            cpu_replicas=options["cpu_replicas"],
+            seed=options["seed"]),
         evaluation=pipeline_config.EvaluationConfig(
             min_accuracy=options["min_accuracy"],
             max_accuracy_drop=options["max_accuracy_drop"],

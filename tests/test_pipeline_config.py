@@ -43,6 +43,12 @@ def test_training_rejects_non_positive(field, value, words):
         pc.TrainingConfig(**{field: value})
 
 
+def test_seed_must_be_non_negative():
+    assert pc.TrainingConfig().seed == 0
+    with pytest.raises(pc.ConfigError, match="seed must be .* got -1"):
+        pc.TrainingConfig(seed=-1)
+
+
 def test_bad_dataset_name_and_version():
     with pytest.raises(pc.ConfigError, match="'Fashion MNIST' is not a TFDS"):
         pc.DatasetConfig(name="Fashion MNIST")

@@ -2,7 +2,7 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`shuffle_buffer`.
+`shuffle_buffer`, `seed`.
 """
 
 import json
@@ -27,6 +27,7 @@ _READ_BATCH = 1024
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains the model and exports it with its serving signatures."""
     params = fn_args.custom_config
+    tf.keras.utils.set_random_seed(params["seed"])
     strategy = distribution.make_strategy(params["cpu_replicas"])
     global_batch = (params["batch_size_per_replica"]
                     * strategy.num_replicas_in_sync)

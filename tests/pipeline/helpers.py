@@ -92,3 +92,8 @@ def check_signatures(saved_model_dir, min_correct=0.9):
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)
     np.testing.assert_allclose(by_example, by_image, rtol=1e-5, atol=1e-6)
     assert (by_image.argmax(axis=1) == labels).mean() >= min_correct
+
+
+def read_summary(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -21,7 +21,8 @@ from tests.pipeline import helpers
 def beam_runs(tmp_path_factory, tfds_data_dir):
     output = tmp_path_factory.mktemp("beam")
     args = helpers.cli_args(output, tfds_data_dir, "--runner", "beam",
-                            "--cpu-replicas", "2")
+                            "--cpu-replicas", "2", "--beam-workers", "2",
+                            "--beam-mode", "multi_processing")
     results = []
     for _ in range(2):
         result = helpers.run_cli(args)

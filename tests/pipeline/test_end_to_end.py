@@ -72,6 +72,11 @@ def test_training_used_the_configured_settings(runs):
     assert record["num_replicas_in_sync"] == 1
     assert record["global_batch_size"] == 64
     assert len(record["history"]["loss"]) == 2  # epochs
+    model_run = os.path.join(runs["config"].pipeline_root, "Trainer",
+                             "model_run")
+    events = [f for _, _, files in os.walk(model_run) for f in files
+              if f.startswith("events.out.tfevents")]
+    assert events, "no TensorBoard logs in the model run dir"
 
 
 def test_second_run_is_fully_cached_and_pushes_nothing(runs):

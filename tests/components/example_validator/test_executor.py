@@ -1,0 +1,44 @@
+"""Anomalies stop the run before Transform, naming the anomaly."""
+
+import dataclasses
+
+import pytest
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+from components.example_validator import executor
+from pipeline import local_runner
+from tests.conftest import SCHEMA
+from tests.pipeline import helpers
+
+
+def test_describe_names_feature_and_anomaly():
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info["label"]
+    info.short_description = "Out-of-range values"
+    info.description = "Unexpectedly large value: 9."
+    assert executor.describe(anomalies) == [
+        "feature 'label': Out-of-range values (Unexpectedly large value: 9.)"]
+    assert executor.describe(anomalies_pb2.Anomalies()) == []
+
+
+@pytest.mark.slow
+def test_anomalies_stop_the_run_before_training(tmp_path, tfds_data_dir):
+    # A schema that allows labels 0..4 only; the data has 0..9.
+    with open(SCHEMA, encoding="utf-8") as f:
+        narrow = f.read().replace("max: 9", "max: 4")
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text(narrow)
+    config = helpers.tiny_config(tmp_path / "out", tfds_data_dir)
+    config = dataclasses.replace(config, schema_path=str(schema))
+    with pytest.raises(local_runner.RunError) as error:
+        local_runner.run(config, "local")
+    message = str(error.value)
+    assert "component ExampleValidator failed" in message
+    assert "feature 'label'" in message
+    assert "Out-of-range" in message
+    summary = helpers.read_summary(config.summary_path)
+    statuses = helpers.statuses(summary)
+    assert statuses["ExampleValidator"] == "failed"
+    for node in ("Transform", "Trainer", "Evaluator", "Pusher"):
+        assert statuses[node] == "skipped"
+    assert summary["pushed_model"] is None
