@@ -32,6 +32,6 @@ setuptools.setup(
         "kfp",
         "click",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "psutil"]},
     entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:main"]},
 )

@@ -25,7 +25,11 @@ def main():
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--save-dir", required=True)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="Seed Python, NumPy and TensorFlow.")
     args = parser.parse_args()
+    if args.seed is not None:
+        tf.keras.utils.set_random_seed(args.seed)
 
     dataset = tfds.load("fashion_mnist", data_dir=args.data_dir,
                         as_supervised=True, download=False)

@@ -75,6 +75,10 @@ def _pipeline_options(function):
                           "MirroredStrategy replicas."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Random seed of the Trainer."),
+        click.option("--shuffle-buffer", type=int, default=0,
+                     show_default=True,
+                     help="Training shuffle buffer; 0 keeps TFDS's order "
+                          "(already shuffled), as the seed script does."),
         click.option("--min-accuracy", type=float, default=0.8,
                      show_default=True,
                      help="Bless only models at least this accurate."),
@@ -115,7 +119,8 @@ def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
             epochs=options["epochs"],
             batch_size_per_replica=options["batch_size"],
             cpu_replicas=options["cpu_replicas"],
-            seed=options["seed"]),
+            seed=options["seed"],
+            shuffle_buffer=options["shuffle_buffer"]),
         evaluation=pipeline_config.EvaluationConfig(
             min_accuracy=options["min_accuracy"],
             max_accuracy_drop=options["max_accuracy_drop"],

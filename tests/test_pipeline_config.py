@@ -43,6 +43,12 @@ def test_training_rejects_non_positive(field, value, words):
         pc.TrainingConfig(**{field: value})
 
 
+def test_shuffle_buffer_zero_means_seed_order():
+    assert pc.TrainingConfig().shuffle_buffer == 0
+    with pytest.raises(pc.ConfigError, match="shuffle buffer .* got -5"):
+        pc.TrainingConfig(shuffle_buffer=-5)
+
+
 def test_seed_must_be_non_negative():
     assert pc.TrainingConfig().seed == 0
     with pytest.raises(pc.ConfigError, match="seed must be .* got -1"):
