@@ -195,6 +195,48 @@ class BeamConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class KubeflowConfig:
+    """How the pipeline runs on Kubeflow Pipelines.
+
+    Attributes:
+      image: container image with this package installed (see Dockerfile).
+      metadata_url: the shared ML Metadata store: grpc://host:port (KFP's
+        metadata service) or mysql://user[:password]@host:port/database
+        (password from the MLMD_MYSQL_PASSWORD env var when absent).
+      cpu_request, memory_request: every task's requests.
+      cpu_limit, memory_limit: every task's limits.
+      trainer_cpu, trainer_memory: the Trainer's requests (and limits).
+      trainer_gpus: GPUs for the Trainer (0: none).
+      gpu_type: the Kubernetes accelerator resource name.
+      retries: retries of a failed task, with exponential backoff.
+    """
+
+    image: str
+    metadata_url: str = "grpc://metadata-grpc-service.kubeflow:8080"
+    cpu_request: str = "1"
+    memory_request: str = "2G"
+    cpu_limit: str = "2"
+    memory_limit: str = "8G"
+    trainer_cpu: str = "2"
+    trainer_memory: str = "8G"
+    trainer_gpus: int = 0
+    gpu_type: str = "nvidia.com/gpu"
+    retries: int = 2
+
+    def __post_init__(self):
+        _require(bool(self.image) and " " not in self.image,
+                 f"image {self.image!r} is not a container image name such "
+                 "as gcr.io/project/tfds-pipeline:1.0.")
+        _require(self.metadata_url.split("://")[0] in ("grpc", "mysql"),
+                 f"metadata URL {self.metadata_url!r} must be "
+                 "grpc://host:port or mysql://user:password@host:port/db.")
+        _require(isinstance(self.trainer_gpus, int) and self.trainer_gpus >= 0,
+                 f"trainer GPUs must be 0 or more, got {self.trainer_gpus!r}.")
+        _require(isinstance(self.retries, int) and self.retries >= 0,
+                 f"retries must be 0 or more, got {self.retries!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Everything one pipeline run needs.
 
@@ -208,6 +250,9 @@ class PipelineConfig:
       pipeline_name: name of the pipeline in ML Metadata; None derives it
         from the dataset, so models of different datasets never become each
         other's baseline.
+      remote_root: for Kubeflow and Vertex: the pipeline root URI that
+        every task can reach; artifacts go there and pushed models under
+        `<remote_root>/serving`. None for local runs (under output_dir).
     """
 
     output_dir: str = "output"
@@ -217,8 +262,14 @@ class PipelineConfig:
     beam: BeamConfig = BeamConfig()
     schema_path: Optional[str] = None
     pipeline_name: Optional[str] = None
+    remote_root: Optional[str] = None
 
     def __post_init__(self):
+        if self.remote_root is not None:
+            _require(
+                "://" in self.remote_root or self.remote_root.startswith("/"),
+                f"pipeline root {self.remote_root!r} must be a URI such as "
+                "gs://bucket/path (or an absolute path on a shared volume).")
         object.__setattr__(self, "output_dir",
                            os.path.abspath(os.path.expanduser(self.output_dir)))
         _require(
@@ -253,6 +304,8 @@ class PipelineConfig:
     @property
     def pipeline_root(self) -> str:
         """Where TFX writes artifacts."""
+        if self.remote_root:
+            return self.remote_root
         return os.path.join(self.output_dir, "pipeline_root")
 
     @property
@@ -263,6 +316,8 @@ class PipelineConfig:
     @property
     def serving_dir(self) -> str:
         """Versioned SavedModels, in the layout TensorFlow Serving loads."""
+        if self.remote_root:
+            return self.remote_root.rstrip("/") + "/serving"
         return os.path.join(self.output_dir, "serving")
 
     @property

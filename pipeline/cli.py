@@ -5,7 +5,7 @@ into a validated `PipelineConfig`; a bad setting is one clear message and
 exit code 2 before any component runs.
 """
 
-import json
+import dataclasses
 import os
 import sys
 import warnings
@@ -179,6 +179,49 @@ def run(runner, verbose, **options):
         raise click.ClickException(failure)
     click.echo(format_summary(summary, config.summary_path))
 
+
+
+@cli.command("compile", epilog="""
+\b
+Example:
+  python -m pipeline compile --target kubeflow --output pipeline.yaml \\
+      --image gcr.io/my-project/tfds-pipeline:1.0 \\
+      --pipeline-root gs://my-bucket/tfds-pipeline \\
+      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb --trainer-gpus 1
+""")
+@click.option("--target", type=click.Choice(["kubeflow"]), required=True,
+              help="kubeflow: a KFP 2.x pipeline package (YAML).")
+@click.option("--output", required=True, help="Where to write the package.")
+@click.option("--image", required=True,
+              help="Container image with this package installed.")
+@click.option("--pipeline-root", required=True,
+              help="Pipeline root URI every task can reach, e.g. "
+                   "gs://bucket/path.")
+@click.option("--metadata", "metadata_url",
+              default="grpc://metadata-grpc-service.kubeflow:8080",
+              show_default=True,
+              help="ML Metadata: grpc://host:port or "
+                   "mysql://user[:password]@host:port/database.")
+@click.option("--trainer-gpus", type=int, default=0, show_default=True)
+@click.option("--gpu-type", default="nvidia.com/gpu", show_default=True)
+@click.option("--retries", type=int, default=2, show_default=True)
+@_pipeline_options
+def compile_command(target, output, image, pipeline_root, metadata_url,
+                    trainer_gpus, gpu_type, retries, **options):
+    """Compile the pipeline for Kubeflow Pipelines."""
+    del target  # One target so far.
+    options["output_dir"] = options["output_dir"] or "output"
+    try:
+        config = dataclasses.replace(config_from_options(options),
+                                     remote_root=pipeline_root)
+        kubeflow = pipeline_config.KubeflowConfig(
+            image=image, metadata_url=metadata_url,
+            trainer_gpus=trainer_gpus, gpu_type=gpu_type, retries=retries)
+    except pipeline_config.ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    from pipeline import kubeflow_runner  # pylint: disable=import-outside-toplevel
+    kubeflow_runner.compile_package(config, kubeflow, output)
+    click.echo(f"Wrote {output}")
 
 
 def format_summary(summary: dict, path: str) -> str:

@@ -101,8 +101,9 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
         if epochs is not None and node_type == TRAINER_TYPE:
             value = parameters["custom_config"].field_value
             custom_config = json.loads(value.string_value)
-            custom_config["epochs"] = int(epochs)
-            value.string_value = json.dumps(custom_config)
+            if custom_config.get("epochs") != int(epochs):
+                custom_config["epochs"] = int(epochs)
+                value.string_value = json.dumps(custom_config)
         if dataset_version and node_type == EXAMPLE_GEN_TYPE:
             value = parameters["dataset"].field_value
             value.string_value = (value.string_value.split(":")[0] + ":"

@@ -141,3 +141,26 @@ def test_help_shows_examples():
     assert result.returncode == 0
     assert "python -m pipeline run --output-dir output" in result.stdout
     assert "--tfds-manual-dir" in result.stdout
+
+
+def test_compile_kubeflow_writes_a_package(tmp_path):
+    output = tmp_path / "pipeline.yaml"
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(output), "--image", "gcr.io/p/tfds:1",
+        "--pipeline-root", "gs://bucket/root", "--trainer-gpus", "1",
+        "--metadata", "mysql://mlmd@mysql:3306/metadb", "--epochs", "3"])
+    assert result.returncode == 0, result.stderr
+    text = output.read_text()
+    assert "pipeline.node_entrypoint" in text
+    assert "nvidia.com/gpu" in text
+    assert "epochs: int [Default: 3.0]" in text
+
+
+def test_compile_rejects_a_bad_metadata_url(tmp_path):
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(tmp_path / "p.yaml"), "--image", "img",
+        "--pipeline-root", "gs://b/r", "--metadata", "http://nowhere"])
+    assert result.returncode == 2
+    assert "metadata URL 'http://nowhere'" in result.stderr
