@@ -36,14 +36,30 @@ Examples:
 """
 
 
+_PIPELINE = pipeline_config.PipelineConfig
+_DATASET = pipeline_config.DatasetConfig
+_TRAINING = pipeline_config.TrainingConfig
+_EVALUATION = pipeline_config.EvaluationConfig
+_BEAM = pipeline_config.BeamConfig
+_KUBEFLOW = pipeline_config.KubeflowConfig
+
+
+def _default(config_class, field: str):
+    """A setting's default, from its one home in pipeline_config."""
+    return {f.name: f.default for f in dataclasses.fields(config_class)}[field]
+
+
 def _pipeline_options(function):
     """The options that describe one pipeline (shared by its commands)."""
     options = [
-        click.option("--output-dir", default="output", show_default=True,
+        click.option("--output-dir",
+                     default=_default(_PIPELINE, "output_dir"),
+                     show_default=True,
                      envvar="PIPELINE_OUTPUT_DIR",
                      help="Artifacts, ML Metadata, served models and logs "
                           "go here."),
-        click.option("--dataset", default="fashion_mnist", show_default=True,
+        click.option("--dataset",
+                     default=_default(_DATASET, "name"), show_default=True,
                      help="TFDS dataset name."),
         click.option("--dataset-version", default=None,
                      help="TFDS version, e.g. 3.0.1 [default: the "
@@ -51,10 +67,14 @@ def _pipeline_options(function):
         click.option("--dataset-config", default=None,
                      help="TFDS builder config, for datasets that have "
                           "several."),
-        click.option("--train-split", default="train", show_default=True,
+        click.option("--train-split",
+                     default=_default(_DATASET, "train_split"),
+                     show_default=True,
                      help="TFDS split (or slice, e.g. 'train[:10%]') to "
                           "train on."),
-        click.option("--eval-split", default="test", show_default=True,
+        click.option("--eval-split",
+                     default=_default(_DATASET, "eval_split"),
+                     show_default=True,
                      help="TFDS split to evaluate on."),
         click.option("--tfds-data-dir", default=None,
                      envvar="PIPELINE_TFDS_DATA_DIR",
@@ -66,33 +86,45 @@ def _pipeline_options(function):
         click.option("--schema", "schema_path", default=None,
                      help="Schema to validate against [default: the "
                           "committed schemas/<dataset>/schema.pbtxt]."),
-        click.option("--epochs", type=int, default=5, show_default=True),
-        click.option("--batch-size", type=int, default=64, show_default=True,
+        click.option("--epochs", type=int,
+                     default=_default(_TRAINING, "epochs"), show_default=True),
+        click.option("--batch-size", type=int,
+                     default=_default(_TRAINING, "batch_size_per_replica"),
+                     show_default=True,
                      help="Examples per replica per step."),
-        click.option("--cpu-replicas", type=int, default=1,
+        click.option("--cpu-replicas", type=int,
+                     default=_default(_TRAINING, "cpu_replicas"),
                      show_default=True,
                      help="Without GPUs: split the CPU into this many "
                           "MirroredStrategy replicas."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=int,
+                     default=_default(_TRAINING, "seed"), show_default=True,
                      help="Random seed of the Trainer."),
-        click.option("--shuffle-buffer", type=int, default=0,
+        click.option("--shuffle-buffer", type=int,
+                     default=_default(_TRAINING, "shuffle_buffer"),
                      show_default=True,
                      help="Training shuffle buffer; 0 keeps TFDS's order "
                           "(already shuffled), as the seed script does."),
-        click.option("--min-accuracy", type=float, default=0.8,
+        click.option("--min-accuracy", type=float,
+                     default=_default(_EVALUATION, "min_accuracy"),
                      show_default=True,
                      help="Bless only models at least this accurate."),
-        click.option("--max-accuracy-drop", type=float, default=0.01,
+        click.option("--max-accuracy-drop", type=float,
+                     default=_default(_EVALUATION, "max_accuracy_drop"),
                      show_default=True,
                      help="Bless only if accuracy is at most this much below "
                           "the last blessed model's."),
-        click.option("--max-class-accuracy-drop", type=float, default=0.05,
+        click.option("--max-class-accuracy-drop", type=float,
+                     default=_default(_EVALUATION, "max_class_accuracy_drop"),
                      show_default=True,
                      help="The same, for each class's accuracy."),
-        click.option("--beam-workers", type=int, default=1,
+        click.option("--beam-workers", type=int,
+                     default=_default(_BEAM, "direct_num_workers"),
                      show_default=True,
                      help="Beam DirectRunner workers (0: one per core)."),
-        click.option("--beam-mode", default="in_memory", show_default=True,
+        click.option("--beam-mode",
+                     default=_default(_BEAM, "direct_running_mode"),
+                     show_default=True,
                      type=click.Choice(pipeline_config.RUNNING_MODES),
                      help="Beam DirectRunner running mode."),
         click.option("--beam-arg", "beam_args", multiple=True,
@@ -198,19 +230,21 @@ Example:
               help="Pipeline root URI every task can reach, e.g. "
                    "gs://bucket/path.")
 @click.option("--metadata", "metadata_url",
-              default="grpc://metadata-grpc-service.kubeflow:8080",
+              default=_default(_KUBEFLOW, "metadata_url"),
               show_default=True,
               help="ML Metadata: grpc://host:port or "
                    "mysql://user[:password]@host:port/database.")
-@click.option("--trainer-gpus", type=int, default=0, show_default=True)
-@click.option("--gpu-type", default="nvidia.com/gpu", show_default=True)
-@click.option("--retries", type=int, default=2, show_default=True)
+@click.option("--trainer-gpus", type=int,
+              default=_default(_KUBEFLOW, "trainer_gpus"), show_default=True)
+@click.option("--gpu-type",
+              default=_default(_KUBEFLOW, "gpu_type"), show_default=True)
+@click.option("--retries", type=int,
+              default=_default(_KUBEFLOW, "retries"), show_default=True)
 @_pipeline_options
 def compile_command(target, output, image, pipeline_root, metadata_url,
                     trainer_gpus, gpu_type, retries, **options):
     """Compile the pipeline for Kubeflow Pipelines."""
     del target  # One target so far.
-    options["output_dir"] = options["output_dir"] or "output"
     try:
         config = dataclasses.replace(config_from_options(options),
                                      remote_root=pipeline_root)

@@ -35,11 +35,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     contract = features.contract_from_schema(
         features.load_schema(fn_args.schema_path))
 
-    train = _dataset(fn_args.train_files, fn_args.data_accessor,
-                     transform_output, global_batch,
+    tft_layer = transform_output.transform_features_layer()
+    raw_schema = transform_output.raw_metadata.schema
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, raw_schema,
+                     tft_layer, global_batch,
                      shuffle_buffer=params["shuffle_buffer"])
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor,
-                          transform_output, global_batch)
+                          raw_schema, tft_layer, global_batch)
     with strategy.scope():
         model = model_lib.build_model(contract.image_shape,
                                       contract.num_classes)
@@ -54,7 +56,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                   history.history)
 
 
-def _dataset(file_pattern, data_accessor, transform_output, batch_size,
+def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
              shuffle_buffer=0) -> tf.data.Dataset:
     """Raw examples -> Transform graph -> (image, label) batches.
 
@@ -62,12 +64,11 @@ def _dataset(file_pattern, data_accessor, transform_output, batch_size,
     times the size of the raw bytes); the Transform graph runs here instead,
     once, and the result is cached in memory for the later epochs.
     """
-    tft_layer = transform_output.transform_features_layer()
     raw = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH, num_epochs=1,
                                        shuffle=False),
-        transform_output.raw_metadata.schema)
+        raw_schema)
 
     def transform(raw_features):
         transformed = tft_layer(raw_features)
