@@ -104,6 +104,9 @@ class TrainingConfig:
         10,000 buffer lowered test accuracy from 0.878 to 0.866 (README).
       seed: seeds Python, NumPy and TensorFlow in the Trainer, so a re-run
         on the same data trains the same model.
+      tpu: train under TPUStrategy on this TPU: `local` for a TPU VM (GKE
+        TPU node pools, Vertex TPU VMs), or a TPU name or grpc:// address.
+        None (the default): MirroredStrategy over the GPUs, or the CPU.
     """
 
     epochs: int = 5
@@ -111,6 +114,7 @@ class TrainingConfig:
     cpu_replicas: int = 1
     shuffle_buffer: int = 0
     seed: int = 0
+    tpu: Optional[str] = None
 
     def __post_init__(self):
         _require(isinstance(self.seed, int) and self.seed >= 0,
@@ -206,8 +210,19 @@ class KubeflowConfig:
       cpu_request, memory_request: every task's requests.
       cpu_limit, memory_limit: every task's limits.
       trainer_cpu, trainer_memory: the Trainer's requests (and limits).
-      trainer_gpus: GPUs for the Trainer (0: none).
+      metadata_secret: `name:key` of a Kubernetes secret holding the MySQL
+        password, given to every task as MLMD_MYSQL_PASSWORD.
+      trainer_gpus: GPUs for the Trainer (0: none); its pod tolerates the
+        `nvidia.com/gpu` taint GKE puts on GPU nodes.
       gpu_type: the Kubernetes accelerator resource name.
+      trainer_tpus: TPU chips for the Trainer on GKE (0: none): resource
+        `google.com/tpu`, node selectors for `tpu_type` and `tpu_topology`,
+        and the `google.com/tpu` toleration.
+      tpu_type, tpu_topology: the GKE TPU node pool's accelerator and
+        topology, e.g. `tpu-v5-lite-podslice` and `2x2`.
+      trainer_node_selector: extra (label, value) node selectors for the
+        Trainer, e.g. (("cloud.google.com/gke-accelerator",
+        "nvidia-tesla-t4"),).
       retries: retries of a failed task, with exponential backoff.
     """
 
@@ -221,6 +236,11 @@ class KubeflowConfig:
     trainer_memory: str = "8G"
     trainer_gpus: int = 0
     gpu_type: str = "nvidia.com/gpu"
+    trainer_tpus: int = 0
+    tpu_type: str = "tpu-v5-lite-podslice"
+    tpu_topology: str = "2x2"
+    trainer_node_selector: Tuple[Tuple[str, str], ...] = ()
+    metadata_secret: Optional[str] = None
     retries: int = 2
 
     def __post_init__(self):
@@ -232,8 +252,28 @@ class KubeflowConfig:
                  "grpc://host:port or mysql://user:password@host:port/db.")
         _require(isinstance(self.trainer_gpus, int) and self.trainer_gpus >= 0,
                  f"trainer GPUs must be 0 or more, got {self.trainer_gpus!r}.")
+        _require(isinstance(self.trainer_tpus, int) and self.trainer_tpus >= 0,
+                 f"trainer TPUs must be 0 or more, got {self.trainer_tpus!r}.")
+        _require(not (self.trainer_gpus and self.trainer_tpus),
+                 "the Trainer gets GPUs or TPUs, not both: set one of "
+                 "--trainer-gpus and --trainer-tpus.")
+        _require(bool(re.fullmatch(r"\d+(x\d+)+", self.tpu_topology)),
+                 f"TPU topology {self.tpu_topology!r} is not like 2x2 or "
+                 "2x2x1.")
+        _require(self.metadata_secret is None
+                 or bool(re.fullmatch(r"[a-z0-9.-]+:[A-Za-z0-9._-]+",
+                                      self.metadata_secret)),
+                 f"metadata secret {self.metadata_secret!r} is not "
+                 "SECRET_NAME:KEY, e.g. mlmd-mysql:password.")
         _require(isinstance(self.retries, int) and self.retries >= 0,
                  f"retries must be 0 or more, got {self.retries!r}.")
+
+    @property
+    def accelerator(self) -> Optional[str]:
+        """What the Trainer runs on: "gpu", "tpu" or None (CPU)."""
+        if self.trainer_gpus:
+            return "gpu"
+        return "tpu" if self.trainer_tpus else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +310,12 @@ class PipelineConfig:
                 "://" in self.remote_root or self.remote_root.startswith("/"),
                 f"pipeline root {self.remote_root!r} must be a URI such as "
                 "gs://bucket/path (or an absolute path on a shared volume).")
+            _require(
+                "://" in self.schema_file or _committed_schema(self.schema_file),
+                f"schema {self.schema_file!r} is a file on this machine, which the "
+                "pipeline's containers cannot read: commit it under "
+                "schemas/<dataset>/ (it ships in the image) or upload it "
+                "and pass its URI, e.g. --schema gs://bucket/schema.pbtxt.")
         object.__setattr__(self, "output_dir",
                            os.path.abspath(os.path.expanduser(self.output_dir)))
         _require(
@@ -298,8 +344,25 @@ class PipelineConfig:
     def schema_file(self) -> str:
         """The schema file the pipeline imports."""
         if self.schema_path:
+            if "://" in self.schema_path:
+                return self.schema_path
             return os.path.abspath(self.schema_path)
         return default_schema_path(self.dataset.name)
+
+    @property
+    def schema_import_path(self) -> str:
+        """The schema file as the pipeline's tasks name it.
+
+        Locally, the file itself. For Kubeflow and Vertex, whose tasks run
+        in the container image: a committed schema is named relative to the
+        installed `schemas` package (`schemas/<dataset>/schema.pbtxt`, which
+        `pipeline.node_entrypoint` resolves in the container); any other
+        schema must be a URI the tasks can read (checked at construction).
+        """
+        committed = _committed_schema(self.schema_file)
+        if self.remote_root and committed:
+            return committed
+        return self.schema_file
 
     @property
     def pipeline_root(self) -> str:
@@ -336,6 +399,18 @@ def default_schema_path(dataset_name: str) -> str:
     import schemas  # pylint: disable=import-outside-toplevel
     return os.path.join(os.path.dirname(schemas.__file__), dataset_name,
                         "schema.pbtxt")
+
+
+def _committed_schema(path: str) -> Optional[str]:
+    """`schemas/<dataset>/schema.pbtxt` if `path` is a schema of the
+    installed `schemas` package, else None."""
+    if "://" in path:
+        return None
+    import schemas  # pylint: disable=import-outside-toplevel
+    package_dir = os.path.dirname(os.path.abspath(schemas.__file__))
+    if os.path.commonpath([package_dir, os.path.abspath(path)]) != package_dir:
+        return None
+    return os.path.relpath(path, os.path.dirname(package_dir))
 
 
 def _existing_parent(path: str) -> str:

@@ -30,6 +30,7 @@ setuptools.setup(
         "tensorflow-datasets",
         "importlib_resources",  # TFDS needs it to prepare, but does not say.
         "kfp",
+        "kfp-kubernetes",
         "click",
     ],
     extras_require={"test": ["pytest", "psutil"]},

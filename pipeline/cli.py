@@ -234,23 +234,53 @@ Example:
               show_default=True,
               help="ML Metadata: grpc://host:port or "
                    "mysql://user[:password]@host:port/database.")
+@click.option("--metadata-secret", default=None,
+              help="NAME:KEY of a Kubernetes secret holding the MySQL "
+                   "password (given to every task as MLMD_MYSQL_PASSWORD).")
 @click.option("--trainer-gpus", type=int,
               default=_default(_KUBEFLOW, "trainer_gpus"), show_default=True)
 @click.option("--gpu-type",
-              default=_default(_KUBEFLOW, "gpu_type"), show_default=True)
+              default=_default(_KUBEFLOW, "gpu_type"), show_default=True,
+              help="Kubernetes resource name of the GPUs.")
+@click.option("--trainer-tpus", type=int,
+              default=_default(_KUBEFLOW, "trainer_tpus"), show_default=True,
+              help="TPU chips for the Trainer on a GKE TPU node pool; the "
+                   "Trainer then uses TPUStrategy.")
+@click.option("--tpu-type",
+              default=_default(_KUBEFLOW, "tpu_type"), show_default=True,
+              help="GKE TPU accelerator (node selector value).")
+@click.option("--tpu-topology",
+              default=_default(_KUBEFLOW, "tpu_topology"), show_default=True)
+@click.option("--trainer-node-selector", "node_selectors", multiple=True,
+              metavar="LABEL=VALUE",
+              help="Node selector for the Trainer's pod, repeatable, e.g. "
+                   "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
 @click.option("--retries", type=int,
               default=_default(_KUBEFLOW, "retries"), show_default=True)
 @_pipeline_options
 def compile_command(target, output, image, pipeline_root, metadata_url,
-                    trainer_gpus, gpu_type, retries, **options):
+                    metadata_secret, trainer_gpus, gpu_type, trainer_tpus,
+                    tpu_type, tpu_topology, node_selectors, retries,
+                    **options):
     """Compile the pipeline for Kubeflow Pipelines."""
     del target  # One target so far.
+    selectors = []
+    for selector in node_selectors:
+        label, equals, value = selector.partition("=")
+        if not (label and equals and value):
+            raise click.UsageError(
+                f"node selector {selector!r} is not LABEL=VALUE, e.g. "
+                "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
+        selectors.append((label, value))
     try:
         config = dataclasses.replace(config_from_options(options),
                                      remote_root=pipeline_root)
         kubeflow = pipeline_config.KubeflowConfig(
             image=image, metadata_url=metadata_url,
-            trainer_gpus=trainer_gpus, gpu_type=gpu_type, retries=retries)
+            metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
+            gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
+            tpu_topology=tpu_topology,
+            trainer_node_selector=tuple(selectors), retries=retries)
     except pipeline_config.ConfigError as error:
         raise click.UsageError(str(error)) from None
     from pipeline import kubeflow_runner  # pylint: disable=import-outside-toplevel

@@ -48,7 +48,7 @@ def create_pipeline(
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"])
     schema_importer = tfx.components.ImportSchemaGen(
-        schema_file=config.schema_file)
+        schema_file=config.schema_import_path)
     example_validator = StrictExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_importer.outputs["schema"]).with_id("ExampleValidator")

@@ -9,8 +9,11 @@ lineage against the shared ML Metadata store, so KFP's own caching is off.
 
 from typing import Dict, List
 
+import dataclasses
+
 from kfp import compiler as kfp_compiler
 from kfp import dsl
+from kfp import kubernetes
 from tfx.dsl.compiler import compiler
 
 from pipeline import factory
@@ -19,6 +22,17 @@ from pipeline_config import KubeflowConfig, PipelineConfig
 
 ENTRYPOINT = ["python", "-m", "pipeline.node_entrypoint"]
 TRAINER = "Trainer"
+TPU_RESOURCE = "google.com/tpu"
+GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
+GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
+
+
+def for_accelerator(config: PipelineConfig, tpus: int) -> PipelineConfig:
+    """`config` with the Trainer told to use the TPU VM's TPU, if any."""
+    if not tpus:
+        return config
+    return dataclasses.replace(
+        config, training=dataclasses.replace(config.training, tpu="local"))
 
 
 def compile_ir(config: PipelineConfig):
@@ -51,7 +65,7 @@ def _node_component(node_id: str, image: str, ir_text: str,
 
 def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     """The KFP pipeline (a kfp GraphComponent) for `config`."""
-    ir = compile_ir(config)
+    ir = compile_ir(for_accelerator(config, kubeflow.trainer_tpus))
     ir_text = node_entrypoint.encode_ir(ir)
     components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
                                            kubeflow.metadata_url)
@@ -72,22 +86,45 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
             task.set_retry(num_retries=kubeflow.retries,
                            backoff_duration="60s", backoff_factor=2.0)
             if node_id == TRAINER:
-                task.set_cpu_request(kubeflow.trainer_cpu)
-                task.set_cpu_limit(kubeflow.trainer_cpu)
-                task.set_memory_request(kubeflow.trainer_memory)
-                task.set_memory_limit(kubeflow.trainer_memory)
-                if kubeflow.trainer_gpus:
-                    task.set_accelerator_type(kubeflow.gpu_type)
-                    task.set_accelerator_limit(kubeflow.trainer_gpus)
+                _trainer_resources(task, kubeflow)
             else:
                 task.set_cpu_request(kubeflow.cpu_request)
                 task.set_cpu_limit(kubeflow.cpu_limit)
                 task.set_memory_request(kubeflow.memory_request)
                 task.set_memory_limit(kubeflow.memory_limit)
+            if kubeflow.metadata_secret:
+                name, key = kubeflow.metadata_secret.split(":")
+                kubernetes.use_secret_as_env(
+                    task, secret_name=name, secret_key_to_env={
+                        key: node_entrypoint.MYSQL_PASSWORD_ENV})
             task.after(*(tasks[u] for u in upstream))
             tasks[node_id] = task
 
     return kfp_pipeline
+
+
+def _trainer_resources(task, kubeflow: KubeflowConfig) -> None:
+    """CPU, memory and accelerators of the Trainer's pod."""
+    task.set_cpu_request(kubeflow.trainer_cpu)
+    task.set_cpu_limit(kubeflow.trainer_cpu)
+    task.set_memory_request(kubeflow.trainer_memory)
+    task.set_memory_limit(kubeflow.trainer_memory)
+    selectors = dict(kubeflow.trainer_node_selector)
+    if kubeflow.trainer_gpus:
+        task.set_accelerator_type(kubeflow.gpu_type)
+        task.set_accelerator_limit(kubeflow.trainer_gpus)
+        # GKE taints GPU nodes so that only pods asking for GPUs land there.
+        kubernetes.add_toleration(task, key=kubeflow.gpu_type,
+                                  operator="Exists", effect="NoSchedule")
+    if kubeflow.trainer_tpus:
+        task.set_accelerator_type(TPU_RESOURCE)
+        task.set_accelerator_limit(kubeflow.trainer_tpus)
+        kubernetes.add_toleration(task, key=TPU_RESOURCE, operator="Exists",
+                                  effect="NoSchedule")
+        selectors.setdefault(GKE_TPU_ACCELERATOR, kubeflow.tpu_type)
+        selectors.setdefault(GKE_TPU_TOPOLOGY, kubeflow.tpu_topology)
+    for label, value in sorted(selectors.items()):
+        kubernetes.add_node_selector(task, label_key=label, label_value=value)
 
 
 def compile_package(config: PipelineConfig, kubeflow: KubeflowConfig,

@@ -25,6 +25,8 @@ from ml_metadata.proto import metadata_store_pb2
 MYSQL_PASSWORD_ENV = "MLMD_MYSQL_PASSWORD"
 TRAINER_TYPE = "tfx.components.trainer.component.Trainer"
 EXAMPLE_GEN_TYPE = "components.tfds_example_gen.component.TfdsExampleGen"
+SCHEMA_GEN_TYPE = ("tfx.components.schema_gen.import_schema_gen.component."
+                   "ImportSchemaGen")
 
 
 class MetadataUrlError(ValueError):
@@ -73,6 +75,28 @@ def connection_config(url: str):
         "mysql://user:password@host:port/database or sqlite:///path.")
 
 
+def redacted(url: str) -> str:
+    """`url` without its password, for messages."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.password is None:
+        return url
+    return url.replace(f":{parsed.password}@", ":***@", 1)
+
+
+def open_store(connection, url: str):
+    """The ML Metadata store, or one clear error naming it."""
+    from ml_metadata import metadata_store  # pylint: disable=import-outside-toplevel
+    try:
+        return metadata_store.MetadataStore(connection)
+    except Exception as error:  # pylint: disable=broad-except
+        # MLMD raises its own errors (from C++) for every connection failure.
+        raise click.ClickException(
+            f"cannot open ML Metadata at {redacted(url)}: "
+            f"{str(error).strip()}. Check the host, port, database and "
+            f"credentials (the MySQL password comes from the URL or "
+            f"{MYSQL_PASSWORD_ENV}).") from None
+
+
 def encode_ir(ir) -> str:
     """Compiled pipeline IR -> compact text for a container argument."""
     return base64.b64encode(zlib.compress(ir.SerializeToString(), 9)).decode()
@@ -108,6 +132,26 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
             value = parameters["dataset"].field_value
             value.string_value = (value.string_value.split(":")[0] + ":"
                                   + dataset_version)
+
+
+def resolve_package_paths(ir) -> None:
+    """Makes the committed schema's package-relative path absolute.
+
+    A pipeline compiled for Kubeflow or Vertex names a committed schema as
+    `schemas/<dataset>/schema.pbtxt`, relative to wherever the package is
+    installed in the image (see `PipelineConfig.schema_import_path`).
+    """
+    import schemas  # pylint: disable=import-outside-toplevel
+    install_dir = os.path.dirname(os.path.dirname(
+        os.path.abspath(schemas.__file__)))
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.type.name != SCHEMA_GEN_TYPE:
+            continue
+        value = node.pipeline_node.parameters.parameters[
+            "schema_file"].field_value
+        path = value.string_value
+        if "://" not in path and not os.path.isabs(path):
+            value.string_value = os.path.join(install_dir, path)
 
 
 def run_node(ir, node_id: str, run_id: str, connection) -> None:
@@ -160,12 +204,14 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
         connection = connection_config(metadata_url)
     except MetadataUrlError as error:
         raise click.UsageError(str(error)) from None
+    open_store(connection, metadata_url)
     if pipeline_ir_file:
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         with tf.io.gfile.GFile(pipeline_ir_file) as f:
             pipeline_ir = f.read()
     ir = decode_ir(pipeline_ir)
     set_run_parameters(ir, epochs, dataset_version)
+    resolve_package_paths(ir)
     from absl import logging  # pylint: disable=import-outside-toplevel
     logging.set_verbosity(logging.INFO)
     run_node(ir, node_id, run_id, connection)

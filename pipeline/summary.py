@@ -47,6 +47,28 @@ def node_outputs(store: metadata_store.MetadataStore, pipeline_name: str,
     return outputs
 
 
+def node_states(store: metadata_store.MetadataStore, pipeline_name: str,
+                run_id: str) -> Dict[str, str]:
+    """Node id -> state of its execution in a run (COMPLETE, CACHED, ...)."""
+    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    if run is None:
+        return {}
+    in_run = store.get_executions_by_context(run.id)
+    names = {value: name for name, value in
+             metadata_store_pb2.Execution.State.items()}
+    prefix = f"{pipeline_name}."
+    states = {}
+    for context in store.get_contexts_by_type("node"):
+        if not context.name.startswith(prefix):
+            continue
+        ids = {e.id for e in store.get_executions_by_context(context.id)}
+        mine = [e for e in in_run if e.id in ids]
+        if mine:
+            states[context.name[len(prefix):]] = names[
+                max(mine, key=lambda e: e.id).last_known_state]
+    return states
+
+
 def _custom(artifact: metadata_store_pb2.Artifact, key: str):
     value = artifact.custom_properties.get(key)
     if value is None:

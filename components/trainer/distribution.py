@@ -1,10 +1,17 @@
 """Choosing the tf.distribute strategy from the devices the process sees."""
 
+from typing import Optional
+
 import tensorflow as tf
 
 
-def make_strategy(cpu_replicas: int = 1) -> tf.distribute.Strategy:
-    """MirroredStrategy over all GPUs, or over `cpu_replicas` logical CPUs.
+def make_strategy(cpu_replicas: int = 1,
+                  tpu: Optional[str] = None) -> tf.distribute.Strategy:
+    """TPUStrategy on `tpu` when one is configured; else MirroredStrategy
+    over all GPUs, or over `cpu_replicas` logical CPUs.
+
+    `tpu` is what TPUClusterResolver takes: `local` on a TPU VM (GKE TPU
+    node pools, Vertex TPU VMs), or a TPU name or grpc:// address.
 
     On GPUs, memory growth is turned on so several processes can share a
     card. Without GPUs, the one physical CPU is split into `cpu_replicas`
@@ -14,8 +21,11 @@ def make_strategy(cpu_replicas: int = 1) -> tf.distribute.Strategy:
 
     Raises:
       RuntimeError: if `cpu_replicas` > 1 and TensorFlow's devices are
-        already initialised with a different split.
+        already initialised with a different split, or `tpu` is set and
+        no TPU can be reached.
     """
+    if tpu:
+        return _tpu_strategy(tpu)
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         for gpu in gpus:
@@ -36,3 +46,17 @@ def make_strategy(cpu_replicas: int = 1) -> tf.distribute.Strategy:
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices[:cpu_replicas])
     return tf.distribute.MirroredStrategy()
+
+
+def _tpu_strategy(tpu: str) -> tf.distribute.TPUStrategy:
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        if tpu != "local":
+            tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        raise RuntimeError(
+            f"a TPU is configured (tpu={tpu!r}) but none can be reached: "
+            f"{error}. Run the Trainer on a TPU VM or node pool, or train "
+            "without --tpu.") from error
+    return tf.distribute.TPUStrategy(resolver)

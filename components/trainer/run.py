@@ -2,7 +2,7 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`shuffle_buffer`, `seed`.
+`shuffle_buffer`, `seed`, `tpu`.
 """
 
 import json
@@ -28,7 +28,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains the model and exports it with its serving signatures."""
     params = fn_args.custom_config
     tf.keras.utils.set_random_seed(params["seed"])
-    strategy = distribution.make_strategy(params["cpu_replicas"])
+    strategy = distribution.make_strategy(params["cpu_replicas"],
+                                          params.get("tpu"))
     global_batch = (params["batch_size_per_replica"]
                     * strategy.num_replicas_in_sync)
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -37,11 +38,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     tft_layer = transform_output.transform_features_layer()
     raw_schema = transform_output.raw_metadata.schema
+    on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, raw_schema,
                      tft_layer, global_batch,
-                     shuffle_buffer=params["shuffle_buffer"])
+                     shuffle_buffer=params["shuffle_buffer"],
+                     static_shapes=on_tpu)
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor,
-                          raw_schema, tft_layer, global_batch)
+                          raw_schema, tft_layer, global_batch,
+                          static_shapes=on_tpu)
     with strategy.scope():
         model = model_lib.build_model(contract.image_shape,
                                       contract.num_classes)
@@ -57,8 +61,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
 
 def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
-             shuffle_buffer=0) -> tf.data.Dataset:
+             shuffle_buffer=0, static_shapes=False) -> tf.data.Dataset:
     """Raw examples -> Transform graph -> (image, label) batches.
+
+    `static_shapes` drops a last partial batch: TPUs compile for one batch
+    shape.
 
     Transform does not materialise transformed examples (they would be four
     times the size of the raw bytes); the Transform graph runs here instead,
@@ -78,7 +85,8 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
     dataset = dataset.unbatch().cache()
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=static_shapes).prefetch(
+        tf.data.AUTOTUNE)
 
 
 def _write_record(model_run_dir, strategy, global_batch, history) -> None:

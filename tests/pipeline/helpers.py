@@ -42,8 +42,8 @@ def cli_args(output_dir, data_dir, *extra):
             "--schema", SCHEMA, "--epochs", "2", *extra]
 
 
-def run_cli(args, timeout=900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+def run_cli(args, timeout=900, env=None) -> subprocess.CompletedProcess:
+    env = dict(env or os.environ, TF_USE_LEGACY_KERAS="1")
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
 

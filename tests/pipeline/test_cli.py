@@ -157,10 +157,17 @@ def test_compile_kubeflow_writes_a_package(tmp_path):
     assert "epochs: int [Default: 3.0]" in text
 
 
-def test_compile_rejects_a_bad_metadata_url(tmp_path):
+@pytest.mark.parametrize("extra,message", [
+    (["--metadata", "http://nowhere"], "metadata URL 'http://nowhere'"),
+    (["--trainer-node-selector", "gpu"], "node selector 'gpu' is not"),
+    (["--schema", "/etc/hostname"], "containers cannot read"),
+])
+def test_compile_rejects_bad_settings(tmp_path, extra, message):
+    output = tmp_path / "p.yaml"
     result = helpers.run_cli([
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
-        "--output", str(tmp_path / "p.yaml"), "--image", "img",
-        "--pipeline-root", "gs://b/r", "--metadata", "http://nowhere"])
+        "--output", str(output), "--image", "img",
+        "--pipeline-root", "gs://b/r", *extra])
     assert result.returncode == 2
-    assert "metadata URL 'http://nowhere'" in result.stderr
+    assert message in result.stderr
+    assert not output.exists()

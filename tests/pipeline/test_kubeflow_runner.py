@@ -1,6 +1,7 @@
 """The Kubeflow package: strict PipelineSpec, the TFX DAG, resources."""
 
 import importlib
+import json
 import sys
 
 import pytest
@@ -21,7 +22,10 @@ def compiled(tmp_path_factory):
     config = pc.dataclasses.replace(config, remote_root="gs://bucket/root")
     kubeflow = pc.KubeflowConfig(
         image="gcr.io/p/tfds-pipeline:1", trainer_gpus=2,
-        metadata_url="mysql://mlmd@mysql:3306/metadb")
+        metadata_url="mysql://mlmd@mysql:3306/metadb",
+        metadata_secret="mlmd-mysql:password",
+        trainer_node_selector=(("cloud.google.com/gke-accelerator",
+                                "nvidia-tesla-t4"),))
     path = tmp / "pipeline.yaml"
     kubeflow_runner.compile_package(config, kubeflow, str(path))
     with open(path, encoding="utf-8") as f:
@@ -29,7 +33,17 @@ def compiled(tmp_path_factory):
     spec = pipeline_spec_pb2.PipelineSpec()
     # Strict: an unknown field raises.
     json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
-    return config, kubeflow, spec
+    return config, kubeflow, spec, _platform(documents)
+
+
+def _platform(documents):
+    """Executor label -> KubernetesExecutorConfig, parsed strictly."""
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s  # pylint: disable=import-outside-toplevel
+    executors = documents[1]["platforms"]["kubernetes"]["deploymentSpec"][
+        "executors"]
+    return {label: json_format.ParseDict(value, k8s.KubernetesExecutorConfig(),
+                                         ignore_unknown_fields=False)
+            for label, value in executors.items()}
 
 
 def _tasks(spec):
@@ -44,7 +58,7 @@ def _executor(spec, task):
 
 
 def test_task_graph_equals_the_tfx_dag(compiled):
-    config, _, spec = compiled
+    config, _, spec, _ = compiled
     expected = kubeflow_runner.dag(kubeflow_runner.compile_ir(config))
     tasks = _tasks(spec)
     names = {key: t.task_info.name for key, t in
@@ -56,7 +70,7 @@ def test_task_graph_equals_the_tfx_dag(compiled):
 
 
 def test_trainer_has_accelerators_and_resources(compiled):
-    _, kubeflow, spec = compiled
+    _, kubeflow, spec, platform = compiled
     resources = _executor(spec, _tasks(spec)["Trainer"]).fields[
         "resources"].struct_value.fields
     accelerator = resources["accelerator"].struct_value.fields
@@ -69,17 +83,95 @@ def test_trainer_has_accelerators_and_resources(compiled):
     other = _executor(spec, _tasks(spec)["Evaluator"]).fields[
         "resources"].struct_value.fields
     assert "accelerator" not in other
+    trainer = platform[spec.components[_tasks(spec)["Trainer"].component_ref
+                                       .name].executor_label]
+    assert [(t.key, t.operator, t.effect) for t in trainer.tolerations] == [
+        ("nvidia.com/gpu", "Exists", "NoSchedule")]
+    assert dict(trainer.node_selector.labels) == {
+        "cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+
+
+def test_every_task_gets_the_mysql_password_from_the_secret(compiled):
+    _, _, spec, platform = compiled
+    for node_id, task in _tasks(spec).items():
+        config = platform[spec.components[task.component_ref.name]
+                          .executor_label]
+        [secret] = config.secret_as_env
+        assert secret.secret_name == "mlmd-mysql", node_id
+        assert [(k.secret_key, k.env_var) for k in secret.key_to_env] == [
+            ("password", node_entrypoint.MYSQL_PASSWORD_ENV)]
+
+
+def test_committed_schema_is_named_inside_the_installed_package(compiled):
+    config, _, spec, _ = compiled
+    container = _executor(spec, _tasks(spec)["ImportSchemaGen"])
+    args = [v.string_value for v in container.fields["args"].list_value.values]
+    ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == "ImportSchemaGen"]
+    schema = node.parameters.parameters["schema_file"].field_value
+    assert schema.string_value == "schemas/fashion_mnist/schema.pbtxt"
+    node_entrypoint.resolve_package_paths(ir)
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == "ImportSchemaGen"]
+    resolved = node.parameters.parameters["schema_file"].field_value
+    assert resolved.string_value == config.schema_file
+
+
+def test_a_schema_only_this_machine_has_is_refused_for_remote_runs(tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text("")
+    with pytest.raises(pc.ConfigError, match="containers cannot read"):
+        pc.PipelineConfig(output_dir=str(tmp_path), schema_path=str(schema),
+                          remote_root="gs://bucket/root")
+    remote = pc.PipelineConfig(output_dir=str(tmp_path),
+                               schema_path="gs://bucket/schema.pbtxt",
+                               remote_root="gs://bucket/root")
+    assert remote.schema_import_path == "gs://bucket/schema.pbtxt"
+
+
+def test_tpu_trainer_on_gke(tmp_path):
+    config = helpers.tiny_config(tmp_path / "out", str(tmp_path / "tfds"))
+    config = pc.dataclasses.replace(config, remote_root="gs://bucket/root")
+    kubeflow = pc.KubeflowConfig(image="img:1", trainer_tpus=4,
+                                 tpu_type="tpu-v5-lite-podslice",
+                                 tpu_topology="2x2")
+    path = tmp_path / "pipeline.yaml"
+    kubeflow_runner.compile_package(config, kubeflow, str(path))
+    with open(path, encoding="utf-8") as f:
+        documents = list(yaml.safe_load_all(f))
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    trainer_task = _tasks(spec)["Trainer"]
+    accelerator = _executor(spec, trainer_task).fields["resources"] \
+        .struct_value.fields["accelerator"].struct_value.fields
+    assert accelerator["resourceType"].string_value == "google.com/tpu"
+    assert accelerator["resourceCount"].string_value == "4"
+    trainer = _platform(documents)[
+        spec.components[trainer_task.component_ref.name].executor_label]
+    assert dict(trainer.node_selector.labels) == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice",
+        "cloud.google.com/gke-tpu-topology": "2x2"}
+    assert [t.key for t in trainer.tolerations] == ["google.com/tpu"]
+    args = [v.string_value for v in _executor(spec, trainer_task).fields[
+        "args"].list_value.values]
+    ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == "Trainer"]
+    custom = json.loads(node.parameters.parameters["custom_config"]
+                        .field_value.string_value)
+    assert custom["tpu"] == "local"
 
 
 def test_tasks_retry_and_do_not_use_kfp_caching(compiled):
-    _, _, spec = compiled
+    _, _, spec, _ = compiled
     for task in _tasks(spec).values():
         assert task.retry_policy.max_retry_count == 2
         assert not task.caching_options.enable_cache
 
 
 def test_every_command_runs_an_importable_module_with_the_ir(compiled):
-    config, kubeflow, spec = compiled
+    config, kubeflow, spec, _ = compiled
     for node_id, task in _tasks(spec).items():
         container = _executor(spec, task)
         command = [v.string_value for v in
@@ -98,7 +190,7 @@ def test_every_command_runs_an_importable_module_with_the_ir(compiled):
 
 
 def test_epochs_and_dataset_version_are_pipeline_parameters(compiled):
-    config, _, spec = compiled
+    config, _, spec, _ = compiled
     parameters = spec.root.input_definitions.parameters
     assert set(parameters) == {"epochs", "dataset_version"}
     assert parameters["epochs"].default_value.number_value == \
@@ -113,3 +205,9 @@ def test_bad_kubeflow_settings_are_named():
         pc.KubeflowConfig(image="img", metadata_url="http://x")
     with pytest.raises(pc.ConfigError, match="trainer GPUs .* got -1"):
         pc.KubeflowConfig(image="img", trainer_gpus=-1)
+    with pytest.raises(pc.ConfigError, match="GPUs or TPUs, not both"):
+        pc.KubeflowConfig(image="img", trainer_gpus=1, trainer_tpus=4)
+    with pytest.raises(pc.ConfigError, match="SECRET_NAME:KEY"):
+        pc.KubeflowConfig(image="img", metadata_secret="mlmd-mysql")
+    with pytest.raises(pc.ConfigError, match="topology '2by2'"):
+        pc.KubeflowConfig(image="img", tpu_topology="2by2")

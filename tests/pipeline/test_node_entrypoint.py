@@ -38,6 +38,12 @@ def test_bad_urls_are_named(url, words):
         node_entrypoint.connection_config(url)
 
 
+def test_passwords_are_redacted_from_messages():
+    assert node_entrypoint.redacted("mysql://u:s3cret@db:3306/m") == \
+        "mysql://u:***@db:3306/m"
+    assert node_entrypoint.redacted("grpc://h:8080") == "grpc://h:8080"
+
+
 def _ir(tmp_path):
     from tfx.dsl.compiler import compiler  # pylint: disable=import-outside-toplevel
     config = helpers.tiny_config(tmp_path, str(tmp_path / "tfds"))

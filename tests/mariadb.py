@@ -1,0 +1,105 @@
+"""A private MariaDB server on loopback, for ML Metadata over MySQL.
+
+The test that needs it starts its own server in a temporary data dir (its
+own port and socket, nothing shared with a system MariaDB), with a user that
+has a password, and stops it afterwards. `mariadb-server` is Debian's
+package; `.ci/run` installs it, and so does `ensure_installed` when the test
+runs as root on a machine without it.
+"""
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+PACKAGE = "mariadb-server"
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """How to reach the running server."""
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    @property
+    def url(self) -> str:
+        """The ML Metadata URL, without the password (given by env)."""
+        return (f"mysql://{self.user}@{self.host}:{self.port}/"
+                f"{self.database}")
+
+
+def ensure_installed() -> None:
+    """Installs Debian's mariadb-server if its binaries are missing."""
+    if shutil.which("mariadbd") and shutil.which("mariadb-install-db"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise RuntimeError(
+            f"mariadbd is not installed; install Debian's {PACKAGE} "
+            f"(apt-get install {PACKAGE}) to run this test.")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-q", PACKAGE], check=True,
+                   env=env, stdout=subprocess.DEVNULL)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sql(socket_path: str, statement: str) -> None:
+    subprocess.run(["mariadb", "--no-defaults", "--user=root",
+                    f"--socket={socket_path}", "-e", statement],
+                   check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def running(data_dir: str, database: str = "mlmd"):
+    """Starts a server storing its data in `data_dir`; yields a Server."""
+    ensure_installed()
+    data_dir = os.path.abspath(data_dir)
+    socket_path = os.path.join(data_dir, "mariadb.sock")
+    subprocess.run(
+        ["mariadb-install-db", "--no-defaults", f"--datadir={data_dir}",
+         "--user=root", "--auth-root-authentication-method=socket",
+         "--skip-test-db"], check=True, capture_output=True)
+    port = _free_port()
+    log = open(os.path.join(data_dir, "server.log"), "wb")  # pylint: disable=consider-using-with
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        ["mariadbd", "--no-defaults", f"--datadir={data_dir}",
+         f"--socket={socket_path}", f"--port={port}",
+         "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
+         f"--pid-file={data_dir}/mariadb.pid"],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _sql(socket_path, "SELECT 1")
+                break
+            except subprocess.CalledProcessError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "MariaDB did not start; see "
+                        f"{data_dir}/server.log") from None
+                time.sleep(0.5)
+        server = Server("127.0.0.1", port, "mlmd", "mlmd-test-password",
+                        database)
+        _sql(socket_path,
+             f"CREATE USER '{server.user}'@'127.0.0.1' IDENTIFIED BY "
+             f"'{server.password}'; GRANT ALL ON *.* TO "
+             f"'{server.user}'@'127.0.0.1';")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
