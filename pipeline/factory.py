@@ -5,15 +5,14 @@ from typing import List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
-from tfx.dsl.components.base import executor_spec
 
 from components import features
 from components.evaluator import baseline
 from components.evaluator import eval_config
 from components.example_validator.component import StrictExampleValidator
-from components.pusher import executor as pusher_executor
+from components.pusher.component import Pusher
 from components.tfds_example_gen.component import TfdsExampleGen
-from components.trainer import executor as trainer_executor
+from components.trainer.component import Trainer
 from pipeline_config import PipelineConfig
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
@@ -65,16 +64,14 @@ def create_pipeline(
     # Anomalies must stop the run before any data is transformed.
     transform.add_upstream_node(example_validator)
 
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=dataclasses.asdict(config.training),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(
-            trainer_executor.Executor))
+        custom_config=dataclasses.asdict(config.training))
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=baseline.LatestBlessedBeforeCandidateStrategy,
@@ -97,14 +94,12 @@ def create_pipeline(
             max_accuracy_drop=evaluation.max_accuracy_drop,
             max_class_accuracy_drop=evaluation.max_class_accuracy_drop))
 
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.serving_dir)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(
-            pusher_executor.Executor))
+                base_directory=config.serving_dir)))
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,

@@ -23,10 +23,10 @@ import click
 from ml_metadata.proto import metadata_store_pb2
 
 MYSQL_PASSWORD_ENV = "MLMD_MYSQL_PASSWORD"
-TRAINER_TYPE = "tfx.components.trainer.component.Trainer"
-EXAMPLE_GEN_TYPE = "components.tfds_example_gen.component.TfdsExampleGen"
-SCHEMA_GEN_TYPE = ("tfx.components.schema_gen.import_schema_gen.component."
-                   "ImportSchemaGen")
+# Node ids in pipeline/factory.py's DAG (each component's default id).
+TRAINER_ID = "Trainer"
+EXAMPLE_GEN_ID = "TfdsExampleGen"
+SCHEMA_GEN_ID = "ImportSchemaGen"
 
 
 class MetadataUrlError(ValueError):
@@ -120,15 +120,15 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
     what it affects and nothing else.
     """
     for node in ir.nodes:
-        node_type = node.pipeline_node.node_info.type.name
+        node_id = node.pipeline_node.node_info.id
         parameters = node.pipeline_node.parameters.parameters
-        if epochs is not None and node_type == TRAINER_TYPE:
+        if epochs is not None and node_id == TRAINER_ID:
             value = parameters["custom_config"].field_value
             custom_config = json.loads(value.string_value)
             if custom_config.get("epochs") != int(epochs):
                 custom_config["epochs"] = int(epochs)
                 value.string_value = json.dumps(custom_config)
-        if dataset_version and node_type == EXAMPLE_GEN_TYPE:
+        if dataset_version and node_id == EXAMPLE_GEN_ID:
             value = parameters["dataset"].field_value
             value.string_value = (value.string_value.split(":")[0] + ":"
                                   + dataset_version)
@@ -145,7 +145,7 @@ def resolve_package_paths(ir) -> None:
     install_dir = os.path.dirname(os.path.dirname(
         os.path.abspath(schemas.__file__)))
     for node in ir.nodes:
-        if node.pipeline_node.node_info.type.name != SCHEMA_GEN_TYPE:
+        if node.pipeline_node.node_info.id != SCHEMA_GEN_ID:
             continue
         value = node.pipeline_node.parameters.parameters[
             "schema_file"].field_value

@@ -20,7 +20,7 @@ def test_publish_copies_to_a_new_version(tmp_path):
     version, path = executor.publish(_model(tmp_path), base,
                                      clock=lambda: 1000.0)
     assert version == "1000" and path == os.path.join(base, "1000")
-    assert sorted(os.listdir(base)) == ["1000"]
+    assert sorted(os.listdir(base)) == [".source-1000", "1000"]
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
     assert os.path.isfile(os.path.join(path, "variables", "variables.index"))
 
@@ -38,7 +38,7 @@ def test_staging_left_by_a_crash_is_removed(tmp_path):
     (base / "999").mkdir(parents=True)
     (base / ".incomplete-1000" / "variables").mkdir(parents=True)
     executor.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
-    assert sorted(os.listdir(base)) == ["1000", "999"]
+    assert sorted(os.listdir(base)) == [".source-1000", "1000", "999"]
 
 
 def test_crash_mid_copy_leaves_no_version(tmp_path, monkeypatch):
@@ -54,3 +54,55 @@ def test_crash_mid_copy_leaves_no_version(tmp_path, monkeypatch):
         executor.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
     # Only the old version and a hidden staging dir: nothing a server loads.
     assert [n for n in os.listdir(base) if n.isdigit()] == ["5"]
+
+
+def test_each_version_names_the_model_it_came_from(tmp_path):
+    base = str(tmp_path / "serving")
+    assert executor.newest(base) == (None, None)
+    model = _model(tmp_path)
+    executor.publish(model, base, clock=lambda: 1000.0)
+    assert executor.newest(base) == ("1000", model)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "saved_model.pb").write_bytes(b"pb2")
+    executor.publish(str(other), base, clock=lambda: 1000.0)
+    assert executor.newest(base) == ("1001", str(other))
+    # Only version directories are what TF Serving loads.
+    assert sorted(n for n in os.listdir(base) if n.isdigit()) == [
+        "1000", "1001"]
+
+
+def _push(tmp_path, model_uri, blessing_uri, serving, name):
+    import json  # pylint: disable=import-outside-toplevel
+    from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+    model = standard_artifacts.Model()
+    model.uri = model_uri
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = blessing_uri
+    blessing.set_int_custom_property("blessed", 1)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / name)
+    executor.Executor().Do(
+        {"model": [model], "model_blessing": [blessing]},
+        {"pushed_model": [pushed]},
+        {"push_destination": json.dumps(
+            {"filesystem": {"base_directory": serving}}),
+         "custom_config": "null"})
+    return pushed
+
+
+def test_the_model_already_served_is_not_pushed_again(tmp_path):
+    """What keeps a re-run on Vertex (TFX's resolver, a fresh blessing of
+    the same model) from serving the same model twice."""
+    model_uri = tmp_path / "Trainer" / "model" / "7"
+    _model(model_uri)  # writes model_uri/model: the serving dir below.
+    os.rename(model_uri / "model", model_uri / "Format-Serving")
+    serving = str(tmp_path / "serving")
+    first = _push(tmp_path, str(model_uri), str(tmp_path / "b1"), serving,
+                  "push1")
+    assert first.get_int_custom_property("pushed") == 1
+    again = _push(tmp_path, str(model_uri), str(tmp_path / "b2"), serving,
+                  "push2")
+    assert again.get_int_custom_property("pushed") == 0
+    assert [n for n in os.listdir(serving) if n.isdigit()] == [
+        first.get_string_custom_property("pushed_version")]
