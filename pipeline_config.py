@@ -277,6 +277,58 @@ class KubeflowConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VertexConfig:
+    """How the pipeline runs on Vertex AI Pipelines.
+
+    Attributes:
+      image: container image with this package installed (see Dockerfile).
+      project: the Google Cloud project (needed to run the Trainer as a
+        Vertex custom job, and to submit or schedule).
+      region: the Vertex AI region.
+      machine_type: the Trainer's machine when it has accelerators, e.g.
+        `n1-standard-8` for GPUs, `ct5lp-hightpu-4t` for TPU v5e.
+      accelerator_type: a Vertex accelerator, e.g. `NVIDIA_TESLA_T4` or
+        `TPU_V5_LITEPOD`; None: the Trainer runs as an ordinary pipeline
+        step on CPU.
+      accelerator_count: how many.
+      tpu_topology: for TPU VMs, e.g. `2x2`.
+    """
+
+    image: str
+    project: Optional[str] = None
+    region: str = "us-central1"
+    machine_type: str = "n1-standard-8"
+    accelerator_type: Optional[str] = None
+    accelerator_count: int = 0
+    tpu_topology: Optional[str] = None
+
+    def __post_init__(self):
+        _require(bool(self.image) and " " not in self.image,
+                 f"image {self.image!r} is not a container image name such "
+                 "as us-docker.pkg.dev/project/repo/tfds-pipeline:1.0.")
+        _require(bool(re.fullmatch(r"[a-z]+-[a-z]+\d+", self.region)),
+                 f"region {self.region!r} is not a Vertex AI region such as "
+                 "us-central1.")
+        _require(
+            isinstance(self.accelerator_count, int)
+            and self.accelerator_count >= 0,
+            f"accelerator count must be 0 or more, got "
+            f"{self.accelerator_count!r}.")
+        _require(bool(self.accelerator_type) == bool(self.accelerator_count),
+                 "set both the accelerator type and count, or neither (got "
+                 f"{self.accelerator_type!r} x {self.accelerator_count}).")
+        _require(not self.accelerator_type or bool(self.project),
+                 "a Trainer with accelerators runs as a Vertex custom job, "
+                 "which needs --project.")
+
+    @property
+    def on_tpu(self) -> bool:
+        """Whether the Trainer runs on a TPU VM."""
+        return bool(self.accelerator_type
+                    and self.accelerator_type.startswith("TPU"))
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Everything one pipeline run needs.
 
@@ -356,7 +408,7 @@ class PipelineConfig:
         Locally, the file itself. For Kubeflow and Vertex, whose tasks run
         in the container image: a committed schema is named relative to the
         installed `schemas` package (`schemas/<dataset>/schema.pbtxt`, which
-        `pipeline.node_entrypoint` resolves in the container); any other
+        the ImportSchemaGen executor resolves in the container); any other
         schema must be a URI the tasks can read (checked at construction).
         """
         committed = _committed_schema(self.schema_file)

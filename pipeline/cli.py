@@ -42,6 +42,7 @@ _TRAINING = pipeline_config.TrainingConfig
 _EVALUATION = pipeline_config.EvaluationConfig
 _BEAM = pipeline_config.BeamConfig
 _KUBEFLOW = pipeline_config.KubeflowConfig
+_VERTEX = pipeline_config.VertexConfig
 
 
 def _default(config_class, field: str):
@@ -213,79 +214,158 @@ def run(runner, verbose, **options):
 
 
 
+KUBEFLOW_ONLY = ("metadata_url", "metadata_secret", "gpu_type", "tpu_type",
+                 "node_selectors", "retries")
+VERTEX_ONLY = ("project", "region", "machine_type", "accelerator_type")
+# Vertex defaults by accelerator kind: (machine type, accelerator type).
+VERTEX_GPU = ("n1-standard-8", "NVIDIA_TESLA_T4")
+VERTEX_TPU = ("ct5lp-hightpu-4t", "TPU_V5_LITEPOD")
+
+
 @cli.command("compile", epilog="""
 \b
-Example:
+Examples:
   python -m pipeline compile --target kubeflow --output pipeline.yaml \\
-      --image gcr.io/my-project/tfds-pipeline:1.0 \\
+      --image gcr.io/my-project/tfds-pipeline:0.1.0 \\
       --pipeline-root gs://my-bucket/tfds-pipeline \\
-      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb --trainer-gpus 1
+      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb \\
+      --metadata-secret mlmd-mysql:password --trainer-gpus 1
+  python -m pipeline compile --target vertex --output pipeline.json \\
+      --image us-docker.pkg.dev/my-project/repo/tfds-pipeline:0.1.0 \\
+      --pipeline-root gs://my-bucket/tfds-pipeline \\
+      --project my-project --region us-central1 --trainer-gpus 1
 """)
-@click.option("--target", type=click.Choice(["kubeflow"]), required=True,
-              help="kubeflow: a KFP 2.x pipeline package (YAML).")
+@click.option("--target", type=click.Choice(["kubeflow", "vertex"]),
+              required=True,
+              help="kubeflow: a KFP 2.x pipeline package (YAML); vertex: a "
+                   "Vertex AI PipelineJob (JSON).")
 @click.option("--output", required=True, help="Where to write the package.")
 @click.option("--image", required=True,
-              help="Container image with this package installed.")
+              help="Container image with this package installed (see "
+                   "Dockerfile).")
 @click.option("--pipeline-root", required=True,
               help="Pipeline root URI every task can reach, e.g. "
                    "gs://bucket/path.")
+@click.option("--trainer-gpus", type=int,
+              default=_default(_KUBEFLOW, "trainer_gpus"), show_default=True,
+              help="GPUs for the Trainer.")
+@click.option("--trainer-tpus", type=int,
+              default=_default(_KUBEFLOW, "trainer_tpus"), show_default=True,
+              help="TPU chips for the Trainer (GKE TPU node pool or Vertex "
+                   "TPU VM); the Trainer then uses TPUStrategy.")
+@click.option("--tpu-topology",
+              default=_default(_KUBEFLOW, "tpu_topology"), show_default=True)
 @click.option("--metadata", "metadata_url",
               default=_default(_KUBEFLOW, "metadata_url"),
               show_default=True,
-              help="ML Metadata: grpc://host:port or "
+              help="[kubeflow] ML Metadata: grpc://host:port or "
                    "mysql://user[:password]@host:port/database.")
 @click.option("--metadata-secret", default=None,
-              help="NAME:KEY of a Kubernetes secret holding the MySQL "
-                   "password (given to every task as MLMD_MYSQL_PASSWORD).")
-@click.option("--trainer-gpus", type=int,
-              default=_default(_KUBEFLOW, "trainer_gpus"), show_default=True)
+              help="[kubeflow] NAME:KEY of a Kubernetes secret holding the "
+                   "MySQL password (given to every task as "
+                   "MLMD_MYSQL_PASSWORD).")
 @click.option("--gpu-type",
               default=_default(_KUBEFLOW, "gpu_type"), show_default=True,
-              help="Kubernetes resource name of the GPUs.")
-@click.option("--trainer-tpus", type=int,
-              default=_default(_KUBEFLOW, "trainer_tpus"), show_default=True,
-              help="TPU chips for the Trainer on a GKE TPU node pool; the "
-                   "Trainer then uses TPUStrategy.")
+              help="[kubeflow] Kubernetes resource name of the GPUs.")
 @click.option("--tpu-type",
               default=_default(_KUBEFLOW, "tpu_type"), show_default=True,
-              help="GKE TPU accelerator (node selector value).")
-@click.option("--tpu-topology",
-              default=_default(_KUBEFLOW, "tpu_topology"), show_default=True)
+              help="[kubeflow] GKE TPU accelerator (node selector value).")
 @click.option("--trainer-node-selector", "node_selectors", multiple=True,
               metavar="LABEL=VALUE",
-              help="Node selector for the Trainer's pod, repeatable, e.g. "
+              help="[kubeflow] Node selector for the Trainer's pod, "
+                   "repeatable, e.g. "
                    "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
 @click.option("--retries", type=int,
-              default=_default(_KUBEFLOW, "retries"), show_default=True)
+              default=_default(_KUBEFLOW, "retries"), show_default=True,
+              help="[kubeflow] Retries of a failed task, with backoff.")
+@click.option("--project", default=None, envvar="GOOGLE_CLOUD_PROJECT",
+              help="[vertex] Google Cloud project.")
+@click.option("--region", default=_default(_VERTEX, "region"),
+              show_default=True, help="[vertex] Vertex AI region.")
+@click.option("--machine-type", default=None,
+              help=f"[vertex] The Trainer's machine [default: "
+                   f"{VERTEX_GPU[0]} with GPUs, {VERTEX_TPU[0]} with TPUs].")
+@click.option("--accelerator-type", default=None,
+              help=f"[vertex] Vertex accelerator [default: {VERTEX_GPU[1]} "
+                   f"with GPUs, {VERTEX_TPU[1]} with TPUs].")
 @_pipeline_options
-def compile_command(target, output, image, pipeline_root, metadata_url,
-                    metadata_secret, trainer_gpus, gpu_type, trainer_tpus,
-                    tpu_type, tpu_topology, node_selectors, retries,
-                    **options):
-    """Compile the pipeline for Kubeflow Pipelines."""
-    del target  # One target so far.
+@click.pass_context
+def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
+                    trainer_tpus, tpu_topology, **options):
+    """Compile the pipeline for Kubeflow Pipelines or Vertex AI Pipelines.
+
+    Options marked [kubeflow] or [vertex] apply to that target only.
+    """
+    other = VERTEX_ONLY if target == "kubeflow" else KUBEFLOW_ONLY
+    for name in other:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource \
+                .COMMANDLINE:
+            flag = next(p.opts[0] for p in ctx.command.params
+                        if p.name == name)
+            raise click.UsageError(
+                f"{flag} does not apply to --target {target}.")
+    target_options = {name: options.pop(name)
+                      for name in KUBEFLOW_ONLY + VERTEX_ONLY}
+    try:
+        config = dataclasses.replace(config_from_options(options),
+                                     remote_root=pipeline_root)
+        if target == "kubeflow":
+            settings = _kubeflow_config(image, trainer_gpus, trainer_tpus,
+                                        tpu_topology, **target_options)
+        else:
+            settings = _vertex_config(image, trainer_gpus, trainer_tpus,
+                                      tpu_topology, **target_options)
+        if target == "kubeflow":
+            from pipeline import kubeflow_runner  # pylint: disable=import-outside-toplevel
+            kubeflow_runner.compile_package(config, settings, output)
+        else:
+            from pipeline import vertex_runner  # pylint: disable=import-outside-toplevel
+            vertex_runner.compile_job(config, settings, output)
+    except pipeline_config.ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"Wrote {output}")
+
+
+def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
+                     metadata_url, metadata_secret, gpu_type, tpu_type,
+                     node_selectors, retries, **_):
     selectors = []
     for selector in node_selectors:
         label, equals, value = selector.partition("=")
         if not (label and equals and value):
-            raise click.UsageError(
+            raise pipeline_config.ConfigError(
                 f"node selector {selector!r} is not LABEL=VALUE, e.g. "
                 "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
         selectors.append((label, value))
-    try:
-        config = dataclasses.replace(config_from_options(options),
-                                     remote_root=pipeline_root)
-        kubeflow = pipeline_config.KubeflowConfig(
-            image=image, metadata_url=metadata_url,
-            metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
-            gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
-            tpu_topology=tpu_topology,
-            trainer_node_selector=tuple(selectors), retries=retries)
-    except pipeline_config.ConfigError as error:
-        raise click.UsageError(str(error)) from None
-    from pipeline import kubeflow_runner  # pylint: disable=import-outside-toplevel
-    kubeflow_runner.compile_package(config, kubeflow, output)
-    click.echo(f"Wrote {output}")
+    return pipeline_config.KubeflowConfig(
+        image=image, metadata_url=metadata_url,
+        metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
+        gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
+        tpu_topology=tpu_topology, trainer_node_selector=tuple(selectors),
+        retries=retries)
+
+
+def _vertex_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
+                   project, region, machine_type, accelerator_type, **_):
+    if trainer_gpus and trainer_tpus:
+        raise pipeline_config.ConfigError(
+            "the Trainer gets GPUs or TPUs, not both: set one of "
+            "--trainer-gpus and --trainer-tpus.")
+    if trainer_gpus or trainer_tpus:
+        default_machine, default_accelerator = (
+            VERTEX_GPU if trainer_gpus else VERTEX_TPU)
+        machine_type = machine_type or default_machine
+        accelerator_type = accelerator_type or default_accelerator
+    elif accelerator_type:
+        raise pipeline_config.ConfigError(
+            f"--accelerator-type {accelerator_type} needs a count: "
+            "--trainer-gpus N or --trainer-tpus N.")
+    return pipeline_config.VertexConfig(
+        image=image, project=project, region=region,
+        machine_type=machine_type or _default(_VERTEX, "machine_type"),
+        accelerator_type=accelerator_type,
+        accelerator_count=trainer_gpus or trainer_tpus,
+        tpu_topology=tpu_topology if trainer_tpus else None)
 
 
 def format_summary(summary: dict, path: str) -> str:

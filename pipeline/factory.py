@@ -11,9 +11,10 @@ from components.evaluator import baseline
 from components.evaluator import eval_config
 from components.example_validator.component import StrictExampleValidator
 from components.pusher.component import Pusher
+from components.schema_importer.component import ImportSchemaGen
 from components.tfds_example_gen.component import TfdsExampleGen
 from components.trainer.component import Trainer
-from pipeline_config import PipelineConfig
+from pipeline_config import PipelineConfig, VertexConfig
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run.run_fn"
@@ -25,6 +26,7 @@ def create_pipeline(
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
+    vertex: Optional[VertexConfig] = None,
 ) -> tfx.dsl.Pipeline:
     """Wires ExampleGen -> validation -> Transform -> Trainer -> Evaluator ->
     Pusher for `config`.
@@ -33,6 +35,10 @@ def create_pipeline(
       config: the validated pipeline settings.
       metadata_connection_config: the ML Metadata store; runner-specific.
       beam_pipeline_args: args for the components' Beam jobs; runner-specific.
+      vertex: for Vertex AI Pipelines: the Trainer becomes a Vertex custom
+        job when it has accelerators, and the baseline is found by TFX's
+        LatestBlessedModelStrategy, the one strategy Vertex runs besides
+        LatestArtifactStrategy.
 
     Returns:
       The TFX pipeline, caching enabled.
@@ -46,7 +52,7 @@ def create_pipeline(
         data_dir=dataset.data_dir, manual_dir=dataset.manual_dir)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"])
-    schema_importer = tfx.components.ImportSchemaGen(
+    schema_importer = ImportSchemaGen(
         schema_file=config.schema_import_path)
     example_validator = StrictExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
@@ -64,24 +70,15 @@ def create_pipeline(
     # Anomalies must stop the run before any data is transformed.
     transform.add_upstream_node(example_validator)
 
-    trainer = Trainer(
+    trainer = _trainer(vertex)(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=dataclasses.asdict(config.training))
-
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=baseline.LatestBlessedBeforeCandidateStrategy,
-        **{
-            baseline.MODEL_KEY: tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.Model),
-            baseline.BLESSING_KEY: tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.ModelBlessing),
-            baseline.CANDIDATE_KEY: trainer.outputs["model"],
-        }).with_id(RESOLVER_ID)
+        custom_config=_trainer_config(config, vertex))
+    model_resolver = _baseline_resolver(trainer, vertex)
 
     evaluation = config.evaluation
     evaluator = tfx.components.Evaluator(
@@ -110,3 +107,60 @@ def create_pipeline(
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)
+
+
+def _trainer(vertex: Optional[VertexConfig]):
+    """The Trainer component class: a Vertex custom job with accelerators
+    on Vertex, else this project's Trainer (a pipeline step)."""
+    if vertex and vertex.accelerator_type:
+        return tfx.extensions.google_cloud_ai_platform.Trainer
+    return Trainer
+
+
+def _trainer_config(config: PipelineConfig,
+                    vertex: Optional[VertexConfig]) -> dict:
+    """run_fn's hyper-parameters, plus the custom job's worker pool."""
+    training = config.training
+    if vertex and vertex.on_tpu:
+        training = dataclasses.replace(training, tpu="local")
+    custom_config = dataclasses.asdict(training)
+    if vertex and vertex.accelerator_type:
+        machine_spec = {"machine_type": vertex.machine_type,
+                        "accelerator_type": vertex.accelerator_type,
+                        "accelerator_count": vertex.accelerator_count}
+        if vertex.tpu_topology:
+            machine_spec["tpu_topology"] = vertex.tpu_topology
+        cloud = tfx.extensions.google_cloud_ai_platform
+        custom_config.update({
+            cloud.ENABLE_VERTEX_KEY: True,
+            cloud.VERTEX_REGION_KEY: vertex.region,
+            cloud.TRAINING_ARGS_KEY: {
+                "project": vertex.project,
+                "worker_pool_specs": [{
+                    "machine_spec": machine_spec,
+                    "replica_count": 1,
+                    "container_spec": {"image_uri": vertex.image},
+                }],
+            },
+        })
+    return custom_config
+
+
+def _baseline_resolver(trainer, vertex: Optional[VertexConfig]):
+    """The last blessed model, the Evaluator's baseline."""
+    models = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    blessings = tfx.dsl.Channel(
+        type=tfx.types.standard_artifacts.ModelBlessing)
+    if vertex:
+        # On Vertex a re-run on unchanged data is stopped from pushing the
+        # same model again by the Pusher (components/pusher/executor.py).
+        return tfx.dsl.Resolver(
+            strategy_class=(tfx.dsl.experimental
+                            .LatestBlessedModelStrategy),
+            **{baseline.MODEL_KEY: models,
+               baseline.BLESSING_KEY: blessings}).with_id(RESOLVER_ID)
+    return tfx.dsl.Resolver(
+        strategy_class=baseline.LatestBlessedBeforeCandidateStrategy,
+        **{baseline.MODEL_KEY: models, baseline.BLESSING_KEY: blessings,
+           baseline.CANDIDATE_KEY: trainer.outputs["model"]}
+    ).with_id(RESOLVER_ID)

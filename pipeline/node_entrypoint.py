@@ -26,7 +26,6 @@ MYSQL_PASSWORD_ENV = "MLMD_MYSQL_PASSWORD"
 # Node ids in pipeline/factory.py's DAG (each component's default id).
 TRAINER_ID = "Trainer"
 EXAMPLE_GEN_ID = "TfdsExampleGen"
-SCHEMA_GEN_ID = "ImportSchemaGen"
 
 
 class MetadataUrlError(ValueError):
@@ -134,26 +133,6 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
                                   + dataset_version)
 
 
-def resolve_package_paths(ir) -> None:
-    """Makes the committed schema's package-relative path absolute.
-
-    A pipeline compiled for Kubeflow or Vertex names a committed schema as
-    `schemas/<dataset>/schema.pbtxt`, relative to wherever the package is
-    installed in the image (see `PipelineConfig.schema_import_path`).
-    """
-    import schemas  # pylint: disable=import-outside-toplevel
-    install_dir = os.path.dirname(os.path.dirname(
-        os.path.abspath(schemas.__file__)))
-    for node in ir.nodes:
-        if node.pipeline_node.node_info.id != SCHEMA_GEN_ID:
-            continue
-        value = node.pipeline_node.parameters.parameters[
-            "schema_file"].field_value
-        path = value.string_value
-        if "://" not in path and not os.path.isabs(path):
-            value.string_value = os.path.join(install_dir, path)
-
-
 def run_node(ir, node_id: str, run_id: str, connection) -> None:
     """Launches one node of `ir` in pipeline run `run_id`."""
     from tfx.dsl.compiler import constants  # pylint: disable=import-outside-toplevel
@@ -211,7 +190,6 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
             pipeline_ir = f.read()
     ir = decode_ir(pipeline_ir)
     set_run_parameters(ir, epochs, dataset_version)
-    resolve_package_paths(ir)
     from absl import logging  # pylint: disable=import-outside-toplevel
     logging.set_verbosity(logging.INFO)
     run_node(ir, node_id, run_id, connection)

@@ -51,8 +51,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_string_custom_property(
             "tfds_config", builder.builder_config.name
             if builder.builder_config else "")
+        # The driver computes it before the cache check; where drivers do
+        # not run (Vertex), the executor does, so the artifact always has it.
         examples.set_string_custom_property(
-            "data_fingerprint", exec_properties.get("data_fingerprint") or "")
+            "data_fingerprint", exec_properties.get("data_fingerprint")
+            or dataset.fingerprint(builder, splits))
         examples.set_json_value_custom_property(
             "num_examples", {
                 split: builder.info.splits[tfds_split].num_examples

@@ -157,7 +157,29 @@ def test_compile_kubeflow_writes_a_package(tmp_path):
     assert "epochs: int [Default: 3.0]" in text
 
 
+def test_compile_vertex_writes_a_pipeline_job(tmp_path):
+    output = tmp_path / "pipeline.json"
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "vertex",
+        "--output", str(output), "--image", "us-docker.pkg.dev/p/r/t:1",
+        "--pipeline-root", "gs://bucket/root", "--project", "p",
+        "--trainer-gpus", "1", "--epochs", "3"])
+    assert result.returncode == 0, result.stderr
+    job = json.loads(output.read_text())
+    trainer = job["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"]
+    custom = json.loads(trainer["inputs"]["parameters"]["custom_config"][
+        "runtimeValue"]["constantValue"]["stringValue"])
+    [pool] = custom["ai_platform_training_args"]["worker_pool_specs"]
+    assert pool["machine_spec"] == {"machine_type": "n1-standard-8",
+                                    "accelerator_type": "NVIDIA_TESLA_T4",
+                                    "accelerator_count": 1}
+    assert custom["epochs"] == 3
+
+
 @pytest.mark.parametrize("extra,message", [
+    (["--target", "vertex", "--metadata", "grpc://h:1"],
+     "--metadata does not apply to --target vertex"),
+    (["--project", "p"], "--project does not apply to --target kubeflow"),
     (["--metadata", "http://nowhere"], "metadata URL 'http://nowhere'"),
     (["--trainer-node-selector", "gpu"], "node selector 'gpu' is not"),
     (["--schema", "/etc/hostname"], "containers cannot read"),
@@ -165,9 +187,10 @@ def test_compile_kubeflow_writes_a_package(tmp_path):
 def test_compile_rejects_bad_settings(tmp_path, extra, message):
     output = tmp_path / "p.yaml"
     result = helpers.run_cli([
-        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        sys.executable, "-m", "pipeline", "compile", *extra,
         "--output", str(output), "--image", "img",
-        "--pipeline-root", "gs://b/r", *extra])
+        "--pipeline-root", "gs://b/r"]
+        + ([] if "--target" in extra else ["--target", "kubeflow"]))
     assert result.returncode == 2
     assert message in result.stderr
     assert not output.exists()

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import pipeline_config as pc
+from components.schema_importer import component as schema_importer
 from pipeline import kubeflow_runner
 from pipeline import node_entrypoint
 from tests.pipeline import helpers
@@ -111,11 +112,8 @@ def test_committed_schema_is_named_inside_the_installed_package(compiled):
               if n.pipeline_node.node_info.id == "ImportSchemaGen"]
     schema = node.parameters.parameters["schema_file"].field_value
     assert schema.string_value == "schemas/fashion_mnist/schema.pbtxt"
-    node_entrypoint.resolve_package_paths(ir)
-    [node] = [n.pipeline_node for n in ir.nodes
-              if n.pipeline_node.node_info.id == "ImportSchemaGen"]
-    resolved = node.parameters.parameters["schema_file"].field_value
-    assert resolved.string_value == config.schema_file
+    assert schema_importer.resolve(schema.string_value) == \
+        config.schema_file
 
 
 def test_a_schema_only_this_machine_has_is_refused_for_remote_runs(tmp_path):

@@ -18,7 +18,8 @@ from tests import tiny_dataset
 SPLITS = {"train": "train", "eval": "test"}
 
 
-def _run_executor(tmp_path, data_dir, name="tiny_images/clean"):
+def _run_executor(tmp_path, data_dir, name="tiny_images/clean",
+                  fingerprint="abc"):
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
     context = base_beam_executor.BaseBeamExecutor.Context(
@@ -27,7 +28,7 @@ def _run_executor(tmp_path, data_dir, name="tiny_images/clean"):
     executor.Executor(context).Do(
         {}, {"examples": [examples]},
         {"dataset": name, "splits": json.dumps(SPLITS),
-         "data_dir": data_dir, "data_fingerprint": "abc"})
+         "data_dir": data_dir, "data_fingerprint": fingerprint})
     return examples
 
 
@@ -69,6 +70,13 @@ def test_fingerprint_is_stable_and_follows_the_data(tfds_data_dir):
     assert clean == _driver_fingerprint("tiny_images/clean", tfds_data_dir)
     assert len(clean) == 64
     assert clean != _driver_fingerprint("tiny_images/noisy", tfds_data_dir)
+
+
+def test_without_a_driver_the_executor_fingerprints(tmp_path, tfds_data_dir):
+    """On Vertex no driver runs; the artifact still records the data."""
+    examples = _run_executor(tmp_path, tfds_data_dir, fingerprint="")
+    assert examples.get_string_custom_property("data_fingerprint") == \
+        _driver_fingerprint("tiny_images/clean", tfds_data_dir)
 
 
 def test_fingerprint_changes_with_the_split_slice(tfds_data_dir):

@@ -1,0 +1,50 @@
+"""Where it runs, on Vertex AI Pipelines: a PipelineJob JSON.
+
+Compiled by TFX's own `KubeflowV2DagRunner`, whose IR Vertex runs: each
+node is a task of the container image running TFX's
+`kubeflow_v2_run_executor`, Vertex keeps the ML Metadata and does the
+caching, and the Trainer runs as a Vertex custom job on the configured
+accelerators (see `factory._trainer_config`).
+"""
+
+import json
+import os
+import tempfile
+
+from tfx import v1 as tfx
+
+from pipeline import factory
+from pipeline_config import ConfigError, PipelineConfig, VertexConfig
+
+
+def _check_accelerator(vertex: VertexConfig) -> None:
+    """One clear error for an accelerator Vertex does not know."""
+    if not vertex.accelerator_type:
+        return
+    from google.cloud.aiplatform_v1.types import AcceleratorType  # pylint: disable=import-outside-toplevel
+    known = [a.name for a in AcceleratorType
+             if a.name != "ACCELERATOR_TYPE_UNSPECIFIED"]
+    if vertex.accelerator_type not in known:
+        raise ConfigError(
+            f"accelerator type {vertex.accelerator_type!r} is not a Vertex "
+            f"AI accelerator; use one of {', '.join(sorted(known))}.")
+
+
+def compile_job(config: PipelineConfig, vertex: VertexConfig,
+                output: str) -> dict:
+    """Writes the PipelineJob JSON to `output` and returns it."""
+    _check_accelerator(vertex)
+    tfx_pipeline = factory.create_pipeline(
+        config, beam_pipeline_args=config.beam.pipeline_args, vertex=vertex)
+    # KubeflowV2DagRunner writes into a directory; write beside `output` and
+    # move into place so a failed compile leaves no partial file.
+    directory = os.path.dirname(os.path.abspath(output))
+    with tempfile.TemporaryDirectory(dir=directory) as staging:
+        runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+                default_image=vertex.image),
+            output_dir=staging, output_filename="pipeline.json")
+        runner.run(tfx_pipeline)
+        os.replace(os.path.join(staging, "pipeline.json"), output)
+    with open(output, encoding="utf-8") as f:
+        return json.load(f)
