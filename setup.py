@@ -32,6 +32,7 @@ setuptools.setup(
         "kfp",
         "kfp-kubernetes",
         "click",
+        "croniter",
     ],
     extras_require={"test": ["pytest", "psutil"]},
     entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:main"]},

@@ -368,6 +368,131 @@ def _vertex_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
         tpu_topology=tpu_topology if trainer_tpus else None)
 
 
+def _deploy_options(function):
+    """Where a compiled package goes (shared by deploy and schedule)."""
+    options = [
+        click.option("--package", required=True,
+                     help="The file `compile` wrote."),
+        click.option("--host", envvar="KF_PIPELINES_ENDPOINT",
+                     help="[kubeflow] KFP API endpoint, e.g. "
+                          "http://localhost:8080 or https://HOST/pipeline."),
+        click.option("--token", envvar="KF_PIPELINES_TOKEN",
+                     help="[kubeflow] Bearer token for the KFP API."),
+        click.option("--experiment", default=None,
+                     help="[kubeflow] Experiment for the runs [schedule "
+                          "default: the pipeline's name]."),
+        click.option("--project", envvar="GOOGLE_CLOUD_PROJECT",
+                     help="[vertex] Google Cloud project."),
+        click.option("--region", default=_default(_VERTEX, "region"),
+                     show_default=True, help="[vertex] Vertex AI region."),
+        click.option("--service-account", default=None,
+                     help="[vertex] Service account the runs use."),
+        click.option("--param", "params", multiple=True,
+                     metavar="NAME=VALUE",
+                     help="Pipeline parameter, repeatable, e.g. epochs=10."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _where(target: str, host, project):
+    """The target's required setting, or a usage error naming it."""
+    if target == "kubeflow" and not host:
+        raise click.UsageError(
+            "--host (or KF_PIPELINES_ENDPOINT) is needed for --target "
+            "kubeflow, e.g. http://localhost:8080.")
+    if target == "vertex" and not project:
+        raise click.UsageError(
+            "--project (or GOOGLE_CLOUD_PROJECT) is needed for --target "
+            "vertex.")
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  python -m pipeline deploy --target kubeflow --package pipeline.yaml \\
+      --host http://localhost:8080 --experiment fashion --param epochs=10
+  python -m pipeline deploy --target vertex --package pipeline.json \\
+      --project my-project --region us-central1
+""")
+@click.option("--target", type=click.Choice(["kubeflow", "vertex"]),
+              required=True)
+@click.option("--run/--no-run", "start_run", default=None,
+              help="[kubeflow] Also start a run [default: when "
+                   "--experiment is given].")
+@_deploy_options
+def deploy(target, start_run, package, host, token, experiment, project,
+           region, service_account, params):
+    """Upload a compiled pipeline (Kubeflow: a new pipeline version, and a
+    run in an experiment if asked; Vertex: submit a PipelineJob)."""
+    from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
+    _where(target, host, project)
+    try:
+        pipeline = deployment.read_package(package, target)
+        values = pipeline.values(params)
+        if target == "kubeflow":
+            if start_run and not experiment:
+                experiment = pipeline.name
+            if start_run is False:
+                experiment = None
+            result = deployment.kfp_deploy(pipeline, host, token, experiment,
+                                           values)
+            click.echo(f"Pipeline {result.pipeline_id}, version "
+                       f"{result.version_id}")
+            if result.run_id:
+                click.echo(f"Run {result.run_id} in experiment "
+                           f"{experiment!r}")
+        else:
+            name = deployment.vertex_submit(pipeline, deployment.Vertex(
+                project, region, service_account), values)
+            click.echo(f"PipelineJob {name}")
+    except deployment.DeployError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command(epilog="""
+\b
+Examples:
+  python -m pipeline schedule --target kubeflow --package pipeline.yaml \\
+      --host http://localhost:8080 --cron "0 3 * * *"
+  python -m pipeline schedule --target vertex --package pipeline.json \\
+      --project my-project --cron "0 3 * * mon-fri"
+""")
+@click.option("--target", "--runner", "target",
+              type=click.Choice(["kubeflow", "vertex"]), required=True)
+@click.option("--cron", "cron_expression", required=True,
+              help="Five-field cron, e.g. '0 3 * * *', or @daily etc.")
+@_deploy_options
+def schedule(target, cron_expression, package, host, token, experiment,
+             project, region, service_account, params):
+    """Retrain on a schedule: a KFP recurring run or a Vertex schedule, one
+    run at a time and no catch-up of missed runs."""
+    from pipeline import cron  # pylint: disable=import-outside-toplevel
+    from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
+    try:
+        cron.parse(cron_expression)
+    except cron.CronError as error:
+        raise click.UsageError(str(error)) from None
+    _where(target, host, project)
+    try:
+        pipeline = deployment.read_package(package, target)
+        values = pipeline.values(params)
+        if target == "kubeflow":
+            result = deployment.kfp_schedule(
+                pipeline, host, cron_expression,
+                experiment or pipeline.name, token, values)
+            click.echo(f"Recurring run {result.recurring_run_id} of pipeline "
+                       f"{result.pipeline_id} version {result.version_id}")
+        else:
+            name = deployment.vertex_schedule(
+                pipeline, deployment.Vertex(project, region, service_account),
+                cron_expression, values)
+            click.echo(f"Schedule {name}")
+    except deployment.DeployError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def format_summary(summary: dict, path: str) -> str:
     """The few lines printed at the end of a run."""
     metrics = summary.get("metrics") or {}
