@@ -106,6 +106,10 @@ def _pipeline_options(function):
                      show_default=True,
                      help="Training shuffle buffer; 0 keeps TFDS's order "
                           "(already shuffled), as the seed script does."),
+        click.option("--tpu", default=_default(_TRAINING, "tpu"),
+                     help="Train under TPUStrategy on this TPU: 'local' on "
+                          "a TPU VM, or a TPU name or grpc:// address "
+                          "[default: GPUs if visible, else the CPU]."),
         click.option("--min-accuracy", type=float,
                      default=_default(_EVALUATION, "min_accuracy"),
                      show_default=True,
@@ -153,7 +157,8 @@ def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
             batch_size_per_replica=options["batch_size"],
             cpu_replicas=options["cpu_replicas"],
             seed=options["seed"],
-            shuffle_buffer=options["shuffle_buffer"]),
+            shuffle_buffer=options["shuffle_buffer"],
+            tpu=options["tpu"]),
         evaluation=pipeline_config.EvaluationConfig(
             min_accuracy=options["min_accuracy"],
             max_accuracy_drop=options["max_accuracy_drop"],

@@ -16,25 +16,31 @@ from pipeline import node_entrypoint
 from tests.pipeline import helpers
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kfp")
+def _compile(tmp, kubeflow):
+    """(config, spec, platform) of a package compiled for `kubeflow`,
+    parsed strictly: an unknown field raises."""
     config = helpers.tiny_config(tmp / "out", str(tmp / "tfds"))
     config = pc.dataclasses.replace(config, remote_root="gs://bucket/root")
+    path = tmp / "pipeline.yaml"
+    kubeflow_runner.compile_package(config, kubeflow, str(path))
+    with open(path, encoding="utf-8") as f:
+        documents = list(yaml.safe_load_all(f))
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    return config, spec, _platform(documents)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
     kubeflow = pc.KubeflowConfig(
         image="gcr.io/p/tfds-pipeline:1", trainer_gpus=2,
         metadata_url="mysql://mlmd@mysql:3306/metadb",
         metadata_secret="mlmd-mysql:password",
         trainer_node_selector=(("cloud.google.com/gke-accelerator",
                                 "nvidia-tesla-t4"),))
-    path = tmp / "pipeline.yaml"
-    kubeflow_runner.compile_package(config, kubeflow, str(path))
-    with open(path, encoding="utf-8") as f:
-        documents = list(yaml.safe_load_all(f))
-    spec = pipeline_spec_pb2.PipelineSpec()
-    # Strict: an unknown field raises.
-    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
-    return config, kubeflow, spec, _platform(documents)
+    config, spec, platform = _compile(tmp_path_factory.mktemp("kfp"),
+                                      kubeflow)
+    return config, kubeflow, spec, platform
 
 
 def _platform(documents):
@@ -129,23 +135,15 @@ def test_a_schema_only_this_machine_has_is_refused_for_remote_runs(tmp_path):
 
 
 def test_tpu_trainer_on_gke(tmp_path):
-    config = helpers.tiny_config(tmp_path / "out", str(tmp_path / "tfds"))
-    config = pc.dataclasses.replace(config, remote_root="gs://bucket/root")
-    kubeflow = pc.KubeflowConfig(image="img:1", trainer_tpus=4,
-                                 tpu_type="tpu-v5-lite-podslice",
-                                 tpu_topology="2x2")
-    path = tmp_path / "pipeline.yaml"
-    kubeflow_runner.compile_package(config, kubeflow, str(path))
-    with open(path, encoding="utf-8") as f:
-        documents = list(yaml.safe_load_all(f))
-    spec = pipeline_spec_pb2.PipelineSpec()
-    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    _, spec, platform = _compile(tmp_path, pc.KubeflowConfig(
+        image="img:1", trainer_tpus=4, tpu_type="tpu-v5-lite-podslice",
+        tpu_topology="2x2"))
     trainer_task = _tasks(spec)["Trainer"]
     accelerator = _executor(spec, trainer_task).fields["resources"] \
         .struct_value.fields["accelerator"].struct_value.fields
     assert accelerator["resourceType"].string_value == "google.com/tpu"
     assert accelerator["resourceCount"].string_value == "4"
-    trainer = _platform(documents)[
+    trainer = platform[
         spec.components[trainer_task.component_ref.name].executor_label]
     assert dict(trainer.node_selector.labels) == {
         "cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice",

@@ -1,6 +1,7 @@
 """Model shapes and the strategy choice."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from components.trainer import distribution
@@ -29,3 +30,11 @@ def test_shape_and_classes_come_from_arguments():
 def test_single_replica_strategy_on_cpu():
     strategy = distribution.make_strategy(1)
     assert strategy.num_replicas_in_sync == 1
+
+
+def test_configured_tpu_that_is_not_there_is_named():
+    """On this machine (no TPU) a configured TPU fails with what to do,
+    instead of silently training on the CPU."""
+    with pytest.raises(RuntimeError,
+                       match=r"a TPU is configured \(tpu='local'\) but none"):
+        distribution.make_strategy(tpu="local")
