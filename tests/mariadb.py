@@ -16,6 +16,16 @@ import subprocess
 import time
 
 PACKAGE = "mariadb-server"
+# Debian puts the server in /usr/sbin, which a non-login PATH may lack.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin",
+                               "/usr/bin"])
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name, path=SEARCH_PATH)
+    if path is None:
+        raise RuntimeError(f"{name} not found after installing {PACKAGE}.")
+    return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +46,8 @@ class Server:
 
 def ensure_installed() -> None:
     """Installs Debian's mariadb-server if its binaries are missing."""
-    if shutil.which("mariadbd") and shutil.which("mariadb-install-db"):
+    if all(shutil.which(b, path=SEARCH_PATH)
+           for b in ("mariadbd", "mariadb-install-db", "mariadb")):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise RuntimeError(
@@ -54,7 +65,7 @@ def _free_port() -> int:
 
 
 def _sql(socket_path: str, statement: str) -> None:
-    subprocess.run(["mariadb", "--no-defaults", "--user=root",
+    subprocess.run([_binary("mariadb"), "--no-defaults", "--user=root",
                     f"--socket={socket_path}", "-e", statement],
                    check=True, capture_output=True, text=True)
 
@@ -66,13 +77,13 @@ def running(data_dir: str, database: str = "mlmd"):
     data_dir = os.path.abspath(data_dir)
     socket_path = os.path.join(data_dir, "mariadb.sock")
     subprocess.run(
-        ["mariadb-install-db", "--no-defaults", f"--datadir={data_dir}",
+        [_binary("mariadb-install-db"), "--no-defaults", f"--datadir={data_dir}",
          "--user=root", "--auth-root-authentication-method=socket",
          "--skip-test-db"], check=True, capture_output=True)
     port = _free_port()
     log = open(os.path.join(data_dir, "server.log"), "wb")  # pylint: disable=consider-using-with
     process = subprocess.Popen(  # pylint: disable=consider-using-with
-        ["mariadbd", "--no-defaults", f"--datadir={data_dir}",
+        [_binary("mariadbd"), "--no-defaults", f"--datadir={data_dir}",
          f"--socket={socket_path}", f"--port={port}",
          "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
          f"--pid-file={data_dir}/mariadb.pid"],
