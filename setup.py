@@ -33,6 +33,7 @@ setuptools.setup(
         "kfp-kubernetes",
         "click",
         "croniter",
+        "matplotlib",
     ],
     extras_require={"test": ["pytest", "psutil"]},
     entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:main"]},

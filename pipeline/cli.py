@@ -376,7 +376,7 @@ def _vertex_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
 def _deploy_options(function):
     """Where a compiled package goes (shared by deploy and schedule)."""
     options = [
-        click.option("--package", required=True,
+        click.option("--package", default=None,
                      help="The file `compile` wrote."),
         click.option("--host", envvar="KF_PIPELINES_ENDPOINT",
                      help="[kubeflow] KFP API endpoint, e.g. "
@@ -432,6 +432,9 @@ def deploy(target, start_run, package, host, token, experiment, project,
     """Upload a compiled pipeline (Kubeflow: a new pipeline version, and a
     run in an experiment if asked; Vertex: submit a PipelineJob)."""
     from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
+    if not package:
+        raise click.UsageError("--package is needed: the file `compile` "
+                               "wrote.")
     _where(target, host, project)
     try:
         pipeline = deployment.read_package(package, target)
@@ -456,30 +459,65 @@ def deploy(target, start_run, package, host, token, experiment, project,
         raise click.ClickException(str(error)) from None
 
 
-@cli.command(epilog="""
+@cli.command(context_settings={"ignore_unknown_options": True,
+                               "allow_extra_args": True},
+             epilog="""
 \b
 Examples:
+  # Retrain on this machine at 03:00 every day (foreground; Ctrl-C stops):
+  python -m pipeline schedule --target local --cron "0 3 * * *" \\
+      --output-dir output --tfds-manual-dir ../shared/datasets/fashion_mnist
+  # From an external cron or systemd timer: run only if the data changed:
+  python -m pipeline schedule --target local --once-if-changed \\
+      --output-dir output
   python -m pipeline schedule --target kubeflow --package pipeline.yaml \\
       --host http://localhost:8080 --cron "0 3 * * *"
   python -m pipeline schedule --target vertex --package pipeline.json \\
       --project my-project --cron "0 3 * * mon-fri"
+
+With --target local, options after the schedule's own are `run` options
+(the same pipeline settings as `python -m pipeline run`).
 """)
 @click.option("--target", "--runner", "target",
-              type=click.Choice(["kubeflow", "vertex"]), required=True)
-@click.option("--cron", "cron_expression", required=True,
+              type=click.Choice(["local", "kubeflow", "vertex"]),
+              required=True,
+              help="local: runs here, in the foreground; kubeflow: a KFP "
+                   "recurring run; vertex: a Vertex AI schedule.")
+@click.option("--cron", "cron_expression", default=None,
               help="Five-field cron, e.g. '0 3 * * *', or @daily etc.")
+@click.option("--once-if-changed", is_flag=True,
+              help="[local] Run once now if the data changed since the "
+                   "last successful run, else say so and exit 0.")
+@click.option("--run-now", is_flag=True,
+              help="[local] Also run once right away.")
+@click.option("--max-runs", type=int, default=None,
+              help="[local] Stop after this many runs.")
 @_deploy_options
-def schedule(target, cron_expression, package, host, token, experiment,
-             project, region, service_account, params):
-    """Retrain on a schedule: a KFP recurring run or a Vertex schedule, one
-    run at a time and no catch-up of missed runs."""
+@click.pass_context
+def schedule(ctx, target, cron_expression, once_if_changed, run_now,
+             max_runs, package, host, token, experiment, project, region,
+             service_account, params):
+    """Retrain on a schedule: here (a run at each cron tick, never two at
+    once), as a KFP recurring run, or as a Vertex AI schedule (one run at a
+    time, no catch-up of missed runs)."""
     from pipeline import cron  # pylint: disable=import-outside-toplevel
-    from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
+    if target == "local":
+        return _schedule_locally(ctx, cron_expression, once_if_changed,
+                                 run_now, max_runs)
+    if ctx.args:
+        raise click.UsageError(f"unknown options for --target {target}: "
+                               f"{' '.join(ctx.args)}")
+    if not cron_expression:
+        raise click.UsageError("--cron is needed, e.g. --cron '0 3 * * *'.")
     try:
         cron.parse(cron_expression)
     except cron.CronError as error:
         raise click.UsageError(str(error)) from None
+    if not package:
+        raise click.UsageError("--package is needed: the file `compile` "
+                               "wrote.")
     _where(target, host, project)
+    from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
     try:
         pipeline = deployment.read_package(package, target)
         values = pipeline.values(params)
@@ -496,12 +534,206 @@ def schedule(target, cron_expression, package, host, token, experiment,
             click.echo(f"Schedule {name}")
     except deployment.DeployError as error:
         raise click.ClickException(str(error)) from None
+    return None
+
+
+def _schedule_locally(ctx, cron_expression, once_if_changed, run_now,
+                      max_runs):
+    """`schedule --target local`: the run options are ctx.args."""
+    from pipeline import cron  # pylint: disable=import-outside-toplevel
+    from pipeline import scheduler  # pylint: disable=import-outside-toplevel
+    for name in ("package", "host", "token", "experiment", "project",
+                 "service_account", "params"):
+        if ctx.get_parameter_source(name) == click.core.ParameterSource \
+                .COMMANDLINE:
+            raise click.UsageError(
+                f"--{name.replace('_', '-').rstrip('s')} does not apply to "
+                "--target local.")
+    if once_if_changed == bool(cron_expression):
+        raise click.UsageError(
+            "--target local takes --cron EXPR (run at each tick) or "
+            "--once-if-changed (one check, for an external cron), not both.")
+    # The run options, checked now rather than at the first tick.
+    run_context = run.make_context("run", list(ctx.args))
+    config = _load_config({k: v for k, v in run_context.params.items()
+                           if k not in ("runner", "verbose")})
+    run_once = scheduler.run_command(list(ctx.args))
+    if once_if_changed:
+        changed, message = _data_changed(config)
+        click.echo(message)
+        if changed:
+            ctx.exit(run_once(lambda child: None))
+        return None
+    try:
+        loop = scheduler.Scheduler(cron_expression, run_once,
+                                   echo=lambda line: click.echo(line),
+                                   max_runs=max_runs, run_now=run_now)
+    except cron.CronError as error:
+        raise click.UsageError(str(error)) from None
+    loop.install_signal_handlers()
+    click.echo(f"Scheduling {config.name} in {config.output_dir}: "
+               f"{loop.expression} (local time); Ctrl-C stops.")
+    codes = loop.loop()
+    failed = sum(1 for c in codes if c != 0)
+    click.echo(f"{len(codes)} run(s), {failed} failed.")
+    return None
+
+
+def _data_changed(config: pipeline_config.PipelineConfig):
+    """(changed?, message): the dataset's fingerprint now vs. the data of
+    the last successful run in this output dir's ML Metadata."""
+    from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
+    from pipeline import history  # pylint: disable=import-outside-toplevel
+    from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+    try:
+        builder = local_runner.check_dataset(config)
+    except dataset.DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    now = dataset.fingerprint(builder, config.dataset.splits)
+    last = None
+    if os.path.isfile(config.metadata_path):
+        from ml_metadata import metadata_store  # pylint: disable=import-outside-toplevel
+        store = metadata_store.MetadataStore(
+            local_runner.metadata_connection(config))
+        if config.name in history.pipeline_names(store):
+            last = history.History(store, config.name) \
+                .last_ingested_fingerprint()
+    if last == now:
+        return False, (f"no new data ({builder.info.full_name}, fingerprint "
+                       f"{now[:12]}, as in the last successful run): not "
+                       "running.")
+    return True, (f"data changed ({builder.info.full_name}, fingerprint "
+                  f"{now[:12]}, last successful run had "
+                  f"{last[:12] if last else 'none'}): running.")
+
+
+def _history_options(function):
+    """Which store and pipeline `runs` and `models` read."""
+    options = [
+        click.option("--output-dir",
+                     default=_default(_PIPELINE, "output_dir"),
+                     show_default=True, envvar="PIPELINE_OUTPUT_DIR",
+                     help="Read the local sqlite store under this dir."),
+        click.option("--metadata", "metadata_url", default=None,
+                     help="Read this store instead: sqlite:///path, "
+                          "mysql://user[:password]@host:port/db or "
+                          "grpc://host:port."),
+        click.option("--pipeline", "pipeline_name", default=None,
+                     help="Pipeline name [default: the store's only one]."),
+        click.option("--limit", type=int, default=20, show_default=True,
+                     help="Show this many, newest first (0: all)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print JSON instead of a table."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _history(output_dir, metadata_url, pipeline_name):
+    """(History, pipeline name) for the history commands."""
+    # TFMA's metric reader logs deprecation warnings; they are not news here.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.get_logger().setLevel("ERROR")
+    from pipeline import history  # pylint: disable=import-outside-toplevel
+    from pipeline import node_entrypoint  # pylint: disable=import-outside-toplevel
+    if metadata_url is None:
+        path = os.path.join(os.path.abspath(output_dir), "metadata.sqlite")
+        if not os.path.isfile(path):
+            raise click.ClickException(
+                f"no ML Metadata store at {path}: nothing has run with "
+                f"--output-dir {output_dir} (or pass --metadata URL).")
+        metadata_url = f"sqlite://{path}"
+    try:
+        connection = node_entrypoint.connection_config(metadata_url)
+    except node_entrypoint.MetadataUrlError as error:
+        raise click.UsageError(str(error)) from None
+    store = node_entrypoint.open_store(connection, metadata_url)
+    names = history.pipeline_names(store)
+    if pipeline_name is None:
+        if len(names) != 1:
+            raise click.UsageError(
+                f"the store has pipelines {names or '(none)'}; choose one "
+                "with --pipeline.")
+        pipeline_name = names[0]
+    elif pipeline_name not in names:
+        raise click.UsageError(
+            f"the store has no pipeline {pipeline_name!r}; it has "
+            f"{names or '(none)'}.")
+    return history.History(store, pipeline_name), pipeline_name
+
+
+def _short(fingerprint):
+    return fingerprint[:12] if fingerprint else "-"
+
+
+def _accuracy(value):
+    return f"{value:.4f}" if value is not None else "-"
+
+
+@cli.command()
+@_history_options
+def runs(output_dir, metadata_url, pipeline_name, limit, as_json):
+    """List past runs from ML Metadata: time, status, what each component
+    did, data fingerprint, accuracy, blessing and pushed version."""
+    import json  # pylint: disable=import-outside-toplevel
+    past, name = _history(output_dir, metadata_url, pipeline_name)
+    records = past.runs()[:limit or None]
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    click.echo(f"Runs of {name}, newest first:")
+    click.echo(f"{'RUN':24} {'STARTED (UTC)':19}  {'STATUS':10} "
+               f"{'DATA':12}  {'ACCURACY':8}  {'BLESSED':7}  PUSHED")
+    for record in records:
+        blessed = {True: "yes", False: "no", None: "-"}[record.blessed]
+        click.echo(
+            f"{record.run_id:24} {record.started:%Y-%m-%d %H:%M:%S}  "
+            f"{record.status:10} {_short(record.data_fingerprint):12}  "
+            f"{_accuracy(record.accuracy):8}  {blessed:7}  "
+            f"{record.pushed_version or '-'}")
+        by_status = {}
+        for node_id, status in record.components.items():
+            by_status.setdefault(status, []).append(node_id)
+        click.echo("    " + "; ".join(
+            f"{status}: {', '.join(nodes)}"
+            for status, nodes in sorted(by_status.items())))
+
+
+@cli.command()
+@_history_options
+def models(output_dir, metadata_url, pipeline_name, limit, as_json):
+    """List pushed models with their lineage: the run that trained each,
+    its evaluation and the data it was trained on."""
+    import json  # pylint: disable=import-outside-toplevel
+    past, name = _history(output_dir, metadata_url, pipeline_name)
+    records = past.models()[:limit or None]
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    click.echo(f"Models pushed by {name}, newest first:")
+    click.echo(f"{'VERSION':12} {'PUSHED (UTC)':19}  {'ACCURACY':8}  "
+               f"{'TRAINED IN RUN':24} DATA")
+    for record in records:
+        click.echo(
+            f"{record.version:12} {record.pushed:%Y-%m-%d %H:%M:%S}  "
+            f"{_accuracy(record.accuracy):8}  "
+            f"{record.trained_in_run or '-':24} {record.dataset or '-'} "
+            f"{_short(record.data_fingerprint)}")
+        click.echo(f"    served from {record.destination}")
+        click.echo(f"    model {record.model_uri}")
+        click.echo(f"    examples {record.examples_uri or '-'}")
 
 
 def format_summary(summary: dict, path: str) -> str:
     """The few lines printed at the end of a run."""
     metrics = summary.get("metrics") or {}
     lines = [f"Finished in {summary['wall_seconds']:.1f} s."]
+    data = summary.get("data") or {}
+    if data.get("new") is False:
+        lines.append("  no new data: every component cached, nothing "
+                     "retrained")
     if metrics.get("accuracy") is not None:
         lines.append(f"  accuracy {metrics['accuracy']:.4f} on "
                      f"{metrics.get('example_count', '?')} eval examples")
@@ -511,6 +743,8 @@ def format_summary(summary: dict, path: str) -> str:
     else:
         lines.append("  pushed:  nothing new (serving "
                      f"{summary.get('serving_model') or 'nothing'})")
+    if summary.get("report"):
+        lines.append(f"Report:  {summary['report']}")
     lines.append(f"Summary: {path}")
     return "\n".join(lines)
 

@@ -5,6 +5,8 @@ the pipeline with one progress line per component, and writes the summary
 to `<output-dir>/last_run.json`.
 """
 
+import contextlib
+import fcntl
 import logging
 import os
 import time
@@ -27,6 +29,7 @@ from pipeline import summary as summary_lib
 from pipeline_config import PipelineConfig
 
 RUNNERS = ("local", "beam")
+LOCK_FILE = ".run.lock"
 
 
 class RunError(RuntimeError):
@@ -72,6 +75,38 @@ def check_dataset(config: PipelineConfig):
     return builder
 
 
+@contextlib.contextmanager
+def exclusive(output_dir: str):
+    """Holds the output dir's run lock: one pipeline run at a time.
+
+    An advisory `flock` on `<output-dir>/.run.lock`. The kernel releases it
+    when the holding process ends, however it ends, so a crashed or killed
+    run never leaves it held; the file only records the last holder's pid.
+
+    Raises:
+      RunError: another process holds the lock.
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, LOCK_FILE)
+    with open(path, "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise RunError(
+                f"another pipeline run (pid {holder}) is using {output_dir}; "
+                "wait for it to finish, or use another --output-dir.") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def metadata_connection(config: PipelineConfig):
     """The sqlite ML Metadata store under the output dir."""
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(
@@ -97,11 +132,17 @@ def run(config: PipelineConfig, runner: str, *,
     Raises:
       ValueError: unknown runner.
       tfds_dataset.DatasetError: the dataset cannot be used.
-      RunError: a component failed (after the summary is written).
+      RunError: another run holds the output dir, or a component failed
+        (after the summary is written).
     """
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; use one of "
                          f"{', '.join(RUNNERS)}.")
+    with exclusive(config.output_dir):
+        return _run(config, runner, echo, run_id, log_path)
+
+
+def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     started = time.monotonic()
     # Progress is read from TFX's INFO logs.
     absl_logging.set_verbosity(absl_logging.INFO)
@@ -137,6 +178,7 @@ def run(config: PipelineConfig, runner: str, *,
         records=handler.records,
         wall_seconds=time.monotonic() - started,
         serving_dir=config.serving_dir)
+    summary["report"] = _write_report(summary, store, config)
     summary_lib.write(summary, config.summary_path)
     if error is not None:
         failed = [n for n, r in handler.records.items()
@@ -145,6 +187,16 @@ def run(config: PipelineConfig, runner: str, *,
         raise RunError(f"{where}: {type(error).__name__}: {error}"
                        f"{log_hint}") from error
     return summary
+
+
+def _write_report(summary, store, config: PipelineConfig) -> Optional[str]:
+    """The run's HTML report; a report that fails never fails the run."""
+    from pipeline import report  # pylint: disable=import-outside-toplevel
+    try:
+        return report.write(summary, store, config.name, config.output_dir)
+    except Exception:  # pylint: disable=broad-except
+        logging.exception("could not write the run report")
+        return None
 
 
 def _runner(name: str):

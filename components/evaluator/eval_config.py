@@ -52,4 +52,6 @@ def build_eval_config(min_accuracy: float, max_accuracy_drop: float,
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
             accuracy,
+            # For the run report; not part of the gate.
+            tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
         ])])

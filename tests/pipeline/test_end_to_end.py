@@ -61,6 +61,17 @@ def test_first_run_executes_blesses_and_pushes(runs):
     assert first["runner"] == "local"
     assert first["wall_seconds"] > sum(
         c["seconds"] for c in first["components"].values()) * 0.5
+    assert first["data"]["new"] is True and len(
+        first["data"]["fingerprint"]) == 64
+    matrix = first["metrics"]["confusion_matrix"]
+    assert len(matrix) == 10 and sum(map(sum, matrix)) == 120
+    correct = sum(matrix[i][i] for i in range(10))
+    assert correct / 120 == pytest.approx(first["metrics"]["accuracy"])
+    assert first["metrics"]["validation_failures"] == []
+    assert "baseline" not in first["metrics"]  # The first blessed model.
+    assert os.path.isfile(first["report"])
+    assert os.path.isfile(os.path.join(runs["config"].output_dir,
+                                       "last_run.html"))
 
 
 def test_pushed_model_answers_both_signatures(runs):
@@ -87,6 +98,8 @@ def test_second_run_is_fully_cached_and_pushes_nothing(runs):
     assert second["pushed_model"] is None
     assert second["blessed"] is True
     assert second["metrics"] == runs["first"]["metrics"]
+    assert second["data"] == dict(runs["first"]["data"], new=False,
+                                  note="no new data")
     assert list(runs["served_after_first"]) == [
         os.path.basename(runs["first"]["pushed_model"])]
 
@@ -100,6 +113,8 @@ def test_model_that_fails_the_gate_is_not_pushed(runs):
     assert noisy["blessed"] is False
     assert noisy["pushed_model"] is None
     assert noisy["metrics"]["accuracy"] < 0.5
+    assert any(f.startswith("overall: sparse_categorical_accuracy")
+               for f in noisy["metrics"]["validation_failures"])
     serving_dir = runs["config"].serving_dir
     assert {v: _digest(os.path.join(serving_dir, v))
             for v in helpers.serving_versions(serving_dir)} == \

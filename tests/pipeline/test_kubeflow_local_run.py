@@ -98,6 +98,21 @@ def test_compiled_package_runs_task_by_task_on_mysql(tmp_path, mysql,
     assert helpers.serving_versions(str(root / "serving")) == [
         destination.rsplit("/", 1)[1]]
 
+    # The history commands read the same MySQL store.
+    env = dict(os.environ, **{node_entrypoint.MYSQL_PASSWORD_ENV:
+                              mysql.password})
+    runs = json.loads(helpers.run_cli(
+        [sys.executable, "-m", "pipeline", "runs", "--metadata", mysql.url,
+         "--json"], env=env).stdout)
+    assert [r["run_id"] for r in runs] == ["job-2", "job-1"]
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+    assert runs[1]["pushed_version"] == destination.rsplit("/", 1)[1]
+    models = json.loads(helpers.run_cli(
+        [sys.executable, "-m", "pipeline", "models", "--metadata", mysql.url,
+         "--json"], env=env).stdout)
+    assert [(m["version"], m["trained_in_run"]) for m in models] == [
+        (destination.rsplit("/", 1)[1], "job-1")]
+
 
 def test_wrong_password_fails_with_the_database_named(tmp_path, mysql):
     """A task that cannot reach ML Metadata fails, naming the store."""

@@ -12,7 +12,9 @@ def test_thresholds_overall_and_per_class():
     slicing = [list(s.feature_keys) for s in config.slicing_specs]
     assert slicing == [[], ["label"]]
     metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
-    assert set(metrics) == {"ExampleCount", "SparseCategoricalAccuracy"}
+    assert set(metrics) == {"ExampleCount", "SparseCategoricalAccuracy",
+                            "MultiClassConfusionMatrixPlot"}
+    assert not metrics["MultiClassConfusionMatrixPlot"].threshold.ListFields()
     overall, per_class = metrics["SparseCategoricalAccuracy"]\
         .per_slice_thresholds
     assert list(overall.slicing_specs[0].feature_keys) == []
