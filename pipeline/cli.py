@@ -106,6 +106,11 @@ def _pipeline_options(function):
                      show_default=True,
                      help="Training shuffle buffer; 0 keeps TFDS's order "
                           "(already shuffled), as the seed script does."),
+        click.option("--warm-start/--no-warm-start",
+                     default=_default(_TRAINING, "warm_start"),
+                     show_default=True,
+                     help="Start training from the last blessed model "
+                          "trained on other data."),
         click.option("--tpu", default=_default(_TRAINING, "tpu"),
                      help="Train under TPUStrategy on this TPU: 'local' on "
                           "a TPU VM, or a TPU name or grpc:// address "
@@ -158,6 +163,7 @@ def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
             cpu_replicas=options["cpu_replicas"],
             seed=options["seed"],
             shuffle_buffer=options["shuffle_buffer"],
+            warm_start=options["warm_start"],
             tpu=options["tpu"]),
         evaluation=pipeline_config.EvaluationConfig(
             min_accuracy=options["min_accuracy"],
@@ -401,8 +407,12 @@ def _deploy_options(function):
     return function
 
 
-def _where(target: str, host, project):
-    """The target's required setting, or a usage error naming it."""
+def _where(target: str, package, host, project):
+    """The package and the target's required setting, or a usage error
+    naming what is missing."""
+    if not package:
+        raise click.UsageError("--package is needed: the file `compile` "
+                               "wrote.")
     if target == "kubeflow" and not host:
         raise click.UsageError(
             "--host (or KF_PIPELINES_ENDPOINT) is needed for --target "
@@ -432,10 +442,7 @@ def deploy(target, start_run, package, host, token, experiment, project,
     """Upload a compiled pipeline (Kubeflow: a new pipeline version, and a
     run in an experiment if asked; Vertex: submit a PipelineJob)."""
     from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
-    if not package:
-        raise click.UsageError("--package is needed: the file `compile` "
-                               "wrote.")
-    _where(target, host, project)
+    _where(target, package, host, project)
     try:
         pipeline = deployment.read_package(package, target)
         values = pipeline.values(params)
@@ -513,10 +520,7 @@ def schedule(ctx, target, cron_expression, once_if_changed, run_now,
         cron.parse(cron_expression)
     except cron.CronError as error:
         raise click.UsageError(str(error)) from None
-    if not package:
-        raise click.UsageError("--package is needed: the file `compile` "
-                               "wrote.")
-    _where(target, host, project)
+    _where(target, package, host, project)
     from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
     try:
         pipeline = deployment.read_package(package, target)
@@ -633,7 +637,7 @@ def _history_options(function):
 def _history(output_dir, metadata_url, pipeline_name):
     """(History, pipeline name) for the history commands."""
     # TFMA's metric reader logs deprecation warnings; they are not news here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     tf.get_logger().setLevel("ERROR")
     from pipeline import history  # pylint: disable=import-outside-toplevel
@@ -664,6 +668,18 @@ def _history(output_dir, metadata_url, pipeline_name):
     return history.History(store, pipeline_name), pipeline_name
 
 
+def _listing(kind, output_dir, metadata_url, pipeline_name, limit, as_json):
+    """(records, pipeline name) for a table; prints JSON and returns
+    (None, name) with --json."""
+    import json  # pylint: disable=import-outside-toplevel
+    past, name = _history(output_dir, metadata_url, pipeline_name)
+    records = getattr(past, kind)()[:limit or None]
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return None, name
+    return records, name
+
+
 def _short(fingerprint):
     return fingerprint[:12] if fingerprint else "-"
 
@@ -677,11 +693,9 @@ def _accuracy(value):
 def runs(output_dir, metadata_url, pipeline_name, limit, as_json):
     """List past runs from ML Metadata: time, status, what each component
     did, data fingerprint, accuracy, blessing and pushed version."""
-    import json  # pylint: disable=import-outside-toplevel
-    past, name = _history(output_dir, metadata_url, pipeline_name)
-    records = past.runs()[:limit or None]
-    if as_json:
-        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+    records, name = _listing("runs", output_dir, metadata_url,
+                             pipeline_name, limit, as_json)
+    if records is None:
         return
     click.echo(f"Runs of {name}, newest first:")
     click.echo(f"{'RUN':24} {'STARTED (UTC)':19}  {'STATUS':10} "
@@ -706,11 +720,9 @@ def runs(output_dir, metadata_url, pipeline_name, limit, as_json):
 def models(output_dir, metadata_url, pipeline_name, limit, as_json):
     """List pushed models with their lineage: the run that trained each,
     its evaluation and the data it was trained on."""
-    import json  # pylint: disable=import-outside-toplevel
-    past, name = _history(output_dir, metadata_url, pipeline_name)
-    records = past.models()[:limit or None]
-    if as_json:
-        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+    records, name = _listing("models", output_dir, metadata_url,
+                             pipeline_name, limit, as_json)
+    if records is None:
         return
     click.echo(f"Models pushed by {name}, newest first:")
     click.echo(f"{'VERSION':12} {'PUSHED (UTC)':19}  {'ACCURACY':8}  "

@@ -13,12 +13,14 @@ from components.example_validator.component import StrictExampleValidator
 from components.pusher.component import Pusher
 from components.schema_importer.component import ImportSchemaGen
 from components.tfds_example_gen.component import TfdsExampleGen
+from components.trainer import warm_start as warm_start_lib
 from components.trainer.component import Trainer
 from pipeline_config import PipelineConfig, VertexConfig
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run.run_fn"
 RESOLVER_ID = "latest_blessed_model_resolver"
+WARM_START_ID = "warm_start_model_resolver"
 
 
 def create_pipeline(
@@ -70,8 +72,21 @@ def create_pipeline(
     # Anomalies must stop the run before any data is transformed.
     transform.add_upstream_node(example_validator)
 
+    warm_start = None
+    if config.training.warm_start:
+        warm_start = tfx.dsl.Resolver(
+            strategy_class=warm_start_lib.WarmStartModelStrategy,
+            **{warm_start_lib.MODEL_KEY: tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.Model),
+               warm_start_lib.BLESSING_KEY: tfx.dsl.Channel(
+                   type=tfx.types.standard_artifacts.ModelBlessing),
+               warm_start_lib.EXAMPLES_KEY: example_gen.outputs["examples"]}
+        ).with_id(WARM_START_ID)
+
     trainer = _trainer(vertex)(
         run_fn=RUN_FN,
+        base_model=(warm_start.outputs[warm_start_lib.MODEL_KEY]
+                    if warm_start else None),
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
@@ -102,8 +117,9 @@ def create_pipeline(
         pipeline_name=config.name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_importer,
-                    example_validator, transform, trainer, model_resolver,
-                    evaluator, pusher],
+                    example_validator, transform,
+                    *([warm_start] if warm_start else []), trainer,
+                    model_resolver, evaluator, pusher],
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

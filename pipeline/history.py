@@ -39,10 +39,7 @@ class RunRecord:
     pushed_version: Optional[str]
 
     def to_json(self) -> dict:
-        record = dataclasses.asdict(self)
-        record["started"] = self.started.isoformat()
-        record["finished"] = self.finished.isoformat()
-        return record
+        return _json(self)
 
 
 @dataclasses.dataclass
@@ -60,9 +57,13 @@ class ModelRecord:
     examples_uri: Optional[str]
 
     def to_json(self) -> dict:
-        record = dataclasses.asdict(self)
-        record["pushed"] = self.pushed.isoformat()
-        return record
+        return _json(self)
+
+
+def _json(record) -> dict:
+    """A record as JSON-ready values (times in ISO 8601)."""
+    return {k: v.isoformat() if isinstance(v, datetime.datetime) else v
+            for k, v in dataclasses.asdict(record).items()}
 
 
 def _time(milliseconds: int) -> datetime.datetime:

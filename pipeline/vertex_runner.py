@@ -34,6 +34,11 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
                 output: str) -> dict:
     """Writes the PipelineJob JSON to `output` and returns it."""
     _check_accelerator(vertex)
+    if config.training.warm_start:
+        raise ConfigError(
+            "--warm-start is not available on Vertex: it resolves its base "
+            "model with a custom resolver strategy, and Vertex runs only "
+            "TFX's built-in ones. Compile without --warm-start.")
     tfx_pipeline = factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args, vertex=vertex)
     # KubeflowV2DagRunner writes into a directory; write beside `output` and

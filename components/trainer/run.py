@@ -2,11 +2,16 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`shuffle_buffer`, `seed`, `tpu`.
+`shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
+pipeline gives the Trainer a base model (see warm_start.py) and training
+starts from its weights.
 """
 
 import json
 import os
+from typing import Optional
+
+from absl import logging
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -17,6 +22,7 @@ from components import features
 from components.trainer import distribution
 from components.trainer import model as model_lib
 from components.trainer import signatures
+from components.trainer import warm_start as warm_start_lib
 
 IMAGE_XF = features.transformed_name(features.IMAGE_KEY)
 LABEL_XF = features.transformed_name(features.LABEL_KEY)
@@ -49,6 +55,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with strategy.scope():
         model = model_lib.build_model(contract.image_shape,
                                       contract.num_classes)
+        warm_start = _warm_start(model, fn_args.base_model)
     history = model.fit(
         train, validation_data=evaluation, epochs=params["epochs"],
         callbacks=[tf.keras.callbacks.TensorBoard(
@@ -56,8 +63,26 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         verbose=2)
     signatures.export(model, transform_output, contract.image_shape,
                       fn_args.serving_model_dir)
+    warm_start_lib.save(model, fn_args.serving_model_dir)
     _write_record(fn_args.model_run_dir, strategy, global_batch,
-                  history.history)
+                  history.history, warm_start)
+
+
+def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
+    """Starts `model` from the base model's weights, when there is one.
+
+    A base model that cannot be loaded (trained before weights were kept,
+    or with another architecture) is recorded and training starts afresh:
+    warm starting saves time, it must not stop a scheduled retraining.
+    """
+    if not base_model:
+        return {"from": None}
+    try:
+        return {"from": warm_start_lib.load(model, base_model)}
+    except (OSError, ValueError, tf.errors.OpError) as error:
+        logging.warning("warm start from %s failed, training from scratch: "
+                        "%s", base_model, error)
+        return {"from": None, "failed": f"{base_model}: {error}"}
 
 
 def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
@@ -89,9 +114,11 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
         tf.data.AUTOTUNE)
 
 
-def _write_record(model_run_dir, strategy, global_batch, history) -> None:
+def _write_record(model_run_dir, strategy, global_batch, history,
+                  warm_start) -> None:
     """Writes how training ran next to the TensorBoard logs."""
     record = {
+        "warm_start": warm_start,
         "num_replicas_in_sync": strategy.num_replicas_in_sync,
         "devices": list(strategy.extended.worker_devices),
         "global_batch_size": global_batch,

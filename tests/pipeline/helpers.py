@@ -97,3 +97,12 @@ def check_signatures(saved_model_dir, min_correct=0.9):
 def read_summary(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def same_model(model_dir, served_dir):
+    """Whether a Model artifact dir holds the SavedModel served at
+    `served_dir` (same saved_model.pb bytes)."""
+    with open(os.path.join(model_dir, "Format-Serving", "saved_model.pb"),
+              "rb") as a, open(os.path.join(served_dir, "saved_model.pb"),
+                               "rb") as b:
+        return a.read() == b.read()
