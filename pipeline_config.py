@@ -286,8 +286,8 @@ class VertexConfig:
 
     Attributes:
       image: container image with this package installed (see Dockerfile).
-      project: the Google Cloud project (needed to run the Trainer as a
-        Vertex custom job, and to submit or schedule).
+      project: the Google Cloud project of the Trainer's custom job; None:
+        the project the pipeline runs in.
       region: the Vertex AI region.
       machine_type: the Trainer's machine when it has accelerators, e.g.
         `n1-standard-8` for GPUs, `ct5lp-hightpu-4t` for TPU v5e.
@@ -321,9 +321,6 @@ class VertexConfig:
         _require(bool(self.accelerator_type) == bool(self.accelerator_count),
                  "set both the accelerator type and count, or neither (got "
                  f"{self.accelerator_type!r} x {self.accelerator_count}).")
-        _require(not self.accelerator_type or bool(self.project),
-                 "a Trainer with accelerators runs as a Vertex custom job, "
-                 "which needs --project.")
 
     @property
     def on_tpu(self) -> bool:

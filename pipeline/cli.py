@@ -309,12 +309,16 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
     """
     other = VERTEX_ONLY if target == "kubeflow" else KUBEFLOW_ONLY
     for name in other:
-        if ctx.get_parameter_source(name) == click.core.ParameterSource \
+        if ctx.get_parameter_source(name) != click.core.ParameterSource \
                 .COMMANDLINE:
-            flag = next(p.opts[0] for p in ctx.command.params
-                        if p.name == name)
-            raise click.UsageError(
-                f"{flag} does not apply to --target {target}.")
+            continue
+        flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+        if name == "metadata_url":
+            # Part of the one compile interface for both targets.
+            click.echo(f"Note: {flag} is not used for --target vertex; "
+                       "Vertex AI keeps its own ML Metadata.", err=True)
+            continue
+        raise click.UsageError(f"{flag} does not apply to --target {target}.")
     target_options = {name: options.pop(name)
                       for name in KUBEFLOW_ONLY + VERTEX_ONLY}
     try:

@@ -14,6 +14,7 @@ from components.pusher.component import Pusher
 from components.schema_importer.component import ImportSchemaGen
 from components.tfds_example_gen.component import TfdsExampleGen
 from components.trainer import warm_start as warm_start_lib
+from components.trainer import vertex as vertex_trainer
 from components.trainer.component import Trainer
 from pipeline_config import PipelineConfig, VertexConfig
 
@@ -129,7 +130,7 @@ def _trainer(vertex: Optional[VertexConfig]):
     """The Trainer component class: a Vertex custom job with accelerators
     on Vertex, else this project's Trainer (a pipeline step)."""
     if vertex and vertex.accelerator_type:
-        return tfx.extensions.google_cloud_ai_platform.Trainer
+        return vertex_trainer.Trainer
     return Trainer
 
 
@@ -151,7 +152,8 @@ def _trainer_config(config: PipelineConfig,
             cloud.ENABLE_VERTEX_KEY: True,
             cloud.VERTEX_REGION_KEY: vertex.region,
             cloud.TRAINING_ARGS_KEY: {
-                "project": vertex.project,
+                # Without one, the executor takes the pipeline's project.
+                **({"project": vertex.project} if vertex.project else {}),
                 "worker_pool_specs": [{
                     "machine_spec": machine_spec,
                     "replica_count": 1,

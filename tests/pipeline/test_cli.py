@@ -162,9 +162,10 @@ def test_compile_vertex_writes_a_pipeline_job(tmp_path):
     result = helpers.run_cli([
         sys.executable, "-m", "pipeline", "compile", "--target", "vertex",
         "--output", str(output), "--image", "us-docker.pkg.dev/p/r/t:1",
-        "--pipeline-root", "gs://bucket/root", "--project", "p",
+        "--pipeline-root", "gs://bucket/root", "--metadata", "grpc://h:1",
         "--trainer-gpus", "1", "--epochs", "3"])
     assert result.returncode == 0, result.stderr
+    assert "--metadata is not used for --target vertex" in result.stderr
     job = json.loads(output.read_text())
     trainer = job["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"]
     custom = json.loads(trainer["inputs"]["parameters"]["custom_config"][
@@ -177,8 +178,8 @@ def test_compile_vertex_writes_a_pipeline_job(tmp_path):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--target", "vertex", "--metadata", "grpc://h:1"],
-     "--metadata does not apply to --target vertex"),
+    (["--target", "vertex", "--metadata-secret", "s:k"],
+     "--metadata-secret does not apply to --target vertex"),
     (["--project", "p"], "--project does not apply to --target kubeflow"),
     (["--metadata", "http://nowhere"], "metadata URL 'http://nowhere'"),
     (["--trainer-node-selector", "gpu"], "node selector 'gpu' is not"),

@@ -96,9 +96,8 @@ def test_gpu_trainer_is_a_vertex_custom_job_with_a_worker_pool(tmp_path):
                        accelerator_type="NVIDIA_TESLA_T4",
                        accelerator_count=2)
     args = _executors(spec)["Trainer_executor"]["container"]["args"]
-    assert args[args.index("--executor_class_path") + 1] == (
-        "tfx.extensions.google_cloud_ai_platform.trainer.executor."
-        "GenericExecutor")
+    assert args[args.index("--executor_class_path") + 1] == \
+        "components.trainer.vertex.Executor"
     custom = _custom_config(spec)
     assert custom["ai_platform_enable_vertex"] is True
     assert custom["ai_platform_vertex_region"] == "europe-west4"
@@ -132,8 +131,6 @@ def test_committed_schema_is_package_relative(tmp_path):
 
 
 @pytest.mark.parametrize("settings,message", [
-    ({"accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 1},
-     "needs --project"),
     ({"project": "p", "accelerator_type": "NVIDIA_TESLA_T4"},
      "set both the accelerator type and count"),
     ({"region": "mars"}, "region 'mars'"),
@@ -148,3 +145,16 @@ def test_unknown_accelerator_is_named_before_compiling(tmp_path):
         _compile(tmp_path, project="p", accelerator_type="NVIDIA_K9000",
                  accelerator_count=1)
     assert not (tmp_path / "pipeline.json").exists()
+
+
+def test_without_a_project_the_custom_job_takes_the_pipelines(tmp_path):
+    from components.trainer import vertex  # pylint: disable=import-outside-toplevel
+    _, spec = _compile(tmp_path, accelerator_type="NVIDIA_TESLA_T4",
+                       accelerator_count=1)
+    training = _custom_config(spec)["ai_platform_training_args"]
+    assert "project" not in training
+    filled = vertex.with_project(training, lambda: "runs-in-project")
+    assert filled["project"] == "runs-in-project"
+    assert filled["worker_pool_specs"] == training["worker_pool_specs"]
+    assert vertex.with_project({"project": "given"},
+                               lambda: "unused")["project"] == "given"
