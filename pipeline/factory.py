@@ -99,7 +99,12 @@ def create_pipeline(
     evaluation = config.evaluation
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
+        # The candidate passes through the baseline resolver, so that a
+        # resolver that fails (TFX then carries on with the DAG) leaves the
+        # Evaluator without its model instead of without its baseline: no
+        # model is ever blessed unless it was compared with the last one.
+        model=(trainer.outputs["model"] if vertex else
+               model_resolver.outputs[baseline.CANDIDATE_KEY]),
         baseline_model=model_resolver.outputs[baseline.MODEL_KEY],
         example_splits=["eval"],
         eval_config=eval_config.build_eval_config(

@@ -171,6 +171,15 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
         logging.getLogger().removeHandler(handler)
 
     store = metadata_store.MetadataStore(metadata_connection(config))
+    # TFX records a node whose inputs cannot be resolved as FAILED in ML
+    # Metadata and carries on with the rest of the DAG; such a run failed
+    # too, even when the runner returns normally.
+    states = summary_lib.node_states(store, config.name, run_id)
+    failed = [n for n in node_ids if states.get(n) == "FAILED"]
+    for node_id in failed:
+        handler.records[node_id].status = progress.FAILED
+    if failed and error is None:
+        error = RuntimeError("input resolution failed (see the log)")
     summary = summary_lib.build(
         store, pipeline_name=config.name, run_id=run_id, runner=runner,
         dataset={"name": builder.info.name,
@@ -181,9 +190,10 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     summary["report"] = _write_report(summary, store, config)
     summary_lib.write(summary, config.summary_path)
     if error is not None:
-        failed = [n for n, r in handler.records.items()
-                  if r.status == progress.FAILED]
-        where = f"component {failed[0]} failed" if failed else "run failed"
+        failed = [n for n in node_ids
+                  if handler.records[n].status == progress.FAILED]
+        where = {0: "run failed", 1: f"component {failed[0]} failed"}.get(
+            len(failed), f"components {' and '.join(failed)} failed")
         raise RunError(f"{where}: {type(error).__name__}: {error}"
                        f"{log_hint}") from error
     return summary

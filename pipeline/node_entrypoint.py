@@ -28,6 +28,10 @@ TRAINER_ID = "Trainer"
 EXAMPLE_GEN_ID = "TfdsExampleGen"
 
 
+class NodeFailed(RuntimeError):
+    """The node's execution is FAILED in ML Metadata."""
+
+
 class MetadataUrlError(ValueError):
     """The ML Metadata URL is not one this entrypoint understands."""
 
@@ -157,6 +161,15 @@ def run_node(ir, node_id: str, run_id: str, connection) -> None:
         custom_driver_spec=runner_utils.extract_custom_driver_spec(
             deployment, node_id),
     ).launch()
+    # The Launcher records a node whose inputs cannot be resolved as FAILED
+    # and returns normally; the task must fail so the run stops here.
+    from ml_metadata import metadata_store  # pylint: disable=import-outside-toplevel
+    from pipeline import summary  # pylint: disable=import-outside-toplevel
+    state = summary.node_states(metadata_store.MetadataStore(connection),
+                                ir.pipeline_info.id, run_id).get(node_id)
+    if state == "FAILED":
+        raise NodeFailed(f"node {node_id} failed in run {run_id} (see the "
+                         "log above).")
 
 
 @click.command()
@@ -192,7 +205,10 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
     set_run_parameters(ir, epochs, dataset_version)
     from absl import logging  # pylint: disable=import-outside-toplevel
     logging.set_verbosity(logging.INFO)
-    run_node(ir, node_id, run_id, connection)
+    try:
+        run_node(ir, node_id, run_id, connection)
+    except NodeFailed as error:
+        raise click.ClickException(str(error)) from None
 
 
 if __name__ == "__main__":

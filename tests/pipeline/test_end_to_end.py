@@ -128,3 +128,34 @@ def test_last_run_json_is_the_last_summary(runs):
     assert set(last) >= {"run_id", "runner", "dataset", "components",
                          "metrics", "blessed", "pushed_model",
                          "wall_seconds"}
+
+
+def test_a_failing_baseline_resolver_fails_the_run_and_pushes_nothing(
+        tmp_path, tfds_data_dir, monkeypatch):
+    """TFX marks a node whose inputs cannot be resolved FAILED and goes on
+    with the DAG; the Evaluator must then not bless without a baseline."""
+    from components.evaluator import baseline  # pylint: disable=import-outside-toplevel
+    config = helpers.tiny_config(tmp_path, tfds_data_dir)
+    first = local_runner.run(config, "local")
+    served = {v: _digest(os.path.join(config.serving_dir, v))
+              for v in helpers.serving_versions(config.serving_dir)}
+
+    def broken(self, store, input_dict):
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(baseline.LatestBlessedBeforeCandidateStrategy,
+                        "resolve_artifacts", broken)
+    retrain = helpers.tiny_config(tmp_path, tfds_data_dir, seed=1)
+    with pytest.raises(local_runner.RunError,
+                       match="latest_blessed_model_resolver"):
+        local_runner.run(retrain, "local")
+    with open(config.summary_path, encoding="utf-8") as f:
+        summary = json.load(f)
+    assert summary["components"]["Trainer"]["status"] == "executed"
+    assert summary["components"]["latest_blessed_model_resolver"][
+        "status"] == "failed"
+    assert summary["components"]["Evaluator"]["status"] != "executed"
+    assert summary["pushed_model"] is None
+    assert {v: _digest(os.path.join(config.serving_dir, v))
+            for v in helpers.serving_versions(config.serving_dir)} == served
+    assert first["pushed_model"]
