@@ -748,8 +748,12 @@ def format_summary(summary: dict, path: str) -> str:
     lines = [f"Finished in {summary['wall_seconds']:.1f} s."]
     data = summary.get("data") or {}
     if data.get("new") is False:
+        ran = [n for n, c in summary["components"].items()
+               if c["status"] == "executed" and not n.endswith("_resolver")]
         lines.append("  no new data: every component cached, nothing "
-                     "retrained")
+                     "retrained" if not ran else
+                     f"  no new data, but {', '.join(ran)} ran again "
+                     "(changed settings or code)")
     if metrics.get("accuracy") is not None:
         lines.append(f"  accuracy {metrics['accuracy']:.4f} on "
                      f"{metrics.get('example_count', '?')} eval examples")
