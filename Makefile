@@ -9,7 +9,9 @@ PIP_INSTALL := $(VENV)/bin/pip install --ignore-requires-python -c constraints.t
 ARGS ?=
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: install run test test-fast benchmark clean
+IMAGE ?= tfds-pipeline:0.1.0
+
+.PHONY: install run test test-fast benchmark image clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,11 @@ test-fast: install
 
 benchmark: install
 	$(PY) benchmarks/pipeline_vs_plain.py $(ARGS)
+
+# The image Kubeflow and Vertex tasks run (see Dockerfile); push it and pass
+# the same tag to `compile --image` (or PIPELINE_IMAGE).
+image:
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf output build *.egg-info

@@ -271,13 +271,18 @@ class KubeflowConfig:
                  "SECRET_NAME:KEY, e.g. mlmd-mysql:password.")
         _require(isinstance(self.retries, int) and self.retries >= 0,
                  f"retries must be 0 or more, got {self.retries!r}.")
-
-    @property
-    def accelerator(self) -> Optional[str]:
-        """What the Trainer runs on: "gpu", "tpu" or None (CPU)."""
-        if self.trainer_gpus:
-            return "gpu"
-        return "tpu" if self.trainer_tpus else None
+        for field in ("cpu_request", "cpu_limit", "trainer_cpu"):
+            value = getattr(self, field)
+            # The forms kfp's PipelineTask accepts.
+            _require(bool(re.fullmatch(r"([0-9]*[.])?[0-9]+m?", value)),
+                     f"{field.replace('_', ' ')} {value!r} is not a "
+                     "Kubernetes CPU quantity such as 2, 0.5 or 500m.")
+        for field in ("memory_request", "memory_limit", "trainer_memory"):
+            value = getattr(self, field)
+            _require(bool(re.fullmatch(
+                r"[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?", value)),
+                     f"{field.replace('_', ' ')} {value!r} is not a "
+                     "Kubernetes memory quantity such as 8G or 512Mi.")
 
 
 @dataclasses.dataclass(frozen=True)

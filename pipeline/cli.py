@@ -226,7 +226,9 @@ def run(runner, verbose, **options):
 
 
 KUBEFLOW_ONLY = ("metadata_url", "metadata_secret", "gpu_type", "tpu_type",
-                 "node_selectors", "retries")
+                 "node_selectors", "retries", "cpu_request", "cpu_limit",
+                 "memory_request", "memory_limit", "trainer_cpu",
+                 "trainer_memory")
 VERTEX_ONLY = ("project", "region", "machine_type", "accelerator_type")
 # Vertex defaults by accelerator kind: (machine type, accelerator type).
 VERTEX_GPU = ("n1-standard-8", "NVIDIA_TESLA_T4")
@@ -251,7 +253,7 @@ Examples:
               help="kubeflow: a KFP 2.x pipeline package (YAML); vertex: a "
                    "Vertex AI PipelineJob (JSON).")
 @click.option("--output", required=True, help="Where to write the package.")
-@click.option("--image", required=True,
+@click.option("--image", required=True, envvar="PIPELINE_IMAGE",
               help="Container image with this package installed (see "
                    "Dockerfile).")
 @click.option("--pipeline-root", required=True,
@@ -289,6 +291,22 @@ Examples:
 @click.option("--retries", type=int,
               default=_default(_KUBEFLOW, "retries"), show_default=True,
               help="[kubeflow] Retries of a failed task, with backoff.")
+@click.option("--cpu-request", default=_default(_KUBEFLOW, "cpu_request"),
+              show_default=True, help="[kubeflow] Every task but the "
+                                      "Trainer.")
+@click.option("--cpu-limit", default=_default(_KUBEFLOW, "cpu_limit"),
+              show_default=True)
+@click.option("--memory-request",
+              default=_default(_KUBEFLOW, "memory_request"),
+              show_default=True)
+@click.option("--memory-limit", default=_default(_KUBEFLOW, "memory_limit"),
+              show_default=True)
+@click.option("--trainer-cpu", default=_default(_KUBEFLOW, "trainer_cpu"),
+              show_default=True, help="[kubeflow] The Trainer's CPU "
+                                      "(request and limit).")
+@click.option("--trainer-memory",
+              default=_default(_KUBEFLOW, "trainer_memory"),
+              show_default=True)
 @click.option("--project", default=None, envvar="GOOGLE_CLOUD_PROJECT",
               help="[vertex] Google Cloud project.")
 @click.option("--region", default=_default(_VERTEX, "region"),
@@ -343,7 +361,7 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
 
 def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
                      metadata_url, metadata_secret, gpu_type, tpu_type,
-                     node_selectors, retries, **_):
+                     node_selectors, retries, **resources):
     selectors = []
     for selector in node_selectors:
         label, equals, value = selector.partition("=")
@@ -357,7 +375,10 @@ def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
         metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
         gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
         tpu_topology=tpu_topology, trainer_node_selector=tuple(selectors),
-        retries=retries)
+        retries=retries,
+        **{k: v for k, v in resources.items()
+           if k in ("cpu_request", "cpu_limit", "memory_request",
+                    "memory_limit", "trainer_cpu", "trainer_memory")})
 
 
 def _vertex_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,

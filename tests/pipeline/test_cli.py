@@ -149,9 +149,14 @@ def test_compile_kubeflow_writes_a_package(tmp_path):
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
         "--output", str(output), "--image", "gcr.io/p/tfds:1",
         "--pipeline-root", "gs://bucket/root", "--trainer-gpus", "1",
-        "--metadata", "mysql://mlmd@mysql:3306/metadb", "--epochs", "3"])
+        "--metadata", "mysql://mlmd@mysql:3306/metadb", "--epochs", "3",
+        "--trainer-cpu", "4", "--trainer-memory", "16Gi",
+        "--memory-request", "1Gi"])
     assert result.returncode == 0, result.stderr
     text = output.read_text()
+    assert "resourceMemoryLimit: 16Gi" in text
+    assert "resourceCpuLimit: '4'" in text
+    assert "resourceMemoryRequest: 1Gi" in text
     assert "pipeline.node_entrypoint" in text
     assert "nvidia.com/gpu" in text
     assert "epochs: int [Default: 3.0]" in text
@@ -183,6 +188,8 @@ def test_compile_vertex_writes_a_pipeline_job(tmp_path):
     (["--project", "p"], "--project does not apply to --target kubeflow"),
     (["--metadata", "http://nowhere"], "metadata URL 'http://nowhere'"),
     (["--trainer-node-selector", "gpu"], "node selector 'gpu' is not"),
+    (["--trainer-memory", "8 gigs"], "trainer memory '8 gigs' is not a"),
+    (["--cpu-limit", "two"], "cpu limit 'two' is not a Kubernetes CPU"),
     (["--schema", "/etc/hostname"], "containers cannot read"),
 ])
 def test_compile_rejects_bad_settings(tmp_path, extra, message):
