@@ -1,7 +1,7 @@
 """What the pipeline is: the DAG of components, with no idea where it runs."""
 
 import dataclasses
-from typing import List, Optional
+from typing import Any, List, Mapping, Optional, Type
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -14,9 +14,8 @@ from components.pusher.component import Pusher
 from components.schema_importer.component import ImportSchemaGen
 from components.tfds_example_gen.component import TfdsExampleGen
 from components.trainer import warm_start as warm_start_lib
-from components.trainer import vertex as vertex_trainer
 from components.trainer.component import Trainer
-from pipeline_config import PipelineConfig, VertexConfig
+from pipeline_config import PipelineConfig
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run.run_fn"
@@ -24,12 +23,35 @@ RESOLVER_ID = "latest_blessed_model_resolver"
 WARM_START_ID = "warm_start_model_resolver"
 
 
+@dataclasses.dataclass(frozen=True)
+class Orchestration:
+    """What a runner needs done differently; the defaults suit the runners
+    that run TFX's own Launcher (local, Beam, Kubeflow).
+
+    Attributes:
+      trainer_class: the Trainer component (e.g. one that runs as a managed
+        training job), with this project's `run_fn`.
+      trainer_config: extra `custom_config` for it, next to the training
+        settings (e.g. a worker pool spec).
+      tpu: the TPU the Trainer's `run_fn` should use, if any.
+      custom_resolvers: whether the orchestrator runs custom resolver
+        strategies. Without them the baseline comes from TFX's
+        LatestBlessedModelStrategy and warm start is unavailable.
+    """
+
+    trainer_class: Type[Any] = Trainer
+    trainer_config: Mapping[str, Any] = dataclasses.field(
+        default_factory=dict)
+    tpu: Optional[str] = None
+    custom_resolvers: bool = True
+
+
 def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
-    vertex: Optional[VertexConfig] = None,
+    orchestration: Orchestration = Orchestration(),
 ) -> tfx.dsl.Pipeline:
     """Wires ExampleGen -> validation -> Transform -> Trainer -> Evaluator ->
     Pusher for `config`.
@@ -38,10 +60,7 @@ def create_pipeline(
       config: the validated pipeline settings.
       metadata_connection_config: the ML Metadata store; runner-specific.
       beam_pipeline_args: args for the components' Beam jobs; runner-specific.
-      vertex: for Vertex AI Pipelines: the Trainer becomes a Vertex custom
-        job when it has accelerators, and the baseline is found by TFX's
-        LatestBlessedModelStrategy, the one strategy Vertex runs besides
-        LatestArtifactStrategy.
+      orchestration: what the runner needs done differently.
 
     Returns:
       The TFX pipeline, caching enabled.
@@ -75,6 +94,9 @@ def create_pipeline(
 
     warm_start = None
     if config.training.warm_start:
+        if not orchestration.custom_resolvers:
+            raise ValueError("warm start needs custom resolver strategies, "
+                             "which this orchestrator does not run.")
         warm_start = tfx.dsl.Resolver(
             strategy_class=warm_start_lib.WarmStartModelStrategy,
             **{warm_start_lib.MODEL_KEY: tfx.dsl.Channel(
@@ -84,7 +106,9 @@ def create_pipeline(
                warm_start_lib.EXAMPLES_KEY: example_gen.outputs["examples"]}
         ).with_id(WARM_START_ID)
 
-    trainer = _trainer(vertex)(
+    training = dataclasses.replace(
+        config.training, tpu=orchestration.tpu or config.training.tpu)
+    trainer = orchestration.trainer_class(
         run_fn=RUN_FN,
         base_model=(warm_start.outputs[warm_start_lib.MODEL_KEY]
                     if warm_start else None),
@@ -93,8 +117,10 @@ def create_pipeline(
         schema=schema_importer.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=_trainer_config(config, vertex))
-    model_resolver = _baseline_resolver(trainer, vertex)
+        custom_config={**dataclasses.asdict(training),
+                       **orchestration.trainer_config})
+    model_resolver = _baseline_resolver(trainer,
+                                        orchestration.custom_resolvers)
 
     evaluation = config.evaluation
     evaluator = tfx.components.Evaluator(
@@ -103,8 +129,9 @@ def create_pipeline(
         # resolver that fails (TFX then carries on with the DAG) leaves the
         # Evaluator without its model instead of without its baseline: no
         # model is ever blessed unless it was compared with the last one.
-        model=(trainer.outputs["model"] if vertex else
-               model_resolver.outputs[baseline.CANDIDATE_KEY]),
+        model=(model_resolver.outputs[baseline.CANDIDATE_KEY]
+               if orchestration.custom_resolvers
+               else trainer.outputs["model"]),
         baseline_model=model_resolver.outputs[baseline.MODEL_KEY],
         example_splits=["eval"],
         eval_config=eval_config.build_eval_config(
@@ -131,52 +158,14 @@ def create_pipeline(
         beam_pipeline_args=beam_pipeline_args)
 
 
-def _trainer(vertex: Optional[VertexConfig]):
-    """The Trainer component class: a Vertex custom job with accelerators
-    on Vertex, else this project's Trainer (a pipeline step)."""
-    if vertex and vertex.accelerator_type:
-        return vertex_trainer.Trainer
-    return Trainer
-
-
-def _trainer_config(config: PipelineConfig,
-                    vertex: Optional[VertexConfig]) -> dict:
-    """run_fn's hyper-parameters, plus the custom job's worker pool."""
-    training = config.training
-    if vertex and vertex.on_tpu:
-        training = dataclasses.replace(training, tpu="local")
-    custom_config = dataclasses.asdict(training)
-    if vertex and vertex.accelerator_type:
-        machine_spec = {"machine_type": vertex.machine_type,
-                        "accelerator_type": vertex.accelerator_type,
-                        "accelerator_count": vertex.accelerator_count}
-        if vertex.tpu_topology:
-            machine_spec["tpu_topology"] = vertex.tpu_topology
-        cloud = tfx.extensions.google_cloud_ai_platform
-        custom_config.update({
-            cloud.ENABLE_VERTEX_KEY: True,
-            cloud.VERTEX_REGION_KEY: vertex.region,
-            cloud.TRAINING_ARGS_KEY: {
-                # Without one, the executor takes the pipeline's project.
-                **({"project": vertex.project} if vertex.project else {}),
-                "worker_pool_specs": [{
-                    "machine_spec": machine_spec,
-                    "replica_count": 1,
-                    "container_spec": {"image_uri": vertex.image},
-                }],
-            },
-        })
-    return custom_config
-
-
-def _baseline_resolver(trainer, vertex: Optional[VertexConfig]):
+def _baseline_resolver(trainer, custom_resolvers: bool):
     """The last blessed model, the Evaluator's baseline."""
     models = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
     blessings = tfx.dsl.Channel(
         type=tfx.types.standard_artifacts.ModelBlessing)
-    if vertex:
-        # On Vertex a re-run on unchanged data is stopped from pushing the
-        # same model again by the Pusher (components/pusher/executor.py).
+    if not custom_resolvers:
+        # A re-run on unchanged data then re-blesses the same model; the
+        # Pusher stops it from being pushed again (pusher/executor.py).
         return tfx.dsl.Resolver(
             strategy_class=(tfx.dsl.experimental
                             .LatestBlessedModelStrategy),

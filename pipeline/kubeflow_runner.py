@@ -9,8 +9,6 @@ lineage against the shared ML Metadata store, so KFP's own caching is off.
 
 from typing import Dict, List
 
-import dataclasses
-
 from kfp import compiler as kfp_compiler
 from kfp import dsl
 from kfp import kubernetes
@@ -27,18 +25,15 @@ GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
 GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
 
 
-def for_accelerator(config: PipelineConfig, tpus: int) -> PipelineConfig:
-    """`config` with the Trainer told to use the TPU VM's TPU, if any."""
-    if not tpus:
-        return config
-    return dataclasses.replace(
-        config, training=dataclasses.replace(config.training, tpu="local"))
 
 
-def compile_ir(config: PipelineConfig):
-    """The TFX pipeline IR as every task receives it."""
+def compile_ir(config: PipelineConfig, trainer_tpus: int = 0):
+    """The TFX pipeline IR as every task receives it; with TPUs, the
+    Trainer uses the TPU of the GKE TPU VM it lands on."""
     return compiler.Compiler().compile(factory.create_pipeline(
-        config, beam_pipeline_args=config.beam.pipeline_args))
+        config, beam_pipeline_args=config.beam.pipeline_args,
+        orchestration=factory.Orchestration(
+            tpu="local" if trainer_tpus else None)))
 
 
 def dag(ir) -> Dict[str, List[str]]:
@@ -65,7 +60,7 @@ def _node_component(node_id: str, image: str, ir_text: str,
 
 def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     """The KFP pipeline (a kfp GraphComponent) for `config`."""
-    ir = compile_ir(for_accelerator(config, kubeflow.trainer_tpus))
+    ir = compile_ir(config, kubeflow.trainer_tpus)
     ir_text = node_entrypoint.encode_ir(ir)
     components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
                                            kubeflow.metadata_url)

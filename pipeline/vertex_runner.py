@@ -13,6 +13,7 @@ import tempfile
 
 from tfx import v1 as tfx
 
+from components.trainer import vertex as vertex_trainer
 from pipeline import factory
 from pipeline_config import ConfigError, PipelineConfig, VertexConfig
 
@@ -30,6 +31,37 @@ def _check_accelerator(vertex: VertexConfig) -> None:
             f"AI accelerator; use one of {', '.join(sorted(known))}.")
 
 
+def orchestration(vertex: VertexConfig) -> factory.Orchestration:
+    """What Vertex needs: TFX's resolver strategies only, and the Trainer
+    as a Vertex custom job (worker pool: machine, accelerator, image) when
+    it has accelerators."""
+    if not vertex.accelerator_type:
+        return factory.Orchestration(custom_resolvers=False)
+    machine_spec = {"machine_type": vertex.machine_type,
+                    "accelerator_type": vertex.accelerator_type,
+                    "accelerator_count": vertex.accelerator_count}
+    if vertex.tpu_topology:
+        machine_spec["tpu_topology"] = vertex.tpu_topology
+    cloud = tfx.extensions.google_cloud_ai_platform
+    return factory.Orchestration(
+        trainer_class=vertex_trainer.Trainer,
+        trainer_config={
+            cloud.ENABLE_VERTEX_KEY: True,
+            cloud.VERTEX_REGION_KEY: vertex.region,
+            cloud.TRAINING_ARGS_KEY: {
+                # Without one, the executor takes the pipeline's project.
+                **({"project": vertex.project} if vertex.project else {}),
+                "worker_pool_specs": [{
+                    "machine_spec": machine_spec,
+                    "replica_count": 1,
+                    "container_spec": {"image_uri": vertex.image},
+                }],
+            },
+        },
+        tpu="local" if vertex.on_tpu else None,
+        custom_resolvers=False)
+
+
 def compile_job(config: PipelineConfig, vertex: VertexConfig,
                 output: str) -> dict:
     """Writes the PipelineJob JSON to `output` and returns it."""
@@ -40,7 +72,8 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
             "model with a custom resolver strategy, and Vertex runs only "
             "TFX's built-in ones. Compile without --warm-start.")
     tfx_pipeline = factory.create_pipeline(
-        config, beam_pipeline_args=config.beam.pipeline_args, vertex=vertex)
+        config, beam_pipeline_args=config.beam.pipeline_args,
+        orchestration=orchestration(vertex))
     # KubeflowV2DagRunner writes into a directory; write beside `output` and
     # move into place so a failed compile leaves no partial file.
     directory = os.path.dirname(os.path.abspath(output))

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import pipeline_config as pc
-from components.schema_importer import component as schema_importer
+from components.schema_importer import executor as schema_importer
 from pipeline import kubeflow_runner
 from pipeline import node_entrypoint
 from tests.pipeline import helpers
