@@ -205,7 +205,7 @@ def test_compile_rejects_bad_settings(tmp_path, extra, message):
 
 
 def test_summary_says_no_new_data_and_what_ran_anyway():
-    from pipeline import cli  # pylint: disable=import-outside-toplevel
+    from pipeline.commands import run  # pylint: disable=import-outside-toplevel
     summary = {"wall_seconds": 11.0, "metrics": {}, "blessed": True,
                "pushed_model": None, "serving_model": "s/1",
                "data": {"new": False, "note": "no new data"},
@@ -213,7 +213,7 @@ def test_summary_says_no_new_data_and_what_ran_anyway():
                               "latest_blessed_model_resolver": {
                                   "status": "executed"}}}
     assert "no new data: every component cached, nothing retrained" in \
-        cli.format_summary(summary, "last_run.json")
+        run.format_summary(summary, "last_run.json")
     summary["components"]["Trainer"]["status"] = "executed"
     assert "no new data, but Trainer ran again (changed settings or code)" \
-        in cli.format_summary(summary, "last_run.json")
+        in run.format_summary(summary, "last_run.json")

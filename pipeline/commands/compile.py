@@ -1,0 +1,185 @@
+"""`compile`: a Kubeflow Pipelines package or a Vertex AI PipelineJob."""
+
+import dataclasses
+
+import click
+
+import pipeline_config
+from pipeline.commands import options
+from pipeline.commands.options import KUBEFLOW, VERTEX, default
+
+KUBEFLOW_ONLY = ("metadata_url", "metadata_secret", "gpu_type", "tpu_type",
+                 "node_selectors", "retries", "cpu_request", "cpu_limit",
+                 "memory_request", "memory_limit", "trainer_cpu",
+                 "trainer_memory")
+VERTEX_ONLY = ("project", "region", "machine_type", "accelerator_type")
+# Vertex defaults by accelerator kind: (machine type, accelerator type).
+VERTEX_GPU = ("n1-standard-8", "NVIDIA_TESLA_T4")
+VERTEX_TPU = ("ct5lp-hightpu-4t", "TPU_V5_LITEPOD")
+
+
+@click.command("compile", epilog="""
+\b
+Examples:
+  python -m pipeline compile --target kubeflow --output pipeline.yaml \\
+      --image gcr.io/my-project/tfds-pipeline:0.1.0 \\
+      --pipeline-root gs://my-bucket/tfds-pipeline \\
+      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb \\
+      --metadata-secret mlmd-mysql:password --trainer-gpus 1
+  python -m pipeline compile --target vertex --output pipeline.json \\
+      --image us-docker.pkg.dev/my-project/repo/tfds-pipeline:0.1.0 \\
+      --pipeline-root gs://my-bucket/tfds-pipeline \\
+      --project my-project --region us-central1 --trainer-gpus 1
+""")
+@click.option("--target", type=click.Choice(["kubeflow", "vertex"]),
+              required=True,
+              help="kubeflow: a KFP 2.x pipeline package (YAML); vertex: a "
+                   "Vertex AI PipelineJob (JSON).")
+@click.option("--output", required=True, help="Where to write the package.")
+@click.option("--image", required=True, envvar="PIPELINE_IMAGE",
+              help="Container image with this package installed (see "
+                   "Dockerfile).")
+@click.option("--pipeline-root", required=True,
+              help="Pipeline root URI every task can reach, e.g. "
+                   "gs://bucket/path.")
+@click.option("--trainer-gpus", type=int,
+              default=default(KUBEFLOW, "trainer_gpus"), show_default=True,
+              help="GPUs for the Trainer.")
+@click.option("--trainer-tpus", type=int,
+              default=default(KUBEFLOW, "trainer_tpus"), show_default=True,
+              help="TPU chips for the Trainer (GKE TPU node pool or Vertex "
+                   "TPU VM); the Trainer then uses TPUStrategy.")
+@click.option("--tpu-topology",
+              default=default(KUBEFLOW, "tpu_topology"), show_default=True)
+@click.option("--metadata", "metadata_url",
+              default=default(KUBEFLOW, "metadata_url"),
+              show_default=True,
+              help="[kubeflow] ML Metadata: grpc://host:port or "
+                   "mysql://user[:password]@host:port/database.")
+@click.option("--metadata-secret", default=None,
+              help="[kubeflow] NAME:KEY of a Kubernetes secret holding the "
+                   "MySQL password (given to every task as "
+                   "MLMD_MYSQL_PASSWORD).")
+@click.option("--gpu-type",
+              default=default(KUBEFLOW, "gpu_type"), show_default=True,
+              help="[kubeflow] Kubernetes resource name of the GPUs.")
+@click.option("--tpu-type",
+              default=default(KUBEFLOW, "tpu_type"), show_default=True,
+              help="[kubeflow] GKE TPU accelerator (node selector value).")
+@click.option("--trainer-node-selector", "node_selectors", multiple=True,
+              metavar="LABEL=VALUE",
+              help="[kubeflow] Node selector for the Trainer's pod, "
+                   "repeatable, e.g. "
+                   "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
+@click.option("--retries", type=int,
+              default=default(KUBEFLOW, "retries"), show_default=True,
+              help="[kubeflow] Retries of a failed task, with backoff.")
+@click.option("--cpu-request", default=default(KUBEFLOW, "cpu_request"),
+              show_default=True, help="[kubeflow] Every task but the "
+                                      "Trainer.")
+@click.option("--cpu-limit", default=default(KUBEFLOW, "cpu_limit"),
+              show_default=True)
+@click.option("--memory-request",
+              default=default(KUBEFLOW, "memory_request"),
+              show_default=True)
+@click.option("--memory-limit", default=default(KUBEFLOW, "memory_limit"),
+              show_default=True)
+@click.option("--trainer-cpu", default=default(KUBEFLOW, "trainer_cpu"),
+              show_default=True, help="[kubeflow] The Trainer's CPU "
+                                      "(request and limit).")
+@click.option("--trainer-memory",
+              default=default(KUBEFLOW, "trainer_memory"),
+              show_default=True)
+@click.option("--project", default=None, envvar="GOOGLE_CLOUD_PROJECT",
+              help="[vertex] Google Cloud project.")
+@click.option("--region", default=default(VERTEX, "region"),
+              show_default=True, help="[vertex] Vertex AI region.")
+@click.option("--machine-type", default=None,
+              help=f"[vertex] The Trainer's machine [default: "
+                   f"{VERTEX_GPU[0]} with GPUs, {VERTEX_TPU[0]} with TPUs].")
+@click.option("--accelerator-type", default=None,
+              help=f"[vertex] Vertex accelerator [default: {VERTEX_GPU[1]} "
+                   f"with GPUs, {VERTEX_TPU[1]} with TPUs].")
+@options.pipeline_options
+@click.pass_context
+def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
+                    trainer_tpus, tpu_topology, **settings):
+    """Compile the pipeline for Kubeflow Pipelines or Vertex AI Pipelines.
+
+    Options marked [kubeflow] or [vertex] apply to that target only.
+    """
+    other = VERTEX_ONLY if target == "kubeflow" else KUBEFLOW_ONLY
+    for name in other:
+        if ctx.get_parameter_source(name) != click.core.ParameterSource \
+                .COMMANDLINE:
+            continue
+        flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+        if name == "metadata_url":
+            # Part of the one compile interface for both targets.
+            click.echo(f"Note: {flag} is not used for --target vertex; "
+                       "Vertex AI keeps its own ML Metadata.", err=True)
+            continue
+        raise click.UsageError(f"{flag} does not apply to --target {target}.")
+    target_options = {name: settings.pop(name)
+                      for name in KUBEFLOW_ONLY + VERTEX_ONLY}
+    try:
+        config = dataclasses.replace(options.config_from_options(settings),
+                                     remote_root=pipeline_root)
+        if target == "kubeflow":
+            from pipeline import kubeflow_runner  # pylint: disable=import-outside-toplevel
+            kubeflow_runner.compile_package(config, _kubeflow_config(
+                image, trainer_gpus, trainer_tpus, tpu_topology,
+                **target_options), output)
+        else:
+            from pipeline import vertex_runner  # pylint: disable=import-outside-toplevel
+            vertex_runner.compile_job(config, _vertex_config(
+                image, trainer_gpus, trainer_tpus, tpu_topology,
+                **target_options), output)
+    except pipeline_config.ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"Wrote {output}")
+
+
+def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
+                     metadata_url, metadata_secret, gpu_type, tpu_type,
+                     node_selectors, retries, **resources):
+    selectors = []
+    for selector in node_selectors:
+        label, equals, value = selector.partition("=")
+        if not (label and equals and value):
+            raise pipeline_config.ConfigError(
+                f"node selector {selector!r} is not LABEL=VALUE, e.g. "
+                "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
+        selectors.append((label, value))
+    return pipeline_config.KubeflowConfig(
+        image=image, metadata_url=metadata_url,
+        metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
+        gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
+        tpu_topology=tpu_topology, trainer_node_selector=tuple(selectors),
+        retries=retries,
+        **{k: v for k, v in resources.items()
+           if k in ("cpu_request", "cpu_limit", "memory_request",
+                    "memory_limit", "trainer_cpu", "trainer_memory")})
+
+
+def _vertex_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
+                   project, region, machine_type, accelerator_type, **_):
+    if trainer_gpus and trainer_tpus:
+        raise pipeline_config.ConfigError(
+            "the Trainer gets GPUs or TPUs, not both: set one of "
+            "--trainer-gpus and --trainer-tpus.")
+    if trainer_gpus or trainer_tpus:
+        default_machine, default_accelerator = (
+            VERTEX_GPU if trainer_gpus else VERTEX_TPU)
+        machine_type = machine_type or default_machine
+        accelerator_type = accelerator_type or default_accelerator
+    elif accelerator_type:
+        raise pipeline_config.ConfigError(
+            f"--accelerator-type {accelerator_type} needs a count: "
+            "--trainer-gpus N or --trainer-tpus N.")
+    return pipeline_config.VertexConfig(
+        image=image, project=project, region=region,
+        machine_type=machine_type or default(VERTEX, "machine_type"),
+        accelerator_type=accelerator_type,
+        accelerator_count=trainer_gpus or trainer_tpus,
+        tpu_topology=tpu_topology if trainer_tpus else None)

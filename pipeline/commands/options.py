@@ -1,0 +1,171 @@
+"""What the commands share: the pipeline options, read into the config.
+
+Every option's default is read from its one home, the config dataclasses in
+`pipeline_config`.
+"""
+
+import dataclasses
+
+import click
+
+import pipeline_config
+
+EXAMPLES = """
+\b
+Examples:
+  # Train on Fashion-MNIST (downloads it, or prepares it offline from the
+  # four official files in a manual dir):
+  python -m pipeline run --output-dir output \\
+      --tfds-manual-dir ../shared/datasets/fashion_mnist
+  # The same DAG on Beam, with 2 Beam worker processes and 2 CPU replicas:
+  python -m pipeline run --runner beam --beam-workers 2 \\
+      --beam-mode multi_processing --cpu-replicas 2
+  # Another TFDS dataset, with its committed schema:
+  python -m pipeline run --dataset mnist --epochs 3
+"""
+
+
+PIPELINE = pipeline_config.PipelineConfig
+DATASET = pipeline_config.DatasetConfig
+TRAINING = pipeline_config.TrainingConfig
+EVALUATION = pipeline_config.EvaluationConfig
+BEAM = pipeline_config.BeamConfig
+KUBEFLOW = pipeline_config.KubeflowConfig
+VERTEX = pipeline_config.VertexConfig
+
+
+def default(config_class, field: str):
+    """A setting's default, from its one home in pipeline_config."""
+    return {f.name: f.default for f in dataclasses.fields(config_class)}[field]
+
+
+def pipeline_options(function):
+    """The options that describe one pipeline (shared by its commands)."""
+    decorators = [
+        click.option("--output-dir",
+                     default=default(PIPELINE, "output_dir"),
+                     show_default=True,
+                     envvar="PIPELINE_OUTPUT_DIR",
+                     help="Artifacts, ML Metadata, served models and logs "
+                          "go here."),
+        click.option("--dataset",
+                     default=default(DATASET, "name"), show_default=True,
+                     help="TFDS dataset name."),
+        click.option("--dataset-version", default=None,
+                     help="TFDS version, e.g. 3.0.1 [default: the "
+                          "dataset's default]."),
+        click.option("--dataset-config", default=None,
+                     help="TFDS builder config, for datasets that have "
+                          "several."),
+        click.option("--train-split",
+                     default=default(DATASET, "train_split"),
+                     show_default=True,
+                     help="TFDS split (or slice, e.g. 'train[:10%]') to "
+                          "train on."),
+        click.option("--eval-split",
+                     default=default(DATASET, "eval_split"),
+                     show_default=True,
+                     help="TFDS split to evaluate on."),
+        click.option("--tfds-data-dir", default=None,
+                     envvar="PIPELINE_TFDS_DATA_DIR",
+                     help="TFDS data dir [default: ~/tensorflow_datasets]."),
+        click.option("--tfds-manual-dir", default=None,
+                     envvar="PIPELINE_TFDS_MANUAL_DIR",
+                     help="Folder with the dataset's source files, to "
+                          "prepare it without network access."),
+        click.option("--schema", "schema_path", default=None,
+                     help="Schema to validate against [default: the "
+                          "committed schemas/<dataset>/schema.pbtxt]."),
+        click.option("--epochs", type=int,
+                     default=default(TRAINING, "epochs"), show_default=True),
+        click.option("--batch-size", type=int,
+                     default=default(TRAINING, "batch_size_per_replica"),
+                     show_default=True,
+                     help="Examples per replica per step."),
+        click.option("--cpu-replicas", type=int,
+                     default=default(TRAINING, "cpu_replicas"),
+                     show_default=True,
+                     help="Without GPUs: split the CPU into this many "
+                          "MirroredStrategy replicas."),
+        click.option("--seed", type=int,
+                     default=default(TRAINING, "seed"), show_default=True,
+                     help="Random seed of the Trainer."),
+        click.option("--shuffle-buffer", type=int,
+                     default=default(TRAINING, "shuffle_buffer"),
+                     show_default=True,
+                     help="Training shuffle buffer; 0 keeps TFDS's order "
+                          "(already shuffled), as the seed script does."),
+        click.option("--warm-start/--no-warm-start",
+                     default=default(TRAINING, "warm_start"),
+                     show_default=True,
+                     help="Start training from the last blessed model "
+                          "trained on other data."),
+        click.option("--tpu", default=default(TRAINING, "tpu"),
+                     help="Train under TPUStrategy on this TPU: 'local' on "
+                          "a TPU VM, or a TPU name or grpc:// address "
+                          "[default: GPUs if visible, else the CPU]."),
+        click.option("--min-accuracy", type=float,
+                     default=default(EVALUATION, "min_accuracy"),
+                     show_default=True,
+                     help="Bless only models at least this accurate."),
+        click.option("--max-accuracy-drop", type=float,
+                     default=default(EVALUATION, "max_accuracy_drop"),
+                     show_default=True,
+                     help="Bless only if accuracy is at most this much below "
+                          "the last blessed model's."),
+        click.option("--max-class-accuracy-drop", type=float,
+                     default=default(EVALUATION, "max_class_accuracy_drop"),
+                     show_default=True,
+                     help="The same, for each class's accuracy."),
+        click.option("--beam-workers", type=int,
+                     default=default(BEAM, "direct_num_workers"),
+                     show_default=True,
+                     help="Beam DirectRunner workers (0: one per core)."),
+        click.option("--beam-mode",
+                     default=default(BEAM, "direct_running_mode"),
+                     show_default=True,
+                     type=click.Choice(pipeline_config.RUNNING_MODES),
+                     help="Beam DirectRunner running mode."),
+        click.option("--beam-arg", "beam_args", multiple=True,
+                     help="Extra Beam pipeline arg, repeatable."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
+    """Builds the validated config from the shared pipeline options."""
+    return pipeline_config.PipelineConfig(
+        output_dir=options["output_dir"],
+        schema_path=options["schema_path"],
+        dataset=pipeline_config.DatasetConfig(
+            name=options["dataset"], version=options["dataset_version"],
+            config=options["dataset_config"],
+            train_split=options["train_split"],
+            eval_split=options["eval_split"],
+            data_dir=options["tfds_data_dir"],
+            manual_dir=options["tfds_manual_dir"]),
+        training=pipeline_config.TrainingConfig(
+            epochs=options["epochs"],
+            batch_size_per_replica=options["batch_size"],
+            cpu_replicas=options["cpu_replicas"],
+            seed=options["seed"],
+            shuffle_buffer=options["shuffle_buffer"],
+            warm_start=options["warm_start"],
+            tpu=options["tpu"]),
+        evaluation=pipeline_config.EvaluationConfig(
+            min_accuracy=options["min_accuracy"],
+            max_accuracy_drop=options["max_accuracy_drop"],
+            max_class_accuracy_drop=options["max_class_accuracy_drop"]),
+        beam=pipeline_config.BeamConfig(
+            direct_num_workers=options["beam_workers"],
+            direct_running_mode=options["beam_mode"],
+            extra_args=tuple(options["beam_args"])))
+
+
+def load_config(options: dict) -> pipeline_config.PipelineConfig:
+    try:
+        return config_from_options(options)
+    except pipeline_config.ConfigError as error:
+        raise click.UsageError(str(error)) from None

@@ -1,0 +1,105 @@
+"""`run` (the pipeline, once, here) and `infer-schema`."""
+
+import os
+
+import click
+
+from pipeline.commands import options
+from pipeline.commands.options import EXAMPLES
+
+
+@click.command(epilog=EXAMPLES)
+@click.option("--runner", type=click.Choice(["local", "beam"]),
+              default="local", show_default=True,
+              help="local: TFX LocalDagRunner; beam: TFX BeamDagRunner.")
+@click.option("--verbose", is_flag=True,
+              help="Show TFX and TensorFlow logs (always in the log file).")
+@options.pipeline_options
+def run(runner, verbose, **settings):
+    """Run the pipeline once, locally, and print a summary.
+
+    The summary is also written to OUTPUT_DIR/last_run.json.
+    """
+    config = options.load_config(settings)
+    from pipeline import console  # pylint: disable=import-outside-toplevel
+    os.makedirs(config.log_dir, exist_ok=True)
+    run_id = console.new_run_id()
+    log_path = os.path.join(config.log_dir, f"{run_id}.log")
+    click.echo(f"Log: {log_path}")
+    with console.capture_logs(log_path, verbose) as screen:
+        # Heavy imports only once the settings are known to be good, and
+        # with their start-up noise in the log file.
+        from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
+        from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+        try:
+            summary = local_runner.run(
+                config, runner, run_id=run_id, log_path=log_path,
+                echo=lambda line: print(line, file=screen, flush=True))
+        except (dataset.DatasetError, local_runner.RunError) as error:
+            failure = str(error)
+        else:
+            failure = None
+    if failure:
+        raise click.ClickException(failure)
+    click.echo(format_summary(summary, config.summary_path))
+
+
+
+def format_summary(summary: dict, path: str) -> str:
+    """The few lines printed at the end of a run."""
+    metrics = summary.get("metrics") or {}
+    lines = [f"Finished in {summary['wall_seconds']:.1f} s."]
+    data = summary.get("data") or {}
+    if data.get("new") is False:
+        ran = [n for n, c in summary["components"].items()
+               if c["status"] == "executed" and not n.endswith("_resolver")]
+        lines.append("  no new data: every component cached, nothing "
+                     "retrained" if not ran else
+                     f"  no new data, but {', '.join(ran)} ran again "
+                     "(changed settings or code)")
+    if metrics.get("accuracy") is not None:
+        lines.append(f"  accuracy {metrics['accuracy']:.4f} on "
+                     f"{metrics.get('example_count', '?')} eval examples")
+    lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
+    if summary["pushed_model"]:
+        lines.append(f"  pushed:  {summary['pushed_model']}")
+    else:
+        lines.append("  pushed:  nothing new (serving "
+                     f"{summary.get('serving_model') or 'nothing'})")
+    if summary.get("report"):
+        lines.append(f"Report:  {summary['report']}")
+    lines.append(f"Summary: {path}")
+    return "\n".join(lines)
+
+
+@click.command("infer-schema")
+@click.option("--dataset", required=True, help="TFDS dataset name[:version].")
+@click.option("--tfds-data-dir", default=None, envvar="PIPELINE_TFDS_DATA_DIR")
+@click.option("--output", default=None,
+              help="Where to write [default: schemas/<dataset>/schema.pbtxt "
+                   "in the current directory].")
+def infer_schema(dataset, tfds_data_dir, output):
+    """Write a first schema for a TFDS image classification dataset, from
+    the dataset's declared features (no data is read). Review and commit
+    it under schemas/<dataset>/."""
+    from google.protobuf import text_format  # pylint: disable=import-outside-toplevel
+    from components import features  # pylint: disable=import-outside-toplevel
+    from components.tfds_example_gen import dataset as tfds_dataset  # pylint: disable=import-outside-toplevel
+    try:
+        builder = tfds_dataset.get_builder(dataset, tfds_data_dir)
+    except tfds_dataset.DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    info = builder.info.features
+    if features.IMAGE_KEY not in info or features.LABEL_KEY not in info:
+        raise click.ClickException(
+            f"{dataset!r} has features {sorted(info.keys())}; the pipeline "
+            f"needs {features.IMAGE_KEY!r} and {features.LABEL_KEY!r}.")
+    contract = features.FeatureContract(
+        image_shape=tuple(info[features.IMAGE_KEY].shape),
+        num_classes=info[features.LABEL_KEY].num_classes)
+    output = output or os.path.join("schemas", builder.info.name,
+                                    "schema.pbtxt")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(features.schema_for(contract)))
+    click.echo(f"Wrote {output}")

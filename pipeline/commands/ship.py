@@ -1,0 +1,243 @@
+"""`deploy` and `schedule`: to Kubeflow Pipelines, to Vertex AI, or (for
+`schedule`) here, in the foreground."""
+
+import os
+
+import click
+
+import pipeline_config
+from pipeline.commands import options
+from pipeline.commands.options import VERTEX, default
+from pipeline.commands import run as run_commands
+
+
+def _deploy_options(function):
+    """Where a compiled package goes (shared by deploy and schedule)."""
+    decorators = [
+        click.option("--package", default=None,
+                     help="The file `compile` wrote."),
+        click.option("--host", envvar="KF_PIPELINES_ENDPOINT",
+                     help="[kubeflow] KFP API endpoint, e.g. "
+                          "http://localhost:8080 or https://HOST/pipeline."),
+        click.option("--token", envvar="KF_PIPELINES_TOKEN",
+                     help="[kubeflow] Bearer token for the KFP API."),
+        click.option("--experiment", default=None,
+                     help="[kubeflow] Experiment for the runs [schedule "
+                          "default: the pipeline's name]."),
+        click.option("--project", envvar="GOOGLE_CLOUD_PROJECT",
+                     help="[vertex] Google Cloud project."),
+        click.option("--region", default=default(VERTEX, "region"),
+                     show_default=True, help="[vertex] Vertex AI region."),
+        click.option("--service-account", default=None,
+                     help="[vertex] Service account the runs use."),
+        click.option("--param", "params", multiple=True,
+                     metavar="NAME=VALUE",
+                     help="Pipeline parameter, repeatable, e.g. epochs=10."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def _where(target: str, package, host, project):
+    """The package and the target's required setting, or a usage error
+    naming what is missing."""
+    if not package:
+        raise click.UsageError("--package is needed: the file `compile` "
+                               "wrote.")
+    if target == "kubeflow" and not host:
+        raise click.UsageError(
+            "--host (or KF_PIPELINES_ENDPOINT) is needed for --target "
+            "kubeflow, e.g. http://localhost:8080.")
+    if target == "vertex" and not project:
+        raise click.UsageError(
+            "--project (or GOOGLE_CLOUD_PROJECT) is needed for --target "
+            "vertex.")
+
+
+@click.command(epilog="""
+\b
+Examples:
+  python -m pipeline deploy --target kubeflow --package pipeline.yaml \\
+      --host http://localhost:8080 --experiment fashion --param epochs=10
+  python -m pipeline deploy --target vertex --package pipeline.json \\
+      --project my-project --region us-central1
+""")
+@click.option("--target", type=click.Choice(["kubeflow", "vertex"]),
+              required=True)
+@click.option("--run/--no-run", "start_run", default=None,
+              help="[kubeflow] Also start a run [default: when "
+                   "--experiment is given].")
+@_deploy_options
+def deploy(target, start_run, package, host, token, experiment, project,
+           region, service_account, params):
+    """Upload a compiled pipeline (Kubeflow: a new pipeline version, and a
+    run in an experiment if asked; Vertex: submit a PipelineJob)."""
+    from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
+    _where(target, package, host, project)
+    try:
+        pipeline = deployment.read_package(package, target)
+        values = pipeline.values(params)
+        if target == "kubeflow":
+            if start_run and not experiment:
+                experiment = pipeline.name
+            if start_run is False:
+                experiment = None
+            result = deployment.kfp_deploy(pipeline, host, token, experiment,
+                                           values)
+            click.echo(f"Pipeline {result.pipeline_id}, version "
+                       f"{result.version_id}")
+            if result.run_id:
+                click.echo(f"Run {result.run_id} in experiment "
+                           f"{experiment!r}")
+        else:
+            name = deployment.vertex_submit(pipeline, deployment.Vertex(
+                project, region, service_account), values)
+            click.echo(f"PipelineJob {name}")
+    except deployment.DeployError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.command(context_settings={"ignore_unknown_options": True,
+                               "allow_extra_args": True},
+             epilog="""
+\b
+Examples:
+  # Retrain on this machine at 03:00 every day (foreground; Ctrl-C stops):
+  python -m pipeline schedule --target local --cron "0 3 * * *" \\
+      --output-dir output --tfds-manual-dir ../shared/datasets/fashion_mnist
+  # From an external cron or systemd timer: run only if the data changed:
+  python -m pipeline schedule --target local --once-if-changed \\
+      --output-dir output
+  python -m pipeline schedule --target kubeflow --package pipeline.yaml \\
+      --host http://localhost:8080 --cron "0 3 * * *"
+  python -m pipeline schedule --target vertex --package pipeline.json \\
+      --project my-project --cron "0 3 * * mon-fri"
+
+With --target local, options after the schedule's own are `run` options
+(the same pipeline settings as `python -m pipeline run`).
+""")
+@click.option("--target", "--runner", "target",
+              type=click.Choice(["local", "kubeflow", "vertex"]),
+              required=True,
+              help="local: runs here, in the foreground; kubeflow: a KFP "
+                   "recurring run; vertex: a Vertex AI schedule.")
+@click.option("--cron", "cron_expression", default=None,
+              help="Five-field cron, e.g. '0 3 * * *', or @daily etc.")
+@click.option("--once-if-changed", is_flag=True,
+              help="[local] Run once now if the data changed since the "
+                   "last successful run, else say so and exit 0.")
+@click.option("--run-now", is_flag=True,
+              help="[local] Also run once right away.")
+@click.option("--max-runs", type=int, default=None,
+              help="[local] Stop after this many runs.")
+@_deploy_options
+@click.pass_context
+def schedule(ctx, target, cron_expression, once_if_changed, run_now,
+             max_runs, package, host, token, experiment, project, region,
+             service_account, params):
+    """Retrain on a schedule: here (a run at each cron tick, never two at
+    once), as a KFP recurring run, or as a Vertex AI schedule (one run at a
+    time, no catch-up of missed runs)."""
+    from pipeline import cron  # pylint: disable=import-outside-toplevel
+    if target == "local":
+        return _schedule_locally(ctx, cron_expression, once_if_changed,
+                                 run_now, max_runs)
+    if ctx.args:
+        raise click.UsageError(f"unknown options for --target {target}: "
+                               f"{' '.join(ctx.args)}")
+    if not cron_expression:
+        raise click.UsageError("--cron is needed, e.g. --cron '0 3 * * *'.")
+    try:
+        cron.parse(cron_expression)
+    except cron.CronError as error:
+        raise click.UsageError(str(error)) from None
+    _where(target, package, host, project)
+    from pipeline import deploy as deployment  # pylint: disable=import-outside-toplevel
+    try:
+        pipeline = deployment.read_package(package, target)
+        values = pipeline.values(params)
+        if target == "kubeflow":
+            result = deployment.kfp_schedule(
+                pipeline, host, cron_expression,
+                experiment or pipeline.name, token, values)
+            click.echo(f"Recurring run {result.recurring_run_id} of pipeline "
+                       f"{result.pipeline_id} version {result.version_id}")
+        else:
+            name = deployment.vertex_schedule(
+                pipeline, deployment.Vertex(project, region, service_account),
+                cron_expression, values)
+            click.echo(f"Schedule {name}")
+    except deployment.DeployError as error:
+        raise click.ClickException(str(error)) from None
+    return None
+
+
+def _schedule_locally(ctx, cron_expression, once_if_changed, run_now,
+                      max_runs):
+    """`schedule --target local`: the run options are ctx.args."""
+    from pipeline import cron  # pylint: disable=import-outside-toplevel
+    from pipeline import scheduler  # pylint: disable=import-outside-toplevel
+    for name in ("package", "host", "token", "experiment", "project",
+                 "service_account", "params"):
+        if ctx.get_parameter_source(name) == click.core.ParameterSource \
+                .COMMANDLINE:
+            raise click.UsageError(
+                f"--{name.replace('_', '-').rstrip('s')} does not apply to "
+                "--target local.")
+    if once_if_changed == bool(cron_expression):
+        raise click.UsageError(
+            "--target local takes --cron EXPR (run at each tick) or "
+            "--once-if-changed (one check, for an external cron), not both.")
+    # The run options, checked now rather than at the first tick.
+    run_context = run_commands.run.make_context("run", list(ctx.args))
+    config = options.load_config({k: v for k, v in run_context.params.items()
+                           if k not in ("runner", "verbose")})
+    run_once = scheduler.run_command(list(ctx.args))
+    if once_if_changed:
+        changed, message = _data_changed(config)
+        click.echo(message)
+        if changed:
+            ctx.exit(run_once(lambda child: None))
+        return None
+    try:
+        loop = scheduler.Scheduler(cron_expression, run_once,
+                                   echo=lambda line: click.echo(line),
+                                   max_runs=max_runs, run_now=run_now)
+    except cron.CronError as error:
+        raise click.UsageError(str(error)) from None
+    loop.install_signal_handlers()
+    click.echo(f"Scheduling {config.name} in {config.output_dir}: "
+               f"{loop.expression} (local time); Ctrl-C stops.")
+    codes = loop.loop()
+    failed = sum(1 for c in codes if c != 0)
+    click.echo(f"{len(codes)} run(s), {failed} failed.")
+    return None
+
+
+def _data_changed(config: pipeline_config.PipelineConfig):
+    """(changed?, message): the dataset's fingerprint now vs. the data of
+    the last successful run in this output dir's ML Metadata."""
+    from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
+    from pipeline import history  # pylint: disable=import-outside-toplevel
+    from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+    try:
+        builder = local_runner.check_dataset(config)
+    except dataset.DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    now = dataset.fingerprint(builder, config.dataset.splits)
+    last = None
+    if os.path.isfile(config.metadata_path):
+        from ml_metadata import metadata_store  # pylint: disable=import-outside-toplevel
+        store = metadata_store.MetadataStore(
+            local_runner.metadata_connection(config))
+        if config.name in history.pipeline_names(store):
+            last = history.History(store, config.name) \
+                .last_ingested_fingerprint()
+    if last == now:
+        return False, (f"no new data ({builder.info.full_name}, fingerprint "
+                       f"{now[:12]}, as in the last successful run): not "
+                       "running.")
+    return True, (f"data changed ({builder.info.full_name}, fingerprint "
+                  f"{now[:12]}, last successful run had "
+                  f"{last[:12] if last else 'none'}): running.")
