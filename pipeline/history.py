@@ -132,28 +132,41 @@ class History:
             return None
         return summary.read_metrics(evaluations[0].uri).get("accuracy")
 
+    def _run_state(self, executions):
+        """(node id -> its execution, node id -> state, run status)."""
+        by_node = {}
+        for execution in sorted(executions, key=lambda e: e.id):
+            by_node[self._node_of[execution.id]] = execution
+        states = {n: e.last_known_state for n, e in by_node.items()}
+        if _Execution.FAILED in states.values():
+            status = "failed"
+        elif (set(states) == self._nodes and set(states.values())
+              <= {_Execution.COMPLETE, _Execution.CACHED}):
+            status = "succeeded"
+        else:  # Killed mid-run, or still running.
+            status = "incomplete"
+        return by_node, states, status
+
+    def _examples(self, by_node):
+        """The run's Examples artifact, or None."""
+        if "TfdsExampleGen" not in by_node:
+            return None
+        examples = self._artifacts(by_node["TfdsExampleGen"].id, _OUTPUTS,
+                                   "examples")
+        return examples[0] if examples else None
+
+    def _newest_first(self):
+        """(run id, executions), the newest run first."""
+        return sorted(self._runs.items(), reverse=True, key=lambda item: min(
+            e.create_time_since_epoch for e in item[1]))
+
     def runs(self) -> List[RunRecord]:
         """Every run of the pipeline, newest first."""
         records = []
-        for run_id, executions in self._runs.items():
-            by_node = {}
-            for execution in sorted(executions, key=lambda e: e.id):
-                by_node[self._node_of[execution.id]] = execution
-            states = {n: e.last_known_state for n, e in by_node.items()}
-            if _Execution.FAILED in states.values():
-                status = "failed"
-            elif (set(states) == self._nodes and set(states.values())
-                  <= {_Execution.COMPLETE, _Execution.CACHED}):
-                status = "succeeded"
-            else:  # Killed mid-run, or still running.
-                status = "incomplete"
-            fingerprint = dataset = accuracy = blessed = pushed = None
-            if "TfdsExampleGen" in by_node:
-                examples = self._artifacts(by_node["TfdsExampleGen"].id,
-                                           _OUTPUTS, "examples")
-                if examples:
-                    fingerprint = _custom(examples[0], "data_fingerprint")
-                    dataset = self._dataset(examples[0])
+        for run_id, executions in self._newest_first():
+            by_node, states, status = self._run_state(executions)
+            examples = self._examples(by_node)
+            accuracy = blessed = pushed = None
             if "Evaluator" in by_node and states["Evaluator"] in (
                     _Execution.COMPLETE, _Execution.CACHED):
                 accuracy = self._accuracy(by_node["Evaluator"].id)
@@ -176,9 +189,11 @@ class History:
                 status=status,
                 components={n: STATE_WORDS.get(s, str(s))
                             for n, s in states.items()},
-                data_fingerprint=fingerprint, dataset=dataset,
+                data_fingerprint=(_custom(examples, "data_fingerprint")
+                                  if examples else None),
+                dataset=self._dataset(examples) if examples else None,
                 accuracy=accuracy, blessed=blessed, pushed_version=pushed))
-        return sorted(records, key=lambda r: r.started, reverse=True)
+        return records
 
     def models(self) -> List[ModelRecord]:
         """Every model pushed, newest first, with its lineage."""
@@ -220,8 +235,12 @@ class History:
 
     def last_ingested_fingerprint(self) -> Optional[str]:
         """The data fingerprint of the newest run that succeeded: what a
-        scheduled run compares the data with."""
-        for record in self.runs():
-            if record.status == "succeeded" and record.data_fingerprint:
-                return record.data_fingerprint
+        scheduled run compares the data with. Reads no evaluation output."""
+        for _, executions in self._newest_first():
+            by_node, _, status = self._run_state(executions)
+            examples = self._examples(by_node)
+            fingerprint = (_custom(examples, "data_fingerprint")
+                           if examples else None)
+            if status == "succeeded" and fingerprint:
+                return fingerprint
         return None

@@ -109,11 +109,7 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
     Options marked [kubeflow] or [vertex] apply to that target only.
     """
     other = VERTEX_ONLY if target == "kubeflow" else KUBEFLOW_ONLY
-    for name in other:
-        if ctx.get_parameter_source(name) != click.core.ParameterSource \
-                .COMMANDLINE:
-            continue
-        flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+    for name, flag in options.given(ctx, other):
         if name == "metadata_url":
             # Part of the one compile interface for both targets.
             click.echo(f"Note: {flag} is not used for --target vertex; "

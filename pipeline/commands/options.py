@@ -169,3 +169,12 @@ def load_config(options: dict) -> pipeline_config.PipelineConfig:
         return config_from_options(options)
     except pipeline_config.ConfigError as error:
         raise click.UsageError(str(error)) from None
+
+
+def given(ctx: click.Context, names) -> list:
+    """(parameter name, flag) of those of `names` given on the command line,
+    to refuse (or note) options that do not apply to the chosen target."""
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    return [(name, flags[name]) for name in names
+            if ctx.get_parameter_source(name)
+            == click.core.ParameterSource.COMMANDLINE]

@@ -178,13 +178,10 @@ def _schedule_locally(ctx, cron_expression, once_if_changed, run_now,
     """`schedule --target local`: the run options are ctx.args."""
     from pipeline import cron  # pylint: disable=import-outside-toplevel
     from pipeline import scheduler  # pylint: disable=import-outside-toplevel
-    for name in ("package", "host", "token", "experiment", "project",
-                 "service_account", "params"):
-        if ctx.get_parameter_source(name) == click.core.ParameterSource \
-                .COMMANDLINE:
-            raise click.UsageError(
-                f"--{name.replace('_', '-').rstrip('s')} does not apply to "
-                "--target local.")
+    for _, flag in options.given(ctx, (
+            "package", "host", "token", "experiment", "project",
+            "service_account", "params")):
+        raise click.UsageError(f"{flag} does not apply to --target local.")
     if once_if_changed == bool(cron_expression):
         raise click.UsageError(
             "--target local takes --cron EXPR (run at each tick) or "
@@ -192,7 +189,7 @@ def _schedule_locally(ctx, cron_expression, once_if_changed, run_now,
     # The run options, checked now rather than at the first tick.
     run_context = run_commands.run.make_context("run", list(ctx.args))
     config = options.load_config({k: v for k, v in run_context.params.items()
-                           if k not in ("runner", "verbose")})
+                                  if k not in ("runner", "verbose")})
     run_once = scheduler.run_command(list(ctx.args))
     if once_if_changed:
         changed, message = _data_changed(config)
