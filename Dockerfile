@@ -30,8 +30,8 @@ RUN pip install --ignore-requires-python -c constraints.txt . \
         pip install --ignore-requires-python -c constraints.txt \
             "tensorflow[and-cuda]"; fi \
     && pip check \
-    && cd / && python -c "import pipeline.node_entrypoint, schemas"
+    && cd / && python -c "import pipeline.runners.node_entrypoint, schemas"
 
 # The default command shows the entrypoint's usage; KFP and Vertex tasks set
-# their own command (python -m pipeline.node_entrypoint ...).
+# their own command (python -m pipeline.runners.node_entrypoint ...).
 CMD ["python", "-m", "pipeline", "--help"]

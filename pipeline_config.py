@@ -65,10 +65,6 @@ class DatasetConfig:
             bool(self.train_split) and bool(self.eval_split),
             "train and eval splits must name TFDS splits, e.g. 'train' and "
             "'test'.")
-        _require(
-            self.manual_dir is None or os.path.isdir(self.manual_dir),
-            f"TFDS manual dir {self.manual_dir!r} is not a directory: point "
-            "--tfds-manual-dir at the folder holding the dataset's files.")
 
     @property
     def tfds_name(self) -> str:
@@ -209,8 +205,9 @@ class KubeflowConfig:
     Attributes:
       image: container image with this package installed (see Dockerfile).
       metadata_url: the shared ML Metadata store: grpc://host:port (KFP's
-        metadata service) or mysql://user[:password]@host:port/database
-        (password from the MLMD_MYSQL_PASSWORD env var when absent).
+        metadata service) or mysql://user@host:port/database; never with a
+        password, which every task would show in its arguments (it comes
+        from `metadata_secret`, as MLMD_MYSQL_PASSWORD).
       cpu_request, memory_request: every task's requests.
       cpu_limit, memory_limit: every task's limits.
       trainer_cpu, trainer_memory: the Trainer's requests (and limits).
@@ -251,9 +248,16 @@ class KubeflowConfig:
         _require(bool(self.image) and " " not in self.image,
                  f"image {self.image!r} is not a container image name such "
                  "as gcr.io/project/tfds-pipeline:1.0.")
-        _require(self.metadata_url.split("://")[0] in ("grpc", "mysql"),
-                 f"metadata URL {self.metadata_url!r} must be "
-                 "grpc://host:port or mysql://user:password@host:port/db.")
+        from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
+        try:
+            parsed = urls.parse_for_package(self.metadata_url)
+        except urls.MetadataUrlError as error:
+            raise ConfigError(str(error)) from None
+        _require(parsed.scheme in ("grpc", "mysql"),
+                 f"metadata URL {parsed} is a file on this machine, which "
+                 "the pipeline's tasks cannot share: use a metadata service "
+                 "(grpc://host:port) or a MySQL-compatible database "
+                 "(mysql://user@host:port/database).")
         _require(isinstance(self.trainer_gpus, int) and self.trainer_gpus >= 0,
                  f"trainer GPUs must be 0 or more, got {self.trainer_gpus!r}.")
         _require(isinstance(self.trainer_tpus, int) and self.trainer_tpus >= 0,
@@ -376,6 +380,19 @@ class PipelineConfig:
                 "and pass its URI, e.g. --schema gs://bucket/schema.pbtxt.")
         object.__setattr__(self, "output_dir",
                            os.path.abspath(os.path.expanduser(self.output_dir)))
+        if self.remote_root is None:
+            self._check_local_paths()
+
+    def _check_local_paths(self) -> None:
+        """For runs on this machine: the manual dir exists and the output
+        dir can be written. A compiled package's tasks read and write their
+        own paths (`remote_root`), so compiling checks neither here."""
+        _require(
+            self.dataset.manual_dir is None
+            or os.path.isdir(self.dataset.manual_dir),
+            f"TFDS manual dir {self.dataset.manual_dir!r} is not a "
+            "directory: point --tfds-manual-dir at the folder holding the "
+            "dataset's files.")
         _require(
             not os.path.exists(self.output_dir)
             or (os.path.isdir(self.output_dir)
@@ -432,7 +449,7 @@ class PipelineConfig:
     @property
     def metadata_path(self) -> str:
         """The sqlite ML Metadata store used by the local runners."""
-        return os.path.join(self.output_dir, "metadata.sqlite")
+        return metadata_path(self.output_dir)
 
     @property
     def serving_dir(self) -> str:
@@ -450,6 +467,12 @@ class PipelineConfig:
     def summary_path(self) -> str:
         """The last run's JSON summary."""
         return os.path.join(self.output_dir, "last_run.json")
+
+
+def metadata_path(output_dir: str) -> str:
+    """The local runners' sqlite ML Metadata store in an output dir."""
+    return os.path.join(os.path.abspath(os.path.expanduser(output_dir)),
+                        "metadata.sqlite")
 
 
 def default_schema_path(dataset_name: str) -> str:

@@ -3,8 +3,8 @@
 Settings are read once, from flags (or their environment variables), into a
 validated `PipelineConfig`; a bad setting is one clear message and exit
 code 2 before any component runs. The commands live in `pipeline.commands`:
-`run` and `infer-schema` (run.py), `compile` (compile.py), `deploy` and
-`schedule` (ship.py), `runs` and `models` (history.py).
+one module per command, named after it; the options they share are in
+`options.py`.
 """
 
 import os
@@ -20,11 +20,14 @@ warnings.filterwarnings("ignore", category=FutureWarning,
 # pylint: disable=wrong-import-position
 import click
 
-from pipeline.commands import compile as compile_commands
-from pipeline.commands import history as history_commands
+from pipeline.commands import compile as compile_command
+from pipeline.commands import deploy as deploy_command
+from pipeline.commands import infer_schema as infer_schema_command
+from pipeline.commands import models as models_command
 from pipeline.commands import options
-from pipeline.commands import run as run_commands
-from pipeline.commands import ship as ship_commands
+from pipeline.commands import run as run_command
+from pipeline.commands import runs as runs_command
+from pipeline.commands import schedule as schedule_command
 # pylint: enable=wrong-import-position
 
 
@@ -34,10 +37,10 @@ def cli():
     TensorFlow Datasets dataset with TFX."""
 
 
-for command in (run_commands.run, compile_commands.compile_command,
-                ship_commands.deploy, ship_commands.schedule,
-                history_commands.runs, history_commands.models,
-                run_commands.infer_schema):
+for command in (run_command.run, compile_command.compile_command,
+                deploy_command.deploy, schedule_command.schedule,
+                runs_command.runs, models_command.models,
+                infer_schema_command.infer_schema):
     cli.add_command(command)
 
 

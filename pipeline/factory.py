@@ -5,22 +5,23 @@ from typing import Any, List, Mapping, Optional, Type
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.dsl.compiler import compiler
 
 from components import features
-from components.evaluator import baseline
 from components.evaluator import eval_config
+from components.evaluator.component import Evaluator
 from components.example_validator.component import StrictExampleValidator
 from components.pusher.component import Pusher
 from components.schema_importer.component import ImportSchemaGen
 from components.tfds_example_gen.component import TfdsExampleGen
-from components.trainer import warm_start as warm_start_lib
 from components.trainer.component import Trainer
+from pipeline import nodes
+from pipeline.metadata import resolvers
+from pipeline.metadata import runs
 from pipeline_config import PipelineConfig
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run.run_fn"
-RESOLVER_ID = "latest_blessed_model_resolver"
-WARM_START_ID = "warm_start_model_resolver"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +72,17 @@ def create_pipeline(
 
     example_gen = TfdsExampleGen(
         dataset=dataset.tfds_name, splits=dataset.splits,
-        data_dir=dataset.data_dir, manual_dir=dataset.manual_dir)
+        data_dir=dataset.data_dir, manual_dir=dataset.manual_dir
+    ).with_id(nodes.EXAMPLE_GEN)
     statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"])
+        examples=example_gen.outputs["examples"]
+    ).with_id(nodes.STATISTICS_GEN)
     schema_importer = ImportSchemaGen(
-        schema_file=config.schema_import_path)
+        schema_file=config.schema_import_path).with_id(nodes.SCHEMA_IMPORTER)
     example_validator = StrictExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
-        schema=schema_importer.outputs["schema"]).with_id("ExampleValidator")
+        schema=schema_importer.outputs["schema"]
+    ).with_id(nodes.EXAMPLE_VALIDATOR)
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -88,7 +92,7 @@ def create_pipeline(
         # The Trainer applies the Transform graph itself (see run.py), so
         # transformed examples and their statistics are not written.
         materialize=False,
-        disable_statistics=True)
+        disable_statistics=True).with_id(nodes.TRANSFORM)
     # Anomalies must stop the run before any data is transformed.
     transform.add_upstream_node(example_validator)
 
@@ -98,19 +102,19 @@ def create_pipeline(
             raise ValueError("warm start needs custom resolver strategies, "
                              "which this orchestrator does not run.")
         warm_start = tfx.dsl.Resolver(
-            strategy_class=warm_start_lib.WarmStartModelStrategy,
-            **{warm_start_lib.MODEL_KEY: tfx.dsl.Channel(
+            strategy_class=resolvers.WarmStartModelStrategy,
+            **{resolvers.MODEL_KEY: tfx.dsl.Channel(
                 type=tfx.types.standard_artifacts.Model),
-               warm_start_lib.BLESSING_KEY: tfx.dsl.Channel(
+               resolvers.BLESSING_KEY: tfx.dsl.Channel(
                    type=tfx.types.standard_artifacts.ModelBlessing),
-               warm_start_lib.EXAMPLES_KEY: example_gen.outputs["examples"]}
-        ).with_id(WARM_START_ID)
+               resolvers.EXAMPLES_KEY: example_gen.outputs["examples"]}
+        ).with_id(nodes.WARM_START_RESOLVER)
 
     training = dataclasses.replace(
         config.training, tpu=orchestration.tpu or config.training.tpu)
     trainer = orchestration.trainer_class(
         run_fn=RUN_FN,
-        base_model=(warm_start.outputs[warm_start_lib.MODEL_KEY]
+        base_model=(warm_start.outputs[resolvers.MODEL_KEY]
                     if warm_start else None),
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -118,33 +122,36 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={**dataclasses.asdict(training),
-                       **orchestration.trainer_config})
+                       **orchestration.trainer_config}
+    ).with_id(nodes.TRAINER)
     model_resolver = _baseline_resolver(trainer,
                                         orchestration.custom_resolvers)
 
     evaluation = config.evaluation
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         # The candidate passes through the baseline resolver, so that a
         # resolver that fails (TFX then carries on with the DAG) leaves the
         # Evaluator without its model instead of without its baseline: no
         # model is ever blessed unless it was compared with the last one.
-        model=(model_resolver.outputs[baseline.CANDIDATE_KEY]
+        model=(model_resolver.outputs[resolvers.CANDIDATE_KEY]
                if orchestration.custom_resolvers
                else trainer.outputs["model"]),
-        baseline_model=model_resolver.outputs[baseline.MODEL_KEY],
+        baseline_model=model_resolver.outputs[resolvers.MODEL_KEY],
         example_splits=["eval"],
         eval_config=eval_config.build_eval_config(
             min_accuracy=evaluation.min_accuracy,
             max_accuracy_drop=evaluation.max_accuracy_drop,
-            max_class_accuracy_drop=evaluation.max_class_accuracy_drop))
+            max_class_accuracy_drop=evaluation.max_class_accuracy_drop)
+    ).with_id(nodes.EVALUATOR)
 
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.serving_dir)))
+                base_directory=config.serving_dir))
+    ).with_id(nodes.PUSHER)
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
@@ -169,10 +176,20 @@ def _baseline_resolver(trainer, custom_resolvers: bool):
         return tfx.dsl.Resolver(
             strategy_class=(tfx.dsl.experimental
                             .LatestBlessedModelStrategy),
-            **{baseline.MODEL_KEY: models,
-               baseline.BLESSING_KEY: blessings}).with_id(RESOLVER_ID)
+            **{resolvers.MODEL_KEY: models,
+               resolvers.BLESSING_KEY: blessings}
+        ).with_id(nodes.BASELINE_RESOLVER)
     return tfx.dsl.Resolver(
-        strategy_class=baseline.LatestBlessedBeforeCandidateStrategy,
-        **{baseline.MODEL_KEY: models, baseline.BLESSING_KEY: blessings,
-           baseline.CANDIDATE_KEY: trainer.outputs["model"]}
-    ).with_id(RESOLVER_ID)
+        strategy_class=resolvers.LatestBlessedBeforeCandidateStrategy,
+        **{resolvers.MODEL_KEY: models, resolvers.BLESSING_KEY: blessings,
+           resolvers.CANDIDATE_KEY: trainer.outputs["model"]}
+    ).with_id(nodes.BASELINE_RESOLVER)
+
+
+def compile_ir(tfx_pipeline: tfx.dsl.Pipeline):
+    """TFX's compiled IR of a pipeline, as the runners that run TFX's
+    Launcher (local, Beam, Kubeflow) run it: each run's context in ML
+    Metadata records the run's own nodes (see `metadata.runs`)."""
+    ir = compiler.Compiler().compile(tfx_pipeline)
+    runs.record_node_ids(ir)
+    return ir

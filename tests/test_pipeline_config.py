@@ -63,8 +63,30 @@ def test_bad_dataset_name_and_version():
 
 
 def test_missing_manual_dir(tmp_path):
+    dataset = pc.DatasetConfig(manual_dir=str(tmp_path / "nowhere"))
     with pytest.raises(pc.ConfigError, match="manual dir .*nowhere.* is not"):
-        pc.DatasetConfig(manual_dir=str(tmp_path / "nowhere"))
+        pc.PipelineConfig(output_dir=str(tmp_path / "out"), dataset=dataset)
+
+
+def test_a_compiled_pipeline_checks_no_local_paths(tmp_path):
+    """Its tasks read the manual dir and write the pipeline root in their
+    own containers: this machine's files say nothing about them."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    config = pc.PipelineConfig(
+        output_dir=str(blocker / "out"), remote_root="gs://bucket/root",
+        dataset=pc.DatasetConfig(manual_dir="/mnt/datasets/fashion_mnist"))
+    assert config.pipeline_root == "gs://bucket/root"
+    assert config.serving_dir == "gs://bucket/root/serving"
+
+
+def test_compiled_metadata_url_has_no_password():
+    with pytest.raises(pc.ConfigError, match="--metadata-secret") as error:
+        pc.KubeflowConfig(image="img",
+                          metadata_url="mysql://mlmd:hunter2@db/metadb")
+    assert "hunter2" not in str(error.value)
+    with pytest.raises(pc.ConfigError, match="a file on this machine"):
+        pc.KubeflowConfig(image="img", metadata_url="sqlite:///tmp/m.db")
 
 
 def test_thresholds_in_range():

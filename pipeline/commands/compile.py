@@ -1,7 +1,5 @@
 """`compile`: a Kubeflow Pipelines package or a Vertex AI PipelineJob."""
 
-import dataclasses
-
 import click
 
 import pipeline_config
@@ -108,6 +106,13 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
 
     Options marked [kubeflow] or [vertex] apply to that target only.
     """
+    from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
+    try:
+        # Refused for either target: a password on the command line of a
+        # compile ends up in shell histories and CI logs, if not the package.
+        urls.parse_for_package(settings["metadata_url"])
+    except urls.MetadataUrlError as error:
+        raise click.UsageError(str(error)) from None
     other = VERTEX_ONLY if target == "kubeflow" else KUBEFLOW_ONLY
     for name, flag in options.given(ctx, other):
         if name == "metadata_url":
@@ -119,16 +124,16 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
     target_options = {name: settings.pop(name)
                       for name in KUBEFLOW_ONLY + VERTEX_ONLY}
     try:
-        config = dataclasses.replace(options.config_from_options(settings),
-                                     remote_root=pipeline_root)
+        config = options.config_from_options(settings,
+                                             remote_root=pipeline_root)
         if target == "kubeflow":
-            from pipeline import kubeflow_runner  # pylint: disable=import-outside-toplevel
-            kubeflow_runner.compile_package(config, _kubeflow_config(
+            from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
+            kubeflow.compile_package(config, _kubeflow_config(
                 image, trainer_gpus, trainer_tpus, tpu_topology,
                 **target_options), output)
         else:
-            from pipeline import vertex_runner  # pylint: disable=import-outside-toplevel
-            vertex_runner.compile_job(config, _vertex_config(
+            from pipeline.runners import vertex  # pylint: disable=import-outside-toplevel
+            vertex.compile_job(config, _vertex_config(
                 image, trainer_gpus, trainer_tpus, tpu_topology,
                 **target_options), output)
     except pipeline_config.ConfigError as error:

@@ -134,10 +134,12 @@ def pipeline_options(function):
     return function
 
 
-def config_from_options(options: dict) -> pipeline_config.PipelineConfig:
-    """Builds the validated config from the shared pipeline options."""
+def config_from_options(options: dict, remote_root=None
+                        ) -> pipeline_config.PipelineConfig:
+    """Builds the validated config from the shared pipeline options
+    (`remote_root`: the pipeline root of a compiled package)."""
     return pipeline_config.PipelineConfig(
-        output_dir=options["output_dir"],
+        output_dir=options["output_dir"], remote_root=remote_root,
         schema_path=options["schema_path"],
         dataset=pipeline_config.DatasetConfig(
             name=options["dataset"], version=options["dataset_version"],
@@ -178,3 +180,81 @@ def given(ctx: click.Context, names) -> list:
     return [(name, flags[name]) for name in names
             if ctx.get_parameter_source(name)
             == click.core.ParameterSource.COMMANDLINE]
+
+
+def history_options(function):
+    """Which store and pipeline `runs` and `models` read."""
+    decorators = [
+        click.option("--output-dir",
+                     default=default(PIPELINE, "output_dir"),
+                     show_default=True, envvar="PIPELINE_OUTPUT_DIR",
+                     help="Read the local sqlite store under this dir."),
+        click.option("--metadata", "metadata_url", default=None,
+                     help="Read this store instead: sqlite:///path, "
+                          "mysql://user@host:port/db (password in "
+                          "MLMD_MYSQL_PASSWORD) or grpc://host:port."),
+        click.option("--pipeline", "pipeline_name", default=None,
+                     help="Pipeline name [default: the store's only one]."),
+        click.option("--limit", type=click.IntRange(min=0), default=20,
+                     show_default=True,
+                     help="Show this many, newest first (0: all)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print JSON instead of a table."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def history_store(output_dir, metadata_url, pipeline_name):
+    """(store opened read-only, pipeline name) for `runs` and `models`."""
+    from pipeline.metadata import runs  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
+    try:
+        url = (urls.parse(metadata_url) if metadata_url is not None else
+               urls.local_sqlite(pipeline_config.metadata_path(output_dir)))
+        store = metadata_store.open_store(url, read_only=True)
+        names = runs.pipeline_names(store)
+    except urls.MetadataUrlError as error:
+        raise click.UsageError(str(error)) from None
+    except metadata_store.StoreError as error:
+        hint = ("" if metadata_url is not None else
+                f" (--output-dir {output_dir}; or pass --metadata URL)")
+        raise click.ClickException(f"{error}{hint}") from None
+    if pipeline_name is None:
+        if len(names) != 1:
+            raise click.UsageError(
+                f"the store has pipelines {names or '(none)'}; choose one "
+                "with --pipeline.")
+        pipeline_name = names[0]
+    elif pipeline_name not in names:
+        raise click.UsageError(
+            f"the store has no pipeline {pipeline_name!r}; it has "
+            f"{names or '(none)'}.")
+    return store, pipeline_name
+
+
+def history_records(kind, output_dir, metadata_url, pipeline_name, limit,
+                    as_json):
+    """(records, pipeline name) for a table, `kind` naming the
+    `metadata.history` function; prints JSON and returns (None, name) with
+    --json."""
+    import json  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import history  # pylint: disable=import-outside-toplevel
+    store, name = history_store(output_dir, metadata_url, pipeline_name)
+    records = getattr(history, kind)(store, name, limit or None)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return None, name
+    return records, name
+
+
+def short(fingerprint) -> str:
+    """A fingerprint as listings show it."""
+    return fingerprint[:12] if fingerprint else "-"
+
+
+def accuracy(value) -> str:
+    """An accuracy as listings show it."""
+    return f"{value:.4f}" if value is not None else "-"

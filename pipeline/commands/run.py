@@ -1,4 +1,4 @@
-"""`run` (the pipeline, once, here) and `infer-schema`."""
+"""`run`: the pipeline, once, here."""
 
 import os
 
@@ -21,7 +21,7 @@ def run(runner, verbose, **settings):
     The summary is also written to OUTPUT_DIR/last_run.json.
     """
     config = options.load_config(settings)
-    from pipeline import console  # pylint: disable=import-outside-toplevel
+    from pipeline.reporting import console  # pylint: disable=import-outside-toplevel
     os.makedirs(config.log_dir, exist_ok=True)
     run_id = console.new_run_id()
     log_path = os.path.join(config.log_dir, f"{run_id}.log")
@@ -30,7 +30,7 @@ def run(runner, verbose, **settings):
         # Heavy imports only once the settings are known to be good, and
         # with their start-up noise in the log file.
         from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
-        from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+        from pipeline.runners import local as local_runner  # pylint: disable=import-outside-toplevel
         try:
             summary = local_runner.run(
                 config, runner, run_id=run_id, log_path=log_path,
@@ -57,6 +57,8 @@ def format_summary(summary: dict, path: str) -> str:
                      "retrained" if not ran else
                      f"  no new data, but {', '.join(ran)} ran again "
                      "(changed settings or code)")
+    if metrics.get("unreadable"):
+        lines.append(f"  metrics could not be read: {metrics['unreadable']}")
     if metrics.get("accuracy") is not None:
         lines.append(f"  accuracy {metrics['accuracy']:.4f} on "
                      f"{metrics.get('example_count', '?')} eval examples")
@@ -70,36 +72,3 @@ def format_summary(summary: dict, path: str) -> str:
         lines.append(f"Report:  {summary['report']}")
     lines.append(f"Summary: {path}")
     return "\n".join(lines)
-
-
-@click.command("infer-schema")
-@click.option("--dataset", required=True, help="TFDS dataset name[:version].")
-@click.option("--tfds-data-dir", default=None, envvar="PIPELINE_TFDS_DATA_DIR")
-@click.option("--output", default=None,
-              help="Where to write [default: schemas/<dataset>/schema.pbtxt "
-                   "in the current directory].")
-def infer_schema(dataset, tfds_data_dir, output):
-    """Write a first schema for a TFDS image classification dataset, from
-    the dataset's declared features (no data is read). Review and commit
-    it under schemas/<dataset>/."""
-    from google.protobuf import text_format  # pylint: disable=import-outside-toplevel
-    from components import features  # pylint: disable=import-outside-toplevel
-    from components.tfds_example_gen import dataset as tfds_dataset  # pylint: disable=import-outside-toplevel
-    try:
-        builder = tfds_dataset.get_builder(dataset, tfds_data_dir)
-    except tfds_dataset.DatasetError as error:
-        raise click.ClickException(str(error)) from None
-    info = builder.info.features
-    if features.IMAGE_KEY not in info or features.LABEL_KEY not in info:
-        raise click.ClickException(
-            f"{dataset!r} has features {sorted(info.keys())}; the pipeline "
-            f"needs {features.IMAGE_KEY!r} and {features.LABEL_KEY!r}.")
-    contract = features.FeatureContract(
-        image_shape=tuple(info[features.IMAGE_KEY].shape),
-        num_classes=info[features.LABEL_KEY].num_classes)
-    output = output or os.path.join("schemas", builder.info.name,
-                                    "schema.pbtxt")
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as f:
-        f.write(text_format.MessageToString(features.schema_for(contract)))
-    click.echo(f"Wrote {output}")

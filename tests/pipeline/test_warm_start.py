@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 import pipeline_config as pc
-from pipeline import local_runner
+from pipeline.runners import local as local_runner
 from tests import growing_dataset
 from tests.conftest import SCHEMA
 from tests.pipeline import helpers
@@ -46,7 +46,7 @@ def test_new_data_starts_from_the_last_blessed_model(tmp_path):
 
 
 def test_warm_start_is_refused_for_vertex(tmp_path):
-    from pipeline import vertex_runner  # pylint: disable=import-outside-toplevel
+    from pipeline.runners import vertex as vertex_runner  # pylint: disable=import-outside-toplevel
     config = dataclasses.replace(
         helpers.tiny_config(tmp_path, str(tmp_path / "tfds"),
                             warm_start=True), remote_root="gs://b/r")

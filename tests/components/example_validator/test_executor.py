@@ -6,7 +6,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.example_validator import executor
-from pipeline import local_runner
+from pipeline.runners import local as local_runner
 from tests.conftest import SCHEMA
 from tests.pipeline import helpers
 

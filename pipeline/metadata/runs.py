@@ -1,0 +1,269 @@
+"""Pipeline runs as ML Metadata records them, and what is decided from them.
+
+TFX gives every run a `pipeline_run` context (a child of the `pipeline`
+context) and every node a `node` context named `<pipeline>.<node id>`; an
+execution belongs to one of each. A run is judged against the nodes of *its
+own* pipeline, which `record_node_ids` writes into the compiled IR so that
+TFX stores them on the run's context: a DAG that changes between runs
+(warm start toggled, a component added by an upgrade) does not make older
+or newer runs look incomplete. Runs recorded before that (no node ids on
+their context) are judged against every node the pipeline ever had.
+"""
+
+import dataclasses
+import datetime
+import json
+from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.compiler import constants
+
+from pipeline import nodes
+from pipeline.metadata import lineage
+from pipeline.metadata.store import MetadataStore
+
+NODE_IDS_PROPERTY = "node_ids"
+SUCCEEDED, FAILED, INCOMPLETE = "succeeded", "failed", "incomplete"
+FINGERPRINT_PROPERTY = "data_fingerprint"
+
+_Execution = metadata_store_pb2.Execution
+# A node that executed or was found in the cache is done.
+DONE_STATES = (_Execution.COMPLETE, _Execution.CACHED)
+EXECUTED_STATE = _Execution.COMPLETE
+STATE_WORDS = {_Execution.COMPLETE: "executed", _Execution.CACHED: "cached",
+               _Execution.FAILED: "failed", _Execution.RUNNING: "running",
+               _Execution.NEW: "new", _Execution.CANCELED: "canceled"}
+# Run contexts loaded per batch of queries (an IN list in a filter query).
+_BATCH = 100
+
+
+def _time(milliseconds: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(milliseconds / 1000,
+                                           datetime.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One pipeline run.
+
+    Attributes:
+      run_id: the run id (the `pipeline_run` context's name).
+      executions: node id -> the node's (latest) execution in the run.
+      node_ids: the nodes of the pipeline this run ran.
+    """
+
+    run_id: str
+    executions: Mapping[str, metadata_store_pb2.Execution]
+    node_ids: FrozenSet[str]
+
+    def state(self, node_id: str) -> Optional[int]:
+        """The node's `Execution.State` in this run, or None if it did not
+        start."""
+        execution = self.executions.get(node_id)
+        return execution.last_known_state if execution else None
+
+    @property
+    def states(self) -> Dict[str, str]:
+        """Node id -> executed, cached, failed, running, new or canceled."""
+        return {n: STATE_WORDS.get(e.last_known_state,
+                                   str(e.last_known_state))
+                for n, e in self.executions.items()}
+
+    @property
+    def status(self) -> str:
+        """`failed` if a node failed; `succeeded` if every node of the
+        run's pipeline executed or was cached; else `incomplete` (killed,
+        or still running)."""
+        states = {e.last_known_state for e in self.executions.values()}
+        if _Execution.FAILED in states:
+            return FAILED
+        if self.node_ids <= set(self.executions) and states <= set(DONE_STATES):
+            return SUCCEEDED
+        return INCOMPLETE
+
+    @property
+    def fully_cached(self) -> bool:
+        """Succeeded with every node but the resolvers cached."""
+        return self.status == SUCCEEDED and all(
+            e.last_known_state == _Execution.CACHED
+            for n, e in self.executions.items() if n not in nodes.RESOLVERS)
+
+    @property
+    def started(self) -> datetime.datetime:
+        return _time(min(e.create_time_since_epoch
+                         for e in self.executions.values()))
+
+    @property
+    def finished(self) -> datetime.datetime:
+        return _time(max(e.last_update_time_since_epoch
+                         for e in self.executions.values()))
+
+
+def record_node_ids(ir) -> None:
+    """Writes the compiled pipeline's node ids into every node's
+    `pipeline_run` context spec, so that TFX stores them (as a custom
+    property) on the run's context whichever node registers it first."""
+    node_ids = json.dumps(sorted(n.pipeline_node.node_info.id
+                                 for n in ir.nodes))
+    for node in ir.nodes:
+        for spec in node.pipeline_node.contexts.contexts:
+            if spec.type.name == constants.PIPELINE_RUN_CONTEXT_TYPE_NAME:
+                spec.properties[NODE_IDS_PROPERTY].field_value \
+                    .string_value = node_ids
+
+
+def pipeline_names(store: MetadataStore) -> List[str]:
+    """The pipelines the store has runs of."""
+    return sorted(c.name for c in store.get_contexts_by_type(
+        constants.PIPELINE_CONTEXT_TYPE_NAME))
+
+
+def _run_contexts(store: MetadataStore, pipeline: str):
+    """The pipeline's run contexts, newest first."""
+    context = store.get_context_by_type_and_name(
+        constants.PIPELINE_CONTEXT_TYPE_NAME, pipeline)
+    if context is None:
+        return []
+    return sorted(store.get_children_contexts_by_context(context.id),
+                  key=lambda c: c.id, reverse=True)
+
+
+def _node_contexts(store: MetadataStore, pipeline: str) -> Dict[int, str]:
+    """Node context id -> node id, for the pipeline's nodes."""
+    prefix = f"{pipeline}."
+    return {c.id: c.name[len(prefix):] for c in store.get_contexts_by_type(
+        constants.NODE_CONTEXT_TYPE_NAME) if c.name.startswith(prefix)}
+
+
+def _load(store: MetadataStore, run_contexts, node_contexts: Dict[int, str]
+          ) -> List[Run]:
+    """Runs from their contexts: one query per node context and one per
+    run, whatever the size of the rest of the store."""
+    run_ids = ",".join(str(c.id) for c in run_contexts)
+    node_of: Dict[int, str] = {}
+    for context_id, node_id in node_contexts.items():
+        for execution in store.get_executions(list_options=mlmd.ListOptions(
+                filter_query=f"contexts_a.id = {context_id} AND "
+                             f"contexts_b.id IN ({run_ids})")):
+            node_of[execution.id] = node_id
+    every_node = frozenset(node_contexts.values())
+    result = []
+    for context in run_contexts:
+        executions = {}
+        for execution in sorted(store.get_executions_by_context(context.id),
+                                key=lambda e: e.id):
+            if execution.id in node_of:
+                executions[node_of[execution.id]] = execution
+        if not executions:
+            continue
+        recorded = lineage.custom_property(context, NODE_IDS_PROPERTY)
+        result.append(Run(
+            run_id=context.name, executions=executions,
+            node_ids=(frozenset(json.loads(recorded)) if recorded
+                      else every_node)))
+    return result
+
+
+def iter_runs(store: MetadataStore, pipeline: str) -> Iterator[Run]:
+    """The pipeline's runs, newest first, read in batches as consumed."""
+    contexts = _run_contexts(store, pipeline)
+    if not contexts:
+        return
+    node_contexts = _node_contexts(store, pipeline)
+    for start in range(0, len(contexts), _BATCH):
+        yield from _load(store, contexts[start:start + _BATCH],
+                         node_contexts)
+
+
+def runs(store: MetadataStore, pipeline: str,
+         limit: Optional[int] = None) -> List[Run]:
+    """The pipeline's runs, newest first; at most `limit` (None: all)."""
+    result = []
+    for run in iter_runs(store, pipeline):
+        if limit and len(result) >= limit:
+            break
+        result.append(run)
+    return result
+
+
+def get_run(store: MetadataStore, pipeline: str, run_id: str
+            ) -> Optional[Run]:
+    """One run, by id, or None."""
+    context = store.get_context_by_type_and_name(
+        constants.PIPELINE_RUN_CONTEXT_TYPE_NAME, run_id)
+    if context is None:
+        return None
+    loaded = _load(store, [context], _node_contexts(store, pipeline))
+    return loaded[0] if loaded else None
+
+
+def node_states(store: MetadataStore, pipeline: str,
+                run_id: str) -> Dict[str, str]:
+    """Node id -> the name of its execution's state in a run (COMPLETE,
+    CACHED, FAILED, ...); {} for an unknown run."""
+    run = get_run(store, pipeline, run_id)
+    if run is None:
+        return {}
+    return {n: _Execution.State.Name(e.last_known_state)
+            for n, e in run.executions.items()}
+
+
+def outputs(store: MetadataStore, run: Run, node_id: str
+            ) -> Dict[str, List[lineage.Artifact]]:
+    """The output artifacts, by key, of a node's execution in a run."""
+    execution = run.executions.get(node_id)
+    return lineage.outputs(store, execution.id) if execution else {}
+
+
+def examples(store: MetadataStore, run: Run) -> Optional[lineage.Artifact]:
+    """The Examples artifact the run's ExampleGen wrote (or found cached)."""
+    found = outputs(store, run, nodes.EXAMPLE_GEN).get(nodes.EXAMPLES_KEY)
+    return found[0] if found else None
+
+
+def last_successful(store: MetadataStore, pipeline: str
+                    ) -> Optional[Run]:
+    """The newest run that succeeded."""
+    return next((r for r in iter_runs(store, pipeline)
+                 if r.status == SUCCEEDED), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataDecision:
+    """Whether a scheduled run should start, and why."""
+
+    run: bool
+    reason: str
+
+
+def decide_on_data(store: Optional[MetadataStore], pipeline: str,
+                   fingerprint: str, dataset: str) -> DataDecision:
+    """What `schedule --once-if-changed` does: run unless the newest run
+    that succeeded ingested data with this fingerprint.
+
+    Args:
+      store: the output dir's store, or None if nothing has run there.
+      pipeline: the pipeline's name.
+      fingerprint: the dataset's fingerprint now.
+      dataset: the dataset's full name, for the message.
+    """
+    short = fingerprint[:12]
+    last = last_successful(store, pipeline) if store is not None else None
+    if last is None:
+        return DataDecision(True, (
+            f"no successful run of {pipeline} yet ({dataset}, fingerprint "
+            f"{short}): running."))
+    ingested = examples(store, last)
+    last_fingerprint = (lineage.custom_property(ingested,
+                                                FINGERPRINT_PROPERTY)
+                        if ingested else None)
+    if last_fingerprint == fingerprint:
+        return DataDecision(False, (
+            f"no new data ({dataset}, fingerprint {short}, as in the last "
+            f"successful run {last.run_id}): not running."))
+    return DataDecision(True, (
+        f"data changed ({dataset}, fingerprint {short}; the last successful "
+        f"run {last.run_id} had "
+        f"{last_fingerprint[:12] if last_fingerprint else 'none'}): "
+        "running."))

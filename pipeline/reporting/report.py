@@ -1,0 +1,304 @@
+"""The run report: one self-contained HTML file per run.
+
+Written next to `last_run.json` (as `last_run.html`, and kept per run in
+`reports/<run id>.html`): the component timeline, the dataset's statistics,
+training curves, evaluation metrics overall and per class, the confusion
+matrix, the comparison with the baseline model, the blessing decision and
+the pushed version. Figures are PNGs drawn with matplotlib and embedded as
+data URIs, so the file can be mailed or attached to a ticket as is.
+"""
+
+import base64
+import html
+import io
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only; no display.
+import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
+from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=wrong-import-position
+
+from pipeline import nodes  # pylint: disable=wrong-import-position
+from pipeline.metadata import runs as metadata_runs  # pylint: disable=wrong-import-position
+
+COLORS = {"executed": "#1f77b4", "cached": "#9ecae1", "failed": "#d62728",
+          "skipped": "#cccccc"}
+STATISTICS_FILE = "FeatureStats.pb"
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _figure(title: str, png: str) -> str:
+    return (f'<figure><img alt="{html.escape(title)}" '
+            f'src="data:image/png;base64,{png}">'
+            f"<figcaption>{html.escape(title)}</figcaption></figure>")
+
+
+def _table(header: Optional[List[str]], rows: List[List[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header or [])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+        + "</tr>" for row in rows)
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
+
+
+def _timeline(components: Dict[str, Dict[str, Any]]) -> Optional[str]:
+    if not components:
+        return None
+    names = list(components)
+    seconds = [components[n]["seconds"] for n in names]
+    starts = [sum(seconds[:i]) for i in range(len(seconds))]
+    figure, axes = plt.subplots(figsize=(8, 0.35 * len(names) + 1))
+    axes.barh(names, seconds, left=starts,
+              color=[COLORS.get(components[n]["status"], "#999999")
+                     for n in names])
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds since the run started")
+    for status, color in COLORS.items():
+        axes.bar(0, 0, color=color, label=status)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                fontsize="small")
+    return _png(figure)
+
+
+def _statistics(statistics_uri: Optional[str]):
+    """(table rows, label histogram PNG) from StatisticsGen's output."""
+    if not statistics_uri:
+        return [], None
+    rows, histograms = [], {}
+    for split in sorted(tf.io.gfile.listdir(statistics_uri)):
+        path = os.path.join(statistics_uri, split.rstrip("/"),
+                            STATISTICS_FILE)
+        if not tf.io.gfile.exists(path):
+            continue
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        with tf.io.gfile.GFile(path, "rb") as f:
+            stats.ParseFromString(f.read())
+        for dataset in stats.datasets:
+            name = split.rstrip("/").replace("Split-", "")
+            image_bytes = label = missing = None
+            for feature in dataset.features:
+                if feature.path.step == ["image"]:
+                    # Raw image bytes are "string" statistics to TFDV unless
+                    # the schema gives them an image domain.
+                    image_bytes = (feature.bytes_stats.avg_num_bytes
+                                   or feature.string_stats.avg_length)
+                if feature.path.step == ["label"]:
+                    label = feature.num_stats
+                    missing = label.common_stats.num_missing
+            rows.append([name, dataset.num_examples,
+                         f"{image_bytes:.0f}" if image_bytes else "-",
+                         f"{label.min:.0f}-{label.max:.0f}" if label else "-",
+                         missing if label else "-"])
+            if label and label.histograms:
+                histograms[name] = label.histograms[0]
+    png = None
+    if histograms:
+        figure, axes = plt.subplots(figsize=(8, 3))
+        width = 0.8 / len(histograms)
+        for i, (name, histogram) in enumerate(sorted(histograms.items())):
+            centers = [(b.low_value + b.high_value) / 2
+                       for b in histogram.buckets]
+            axes.bar([c + i * width for c in centers],
+                     [b.sample_count for b in histogram.buckets],
+                     width=width, label=name)
+        axes.set_xlabel("label")
+        axes.set_ylabel("examples")
+        axes.legend(fontsize="small")
+        png = _png(figure)
+    return rows, png
+
+
+def _training_curves(model_run_uri: Optional[str]):
+    """(record, PNG) from the Trainer's training.json."""
+    if not model_run_uri:
+        return None, None
+    path = os.path.join(model_run_uri, "training.json")
+    if not tf.io.gfile.exists(path):
+        return None, None
+    with tf.io.gfile.GFile(path) as f:
+        record = json.load(f)
+    history = record.get("history", {})
+    figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(9, 3))
+    for name, values in history.items():
+        target = loss if "loss" in name else accuracy
+        target.plot(range(1, len(values) + 1), values, marker="o",
+                    label=name)
+    for axes, title in ((loss, "loss"), (accuracy, "accuracy")):
+        axes.set_xlabel("epoch")
+        axes.set_title(title)
+        axes.legend(fontsize="small")
+    return record, _png(figure)
+
+
+def _per_class(metrics: Dict[str, Any]) -> Optional[str]:
+    candidate = metrics.get("per_class_accuracy") or {}
+    if not candidate:
+        return None
+    baseline = (metrics.get("baseline") or {}).get("per_class_accuracy", {})
+    classes = list(candidate)
+    positions = range(len(classes))
+    figure, axes = plt.subplots(figsize=(8, 3))
+    width = 0.4 if baseline else 0.8
+    axes.bar([p - (width / 2 if baseline else 0) for p in positions],
+             [candidate[c] for c in classes], width=width, label="candidate")
+    if baseline:
+        axes.bar([p + width / 2 for p in positions],
+                 [baseline.get(c, 0) for c in classes], width=width,
+                 label="baseline")
+    axes.set_xticks(list(positions), classes)
+    axes.set_xlabel("class")
+    axes.set_ylabel("accuracy")
+    axes.set_ylim(0, 1.05)
+    axes.legend(fontsize="small")
+    return _png(figure)
+
+
+def _confusion(matrix: Optional[List[List[int]]]) -> Optional[str]:
+    if not matrix:
+        return None
+    size = len(matrix)
+    figure, axes = plt.subplots(figsize=(0.5 * size + 2, 0.5 * size + 1.5))
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            axes.text(j, i, str(count), ha="center", va="center",
+                      fontsize="x-small",
+                      color="white" if count > peak / 2 else "black")
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_xticks(range(size))
+    axes.set_yticks(range(size))
+    return _png(figure)
+
+
+def render(summary: Dict[str, Any], statistics_uri: Optional[str],
+           model_run_uri: Optional[str]) -> str:
+    """The report's HTML for a run's summary and its artifacts."""
+    metrics = summary.get("metrics") or {}
+    data = summary.get("data") or {}
+    baseline = metrics.get("baseline") or {}
+    sections = []
+
+    def accuracy(value):
+        return f"{value:.4f}" if value is not None else "-"
+
+    decision = ("blessed" if summary.get("blessed") else "not blessed")
+    failures = metrics.get("validation_failures") or []
+    sections.append("<h2>Decision</h2>" + _table(
+        None,
+        [["run", summary.get("run_id")],
+         ["dataset", f"{summary['dataset']['name']} "
+                     f"{summary['dataset']['version']}"],
+         ["data", f"{data.get('note', '-')} (fingerprint "
+                  f"{(data.get('fingerprint') or '-')[:16]})"],
+         ["accuracy", f"{accuracy(metrics.get('accuracy'))} on "
+                      f"{metrics.get('example_count', '-')} eval examples"],
+         ["baseline accuracy", accuracy(baseline.get("accuracy"))
+          if baseline else "no baseline (first blessed model)"],
+         ["gate", decision + (": " + "; ".join(failures) if failures
+                              else "")],
+         ["pushed", summary.get("pushed_model") or "nothing new"],
+         ["serving", summary.get("serving_model") or "nothing"],
+         ["wall time", f"{summary.get('wall_seconds', 0):.1f} s"],
+         *([["metrics", "could not be read: " + metrics["unreadable"]]]
+           if metrics.get("unreadable") else [])]))
+
+    components = summary.get("components") or {}
+    timeline = _timeline(components)
+    sections.append("<h2>Components</h2>" + _table(
+        ["component", "status", "seconds"],
+        [[n, c["status"], f"{c['seconds']:.1f}"]
+         for n, c in components.items()])
+        + (_figure("Component timeline", timeline) if timeline else ""))
+
+    rows, labels = _statistics(statistics_uri)
+    sections.append("<h2>Dataset statistics</h2>" + (_table(
+        ["split", "examples", "image bytes (mean)", "label range",
+         "labels missing"], rows) if rows else "<p>No statistics.</p>")
+        + (_figure("Label distribution", labels) if labels else ""))
+
+    record, curves = _training_curves(model_run_uri)
+    training = "<h2>Training</h2>"
+    if record:
+        training += _table(["replicas in sync", "global batch", "devices"], [[
+            record.get("num_replicas_in_sync"),
+            record.get("global_batch_size"),
+            ", ".join(record.get("devices", []))]])
+    sections.append(training + (_figure("Training curves", curves)
+                                if curves else "<p>No training record.</p>"))
+
+    per_class = metrics.get("per_class_accuracy") or {}
+    base_class = baseline.get("per_class_accuracy") or {}
+    bars = _per_class(metrics)
+    confusion = _confusion(metrics.get("confusion_matrix"))
+    sections.append(
+        "<h2>Evaluation</h2>" + _table(
+            ["class", "candidate accuracy", "baseline accuracy"],
+            [["all", accuracy(metrics.get("accuracy")),
+              accuracy(baseline.get("accuracy"))]]
+            + [[c, accuracy(v), accuracy(base_class.get(c))]
+               for c, v in per_class.items()])
+        + (_figure("Accuracy per class, candidate vs baseline", bars)
+           if bars else "")
+        + (_figure("Confusion matrix (candidate)", confusion)
+           if confusion else ""))
+
+    title = f"Run {summary.get('run_id')}: {summary['dataset']['name']}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; }}
+table {{ border-collapse: collapse; margin: 0.5em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+{"".join(sections)}
+<script>
+// Lets a headless browser confirm every figure decoded and rendered.
+window.addEventListener("load", function () {{
+  var images = Array.prototype.slice.call(document.images);
+  document.body.setAttribute("data-figures-rendered", images.filter(
+    function (i) {{ return i.complete && i.naturalWidth > 0; }}).length);
+  document.body.setAttribute("data-figures", images.length);
+}});
+</script>
+</body></html>
+"""
+
+
+def write(summary: Dict[str, Any], store, pipeline_name: str,
+          output_dir: str) -> str:
+    """Writes `reports/<run id>.html` and `last_run.html`; returns the
+    per-run path."""
+    run_id = summary["run_id"]
+    run = metadata_runs.get_run(store, pipeline_name, run_id)
+    statistics = model_run = None
+    if run is not None:
+        statistics = metadata_runs.outputs(
+            store, run, nodes.STATISTICS_GEN).get(nodes.STATISTICS_KEY)
+        model_run = metadata_runs.outputs(
+            store, run, nodes.TRAINER).get(nodes.MODEL_RUN_KEY)
+    page = render(summary, statistics[0].uri if statistics else None,
+                  model_run[0].uri if model_run else None)
+    directory = os.path.join(output_dir, "reports")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{run_id}.html")
+    for target in (path, os.path.join(output_dir, "last_run.html")):
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(page)
+    return path

@@ -1,0 +1,97 @@
+"""The run summary: what ran, the model's metrics, blessing and push.
+
+Outputs are read back from ML Metadata (the run's executions and the
+artifacts they produced), so the summary reports what the pipeline
+recorded, cached executions included.
+"""
+
+import json
+import logging
+import os
+from typing import Any, Dict, Optional
+
+from components.evaluator import metrics as evaluator_metrics
+from pipeline import nodes
+from pipeline.metadata import lineage
+from pipeline.metadata import models
+from pipeline.metadata import runs
+from pipeline.metadata.store import MetadataStore
+from pipeline.reporting import progress
+
+def _metrics(evaluation_uri: str) -> Dict[str, Any]:
+    """The evaluation's metrics; if its files cannot be read, says so in
+    the summary (and the log) instead of leaving parts out."""
+    try:
+        return evaluator_metrics.read_metrics(evaluation_uri)
+    except Exception as error:  # pylint: disable=broad-except
+        logging.exception("cannot read the evaluation at %s", evaluation_uri)
+        return {"unreadable": f"{evaluation_uri}: {type(error).__name__}: "
+                              f"{error}"}
+
+
+def build(store: MetadataStore, *, pipeline_name: str,
+          run_id: str, runner: str, dataset: Dict[str, str],
+          records: Dict[str, progress.NodeRecord], wall_seconds: float,
+          serving_dir: str) -> Dict[str, Any]:
+    """The `last_run.json` document."""
+    run = runs.get_run(store, pipeline_name, run_id)
+    outputs = ((lambda node_id: runs.outputs(store, run, node_id)) if run
+               else (lambda node_id: {}))
+    examples = outputs(nodes.EXAMPLE_GEN).get(nodes.EXAMPLES_KEY, [])
+    evaluator = outputs(nodes.EVALUATOR)
+    pusher = outputs(nodes.PUSHER)
+    metrics: Dict[str, Any] = {}
+    if evaluator.get(nodes.EVALUATION_KEY):
+        metrics = _metrics(evaluator[nodes.EVALUATION_KEY][0].uri)
+    blessings = evaluator.get(nodes.BLESSING_KEY)
+    blessed = bool(blessings) and lineage.custom_property(
+        blessings[0], models.BLESSED_PROPERTY) == 1
+    pushed_model: Optional[str] = None
+    pushed = pusher.get(nodes.PUSHED_MODEL_KEY)
+    pusher_record = records.get(nodes.PUSHER)
+    if (pushed and pusher_record
+            and pusher_record.status == progress.EXECUTED
+            and lineage.custom_property(
+                pushed[0], models.PUSHED_PROPERTY) == 1):
+        pushed_model = lineage.custom_property(
+            pushed[0], models.PUSHED_DESTINATION_PROPERTY)
+    example_gen = records.get(nodes.EXAMPLE_GEN)
+    status = example_gen.status if example_gen else None
+    new_data = {progress.EXECUTED: True, progress.CACHED: False}.get(status)
+    return {
+        "run_id": run_id,
+        "runner": runner,
+        "dataset": dataset,
+        "data": {
+            "fingerprint": (lineage.custom_property(
+                examples[0], runs.FINGERPRINT_PROPERTY) if examples
+                else None),
+            "new": new_data,
+            "note": {True: "new data", False: "no new data"}.get(
+                new_data, "data not read"),
+        },
+        "components": {node_id: {"status": r.status,
+                                 "seconds": round(r.seconds, 3)}
+                       for node_id, r in records.items()},
+        "metrics": metrics,
+        "blessed": blessed,
+        "pushed_model": pushed_model,
+        "serving_model": latest_version(serving_dir),
+        "wall_seconds": round(wall_seconds, 3),
+    }
+
+
+def latest_version(serving_dir: str) -> Optional[str]:
+    """The version directory TensorFlow Serving would serve, if any."""
+    if not os.path.isdir(serving_dir):
+        return None
+    versions = [int(n) for n in os.listdir(serving_dir) if n.isdigit()]
+    return os.path.join(serving_dir, str(max(versions))) if versions else None
+
+
+def write(summary: Dict[str, Any], path: str) -> None:
+    """Writes the summary as JSON, atomically."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    os.replace(tmp, path)

@@ -1,0 +1,126 @@
+"""Where it runs, on Kubeflow Pipelines 2.x: a KFP pipeline package.
+
+Each TFX node becomes one container task running this project's own node
+entrypoint (`python -m pipeline.runners.node_entrypoint`) with the compiled TFX IR
+embedded, the node id and the KFP run id; tasks depend on each other as the
+TFX DAG does. TFX's Launcher, in each task, does the resolving, caching and
+lineage against the shared ML Metadata store, so KFP's own caching is off.
+"""
+
+from typing import Dict, List
+
+from kfp import compiler as kfp_compiler
+from kfp import dsl
+from kfp import kubernetes
+
+from pipeline import factory
+from pipeline import nodes
+from pipeline.metadata import urls
+from pipeline.runners import node_entrypoint
+from pipeline_config import KubeflowConfig, PipelineConfig
+
+ENTRYPOINT = ["python", "-m", "pipeline.runners.node_entrypoint"]
+TPU_RESOURCE = "google.com/tpu"
+GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
+GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
+
+
+def compile_ir(config: PipelineConfig, trainer_tpus: int = 0):
+    """The TFX pipeline IR as every task receives it; with TPUs, the
+    Trainer uses the TPU of the GKE TPU VM it lands on."""
+    return factory.compile_ir(factory.create_pipeline(
+        config, beam_pipeline_args=config.beam.pipeline_args,
+        orchestration=factory.Orchestration(
+            tpu="local" if trainer_tpus else None)))
+
+
+def dag(ir) -> Dict[str, List[str]]:
+    """Node id -> upstream node ids, from the compiled IR."""
+    return {n.pipeline_node.node_info.id: list(n.pipeline_node.upstream_nodes)
+            for n in ir.nodes}
+
+
+def _node_component(node_id: str, image: str, ir_text: str,
+                    metadata_url: str):
+    """A KFP container component that runs one TFX node."""
+
+    def tfx_node(run_id: str, epochs: int, dataset_version: str):
+        return dsl.ContainerSpec(
+            image=image, command=ENTRYPOINT,
+            args=["--node-id", node_id, "--run-id", run_id,
+                  "--metadata", metadata_url, "--epochs", epochs,
+                  "--dataset-version", dataset_version,
+                  "--pipeline-ir", ir_text])
+
+    tfx_node.__name__ = node_id.lower()
+    return dsl.container_component(tfx_node)
+
+
+def build(config: PipelineConfig, kubeflow: KubeflowConfig):
+    """The KFP pipeline (a kfp GraphComponent) for `config`."""
+    ir = compile_ir(config, kubeflow.trainer_tpus)
+    ir_text = node_entrypoint.encode_ir(ir)
+    components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
+                                           kubeflow.metadata_url)
+                  for node_id in dag(ir)}
+
+    @dsl.pipeline(name=config.name,
+                  description=f"TFX pipeline on {config.dataset.tfds_name}",
+                  pipeline_root=config.pipeline_root)
+    def kfp_pipeline(epochs: int = config.training.epochs,
+                     dataset_version: str = config.dataset.version or ""):
+        tasks = {}
+        for node_id, upstream in dag(ir).items():
+            task = components[node_id](
+                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, epochs=epochs,
+                dataset_version=dataset_version)
+            task.set_display_name(node_id)
+            task.set_caching_options(False)  # TFX caches, per node, in MLMD
+            task.set_retry(num_retries=kubeflow.retries,
+                           backoff_duration="60s", backoff_factor=2.0)
+            if node_id == nodes.TRAINER:
+                _trainer_resources(task, kubeflow)
+            else:
+                task.set_cpu_request(kubeflow.cpu_request)
+                task.set_cpu_limit(kubeflow.cpu_limit)
+                task.set_memory_request(kubeflow.memory_request)
+                task.set_memory_limit(kubeflow.memory_limit)
+            if kubeflow.metadata_secret:
+                name, key = kubeflow.metadata_secret.split(":")
+                kubernetes.use_secret_as_env(
+                    task, secret_name=name, secret_key_to_env={
+                        key: urls.MYSQL_PASSWORD_ENV})
+            task.after(*(tasks[u] for u in upstream))
+            tasks[node_id] = task
+
+    return kfp_pipeline
+
+
+def _trainer_resources(task, kubeflow: KubeflowConfig) -> None:
+    """CPU, memory and accelerators of the Trainer's pod."""
+    task.set_cpu_request(kubeflow.trainer_cpu)
+    task.set_cpu_limit(kubeflow.trainer_cpu)
+    task.set_memory_request(kubeflow.trainer_memory)
+    task.set_memory_limit(kubeflow.trainer_memory)
+    selectors = dict(kubeflow.trainer_node_selector)
+    if kubeflow.trainer_gpus:
+        task.set_accelerator_type(kubeflow.gpu_type)
+        task.set_accelerator_limit(kubeflow.trainer_gpus)
+        # GKE taints GPU nodes so that only pods asking for GPUs land there.
+        kubernetes.add_toleration(task, key=kubeflow.gpu_type,
+                                  operator="Exists", effect="NoSchedule")
+    if kubeflow.trainer_tpus:
+        task.set_accelerator_type(TPU_RESOURCE)
+        task.set_accelerator_limit(kubeflow.trainer_tpus)
+        kubernetes.add_toleration(task, key=TPU_RESOURCE, operator="Exists",
+                                  effect="NoSchedule")
+        selectors.setdefault(GKE_TPU_ACCELERATOR, kubeflow.tpu_type)
+        selectors.setdefault(GKE_TPU_TOPOLOGY, kubeflow.tpu_topology)
+    for label, value in sorted(selectors.items()):
+        kubernetes.add_node_selector(task, label_key=label, label_value=value)
+
+
+def compile_package(config: PipelineConfig, kubeflow: KubeflowConfig,
+                    output: str) -> None:
+    """Writes the KFP pipeline package (YAML) to `output`."""
+    kfp_compiler.Compiler().compile(build(config, kubeflow), output)

@@ -1,0 +1,176 @@
+"""Where it runs, locally: LocalDagRunner or BeamDagRunner, sqlite MLMD.
+
+`run(config, runner)` checks the dataset before any component runs, runs
+the pipeline with one progress line per component, and writes the summary
+to `<output-dir>/last_run.json`.
+"""
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from typing import Any, Callable, Dict, Optional
+
+from absl import logging as absl_logging
+from tfx import v1 as tfx
+from tfx.orchestration.beam import beam_dag_runner
+from tfx.dsl.compiler import constants as compiler_constants
+from tfx.orchestration.portable import runtime_parameter_utils
+
+from components.tfds_example_gen import dataset as tfds_dataset
+from pipeline.reporting import console
+from pipeline import factory
+from pipeline.metadata import runs as metadata_runs
+from pipeline.metadata import store as metadata_store
+from pipeline.metadata import urls
+from pipeline.runners import preflight
+from pipeline.reporting import progress
+from pipeline.reporting import summary as summary_lib
+from pipeline_config import PipelineConfig
+
+RUNNERS = ("local", "beam")
+LOCK_FILE = ".run.lock"
+
+
+class RunError(RuntimeError):
+    """The run failed; the message says where and why, the log has more."""
+
+
+@contextlib.contextmanager
+def exclusive(output_dir: str):
+    """Holds the output dir's run lock: one pipeline run at a time.
+
+    An advisory `flock` on `<output-dir>/.run.lock`. The kernel releases it
+    when the holding process ends, however it ends, so a crashed or killed
+    run never leaves it held; the file only records the last holder's pid.
+
+    Raises:
+      RunError: another process holds the lock.
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, LOCK_FILE)
+    with open(path, "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise RunError(
+                f"another pipeline run (pid {holder}) is using {output_dir}; "
+                "wait for it to finish, or use another --output-dir.") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def metadata_url(config: PipelineConfig) -> urls.StoreUrl:
+    """The sqlite ML Metadata store under the output dir."""
+    return urls.local_sqlite(config.metadata_path)
+
+
+def run(config: PipelineConfig, runner: str, *,
+        echo: Callable[[str], None] = print,
+        run_id: Optional[str] = None,
+        log_path: Optional[str] = None) -> Dict[str, Any]:
+    """Runs the pipeline once and writes `last_run.json`.
+
+    Args:
+      config: validated settings.
+      runner: `local` (LocalDagRunner) or `beam` (BeamDagRunner).
+      echo: where progress lines go.
+      run_id: the run's id; a new one by default.
+      log_path: the log file named in messages (see `pipeline.reporting.console`).
+
+    Returns:
+      The summary written to `config.summary_path`.
+
+    Raises:
+      ValueError: unknown runner.
+      tfds_dataset.DatasetError: the dataset cannot be used.
+      RunError: another run holds the output dir, or a component failed
+        (after the summary is written).
+    """
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner!r}; use one of "
+                         f"{', '.join(RUNNERS)}.")
+    with exclusive(config.output_dir):
+        return _run(config, runner, echo, run_id, log_path)
+
+
+def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
+    started = time.monotonic()
+    # Progress is read from TFX's INFO logs.
+    absl_logging.set_verbosity(absl_logging.INFO)
+    run_id = run_id or console.new_run_id()
+    log_hint = f" (full log: {log_path})" if log_path else ""
+    builder = preflight.check_dataset(config)
+    echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")
+    ir = factory.compile_ir(factory.create_pipeline(
+        config, metadata_url(config).connection_config(),
+        config.beam.pipeline_args))
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
+    handler = progress.ProgressHandler(
+        node_ids, lambda node_id, record: echo(
+            progress.format_line(node_id, record)))
+    error: Optional[BaseException] = None
+    logging.getLogger().addHandler(handler)
+    try:
+        _runner(runner).run_with_ir(ir)
+    except Exception as e:  # reported below, with the summary written
+        error = e
+        handler.mark_unfinished_failed()
+        logging.exception("pipeline run %s failed", run_id)
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    store = metadata_store.open_store(metadata_url(config), read_only=False)
+    # TFX records a node whose inputs cannot be resolved as FAILED in ML
+    # Metadata and carries on with the rest of the DAG; such a run failed
+    # too, even when the runner returns normally.
+    states = metadata_runs.node_states(store, config.name, run_id)
+    failed = [n for n in node_ids if states.get(n) == "FAILED"]
+    for node_id in failed:
+        handler.records[node_id].status = progress.FAILED
+    if failed and error is None:
+        error = RuntimeError("input resolution failed (see the log)")
+    summary = summary_lib.build(
+        store, pipeline_name=config.name, run_id=run_id, runner=runner,
+        dataset={"name": builder.info.name,
+                 "version": str(builder.info.version)},
+        records=handler.records,
+        wall_seconds=time.monotonic() - started,
+        serving_dir=config.serving_dir)
+    summary["report"] = _write_report(summary, store, config)
+    summary_lib.write(summary, config.summary_path)
+    if error is not None:
+        failed = [n for n in node_ids
+                  if handler.records[n].status == progress.FAILED]
+        where = {0: "run failed", 1: f"component {failed[0]} failed"}.get(
+            len(failed), f"components {' and '.join(failed)} failed")
+        raise RunError(f"{where}: {type(error).__name__}: {error}"
+                       f"{log_hint}") from error
+    return summary
+
+
+def _write_report(summary, store, config: PipelineConfig) -> Optional[str]:
+    """The run's HTML report; a report that fails never fails the run."""
+    from pipeline.reporting import report  # pylint: disable=import-outside-toplevel
+    try:
+        return report.write(summary, store, config.name, config.output_dir)
+    except Exception:  # pylint: disable=broad-except
+        logging.exception("could not write the run report")
+        return None
+
+
+def _runner(name: str):
+    if name == "beam":
+        return beam_dag_runner.BeamDagRunner()
+    return tfx.orchestration.LocalDagRunner()

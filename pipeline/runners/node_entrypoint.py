@@ -1,0 +1,155 @@
+"""Runs one node of a compiled TFX pipeline: what every Kubeflow task runs.
+
+  python -m pipeline.runners.node_entrypoint --pipeline-ir IR --node-id Trainer \
+      --run-id RUN --metadata grpc://metadata-grpc-service.kubeflow:8080
+
+It does for one node what TFX's LocalDagRunner does for each node in turn:
+TFX's portable `Launcher` resolves the node's inputs from ML Metadata, runs
+its driver, looks for a cached execution, runs the executor and publishes the
+outputs. All tasks of a run share the run id and the ML Metadata store, so
+resolvers, caching and lineage behave exactly as locally. TFX 1.16's own
+`tfx.orchestration.kubeflow.container_entrypoint` does not import (its wheel
+lacks `tfx.orchestration.kubeflow.proto`), hence this module.
+"""
+
+import base64
+import json
+import logging
+import os
+import zlib
+from typing import Optional
+
+import click
+
+from pipeline import nodes
+from pipeline.metadata import runs
+from pipeline.metadata import store as metadata_store
+from pipeline.metadata import urls
+
+
+class NodeFailed(RuntimeError):
+    """The node's execution is FAILED in ML Metadata."""
+
+
+def encode_ir(ir) -> str:
+    """Compiled pipeline IR -> compact text for a container argument."""
+    return base64.b64encode(zlib.compress(ir.SerializeToString(), 9)).decode()
+
+
+def decode_ir(text: str):
+    """The inverse of `encode_ir`."""
+    from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=import-outside-toplevel
+    ir = pipeline_pb2.Pipeline()
+    ir.ParseFromString(zlib.decompress(base64.b64decode(text)))
+    return ir
+
+
+def set_run_parameters(ir, epochs: Optional[int] = None,
+                       dataset_version: Optional[str] = None) -> None:
+    """Applies the run-time pipeline parameters to the compiled IR.
+
+    The Trainer reads its epochs from its `custom_config` exec property and
+    TfdsExampleGen its dataset from `dataset` (`name[/config][:version]`);
+    both are part of those nodes' cache keys, so a changed value re-runs
+    what it affects and nothing else.
+    """
+    for node in ir.nodes:
+        node_id = node.pipeline_node.node_info.id
+        parameters = node.pipeline_node.parameters.parameters
+        if epochs is not None and node_id == nodes.TRAINER:
+            value = parameters["custom_config"].field_value
+            custom_config = json.loads(value.string_value)
+            if custom_config.get("epochs") != int(epochs):
+                custom_config["epochs"] = int(epochs)
+                value.string_value = json.dumps(custom_config)
+        if dataset_version and node_id == nodes.EXAMPLE_GEN:
+            value = parameters["dataset"].field_value
+            value.string_value = (value.string_value.split(":")[0] + ":"
+                                  + dataset_version)
+
+
+def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
+    """Launches one node of `ir` in pipeline run `run_id`."""
+    from tfx.dsl.compiler import constants  # pylint: disable=import-outside-toplevel
+    from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
+    from tfx.orchestration.local import runner_utils  # pylint: disable=import-outside-toplevel
+    from tfx.orchestration.portable import launcher  # pylint: disable=import-outside-toplevel
+    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=import-outside-toplevel
+
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
+    if node_id not in nodes:
+        raise ValueError(f"the pipeline has no node {node_id!r}; it has "
+                         f"{sorted(nodes)}.")
+    deployment = runner_utils.extract_local_deployment_config(ir)
+    launcher.Launcher(
+        pipeline_node=nodes[node_id],
+        mlmd_connection=metadata.Metadata(url.connection_config()),
+        pipeline_info=ir.pipeline_info,
+        pipeline_runtime_spec=ir.runtime_spec,
+        executor_spec=runner_utils.extract_executor_spec(deployment, node_id),
+        custom_driver_spec=runner_utils.extract_custom_driver_spec(
+            deployment, node_id),
+    ).launch()
+    # The Launcher records a node whose inputs cannot be resolved as FAILED
+    # and returns normally; the task must fail so the run stops here.
+    state = runs.node_states(
+        metadata_store.open_store(url, read_only=True),
+        ir.pipeline_info.id, run_id).get(node_id)
+    if state == "FAILED":
+        raise NodeFailed(f"node {node_id} failed in run {run_id} (see the "
+                         "log above).")
+
+
+def redact_logs() -> None:
+    """No log line of the task shows a store password (see urls.redact)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(urls.RedactingFilter())
+
+
+@click.command()
+@click.option("--pipeline-ir", default=None,
+              help="The compiled pipeline, as written by encode_ir.")
+@click.option("--pipeline-ir-file", default=None,
+              help="A file (local or gs://) holding the encoded IR instead.")
+@click.option("--node-id", required=True, help="The node to run.")
+@click.option("--run-id", required=True,
+              help="The pipeline run id, shared by all nodes of a run.")
+@click.option("--metadata", "metadata_url", required=True,
+              help="grpc://host:port, mysql://user:password@host:port/db "
+                   "or sqlite:///path.")
+@click.option("--epochs", type=int, default=None)
+@click.option("--dataset-version", default=None)
+def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
+         epochs, dataset_version):
+    """Run one node of a compiled TFX pipeline against a shared ML
+    Metadata store."""
+    if bool(pipeline_ir) == bool(pipeline_ir_file):
+        raise click.UsageError(
+            "pass exactly one of --pipeline-ir and --pipeline-ir-file.")
+    try:
+        url = urls.parse(metadata_url)
+        metadata_store.open_store(url, read_only=False)
+    except urls.MetadataUrlError as error:
+        raise click.UsageError(str(error)) from None
+    except metadata_store.StoreError as error:
+        raise click.ClickException(str(error)) from None
+    if pipeline_ir_file:
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        with tf.io.gfile.GFile(pipeline_ir_file) as f:
+            pipeline_ir = f.read()
+    ir = decode_ir(pipeline_ir)
+    set_run_parameters(ir, epochs, dataset_version)
+    from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+    absl_logging.set_verbosity(absl_logging.INFO)
+    redact_logs()
+    try:
+        run_node(ir, node_id, run_id, url)
+    except NodeFailed as error:
+        raise click.ClickException(str(error)) from None
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    main()  # pylint: disable=no-value-for-parameter

@@ -1,0 +1,98 @@
+"""Pushed models, the baseline and the served model, and the history
+records `runs` and `models` print, on an in-memory store."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import nodes
+from pipeline.metadata import history
+from pipeline.metadata import models
+from tests.conftest import REPO
+from tests.pipeline.metadata import fake_runs
+from tests.pipeline.metadata.fake_runs import CACHED, Outcome
+
+P = fake_runs.PIPELINE
+
+
+@pytest.fixture
+def fake(tmp_path):
+    store = fake_runs.FakeStore(tmp_path)
+    yield store
+    store.close()
+
+
+def _model_id(produced):
+    return produced[nodes.TRAINER][nodes.MODEL_KEY][0].id
+
+
+def test_baseline_is_the_last_blessed_model_before_the_candidate(fake):
+    first = fake.run("r1")
+    second = fake.run("r2", Outcome(fingerprint="2" * 64))
+    rejected = fake.run("r3", Outcome(fingerprint="3" * 64, blessed=False))
+    assert models.latest_blessed(fake.store, P).id == _model_id(second)
+    assert models.latest_blessed(
+        fake.store, P, before_model_id=_model_id(second)).id == \
+        _model_id(first)
+    assert models.latest_blessed(
+        fake.store, P, before_model_id=_model_id(rejected)).id == \
+        _model_id(second)
+    assert models.latest_blessed(
+        fake.store, P, before_model_id=_model_id(first)) is None
+
+
+def test_served_model_is_the_last_pushed_not_the_last_run(fake):
+    assert models.last_pushed(fake.store, P) is None
+    fake.run("r1")
+    fake.run("r2", Outcome(default=CACHED, by_node={
+        nodes.BASELINE_RESOLVER: "executed"}))
+    fake.run("r3", Outcome(fingerprint="3" * 64, blessed=False))
+    served = models.last_pushed(fake.store, P)
+    assert served.version == "1001"
+    assert models.run_of(fake.store, served.pusher_execution_id) == "r1"
+    assert [m.version for m in models.pushed_models(fake.store, P)] == [
+        "1001"]
+
+
+def test_model_records_carry_lineage_and_recorded_accuracy(fake):
+    fake.run("r1", Outcome(accuracy=0.91))
+    fake.run("r2", Outcome(fingerprint="2" * 64, accuracy=0.93))
+    records = history.model_records(fake.store, P)
+    assert [(r.version, r.run_id, r.trained_in_run, r.accuracy,
+             r.data_fingerprint[:1], r.dataset) for r in records] == [
+        ("1002", "r2", "r2", 0.93, "2", "tiny_images:1.0.0"),
+        ("1001", "r1", "r1", 0.91, "f", "tiny_images:1.0.0")]
+    assert [r.version for r in history.model_records(fake.store, P, 1)] == [
+        "1002"]
+
+
+def test_run_records_read_only_the_runs_asked_for(fake, monkeypatch):
+    """Accuracy comes from the evaluation artifact; TFMA's files are read
+    only for an evaluation recorded before that, and only if its run is
+    one of those asked for."""
+    read = []
+    monkeypatch.setattr(history.evaluator_metrics, "read_metrics",
+                        lambda uri: read.append(uri) or {"accuracy": 0.5})
+    fake.run("old", Outcome(legacy_evaluation=True))
+    fake.run("new", Outcome(fingerprint="2" * 64, accuracy=0.95))
+    [newest] = history.run_records(fake.store, P, limit=1)
+    assert (newest.run_id, newest.status, newest.accuracy, newest.blessed,
+            newest.pushed_version) == ("new", "succeeded", 0.95, True,
+                                       "1002")
+    assert not read
+    assert [r.accuracy for r in history.run_records(fake.store, P)] == [
+        0.95, 0.5]
+    assert len(read) == 1
+
+
+def test_history_commands_do_not_import_tensorflow():
+    code = ("import sys\n"
+            "from pipeline import cli\n"
+            "from pipeline.metadata import history, runs, models, store\n"
+            "from pipeline.commands import runs, models\n"
+            "print(sorted(m for m in ('tensorflow', 'tensorflow_model_analysis',"
+            " 'tfx.types', 'tensorflow_datasets') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

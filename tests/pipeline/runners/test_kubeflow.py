@@ -1,0 +1,210 @@
+"""The Kubeflow package: strict PipelineSpec, the TFX DAG, resources."""
+
+import importlib
+import json
+import sys
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+import pipeline_config as pc
+from components.schema_importer import executor as schema_importer
+from pipeline.runners import kubeflow as kubeflow_runner
+from pipeline.metadata import urls
+from pipeline.runners import node_entrypoint
+from tests.pipeline import helpers
+
+
+def _compile(tmp, kubeflow):
+    """(config, spec, platform) of a package compiled for `kubeflow`,
+    parsed strictly: an unknown field raises."""
+    config = helpers.tiny_config(tmp / "out", str(tmp / "tfds"))
+    config = pc.dataclasses.replace(config, remote_root="gs://bucket/root")
+    path = tmp / "pipeline.yaml"
+    kubeflow_runner.compile_package(config, kubeflow, str(path))
+    with open(path, encoding="utf-8") as f:
+        documents = list(yaml.safe_load_all(f))
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    return config, spec, _platform(documents)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    kubeflow = pc.KubeflowConfig(
+        image="gcr.io/p/tfds-pipeline:1", trainer_gpus=2,
+        metadata_url="mysql://mlmd@mysql:3306/metadb",
+        metadata_secret="mlmd-mysql:password",
+        trainer_node_selector=(("cloud.google.com/gke-accelerator",
+                                "nvidia-tesla-t4"),))
+    config, spec, platform = _compile(tmp_path_factory.mktemp("kfp"),
+                                      kubeflow)
+    return config, kubeflow, spec, platform
+
+
+def _platform(documents):
+    """Executor label -> KubernetesExecutorConfig, parsed strictly."""
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s  # pylint: disable=import-outside-toplevel
+    executors = documents[1]["platforms"]["kubernetes"]["deploymentSpec"][
+        "executors"]
+    return {label: json_format.ParseDict(value, k8s.KubernetesExecutorConfig(),
+                                         ignore_unknown_fields=False)
+            for label, value in executors.items()}
+
+
+def _tasks(spec):
+    return {t.task_info.name: t for t in spec.root.dag.tasks.values()}
+
+
+def _executor(spec, task):
+    component = spec.components[task.component_ref.name]
+    return spec.deployment_spec.fields["executors"].struct_value.fields[
+        component.executor_label].struct_value.fields["container"] \
+        .struct_value
+
+
+def test_task_graph_equals_the_tfx_dag(compiled):
+    config, _, spec, _ = compiled
+    expected = kubeflow_runner.dag(kubeflow_runner.compile_ir(config))
+    tasks = _tasks(spec)
+    names = {key: t.task_info.name for key, t in
+             spec.root.dag.tasks.items()}
+    assert set(tasks) == set(expected) == set(helpers.NODES)
+    for node_id, task in tasks.items():
+        assert sorted(names[d] for d in task.dependent_tasks) == \
+            sorted(expected[node_id]), node_id
+
+
+def test_trainer_has_accelerators_and_resources(compiled):
+    _, kubeflow, spec, platform = compiled
+    resources = _executor(spec, _tasks(spec)["Trainer"]).fields[
+        "resources"].struct_value.fields
+    accelerator = resources["accelerator"].struct_value.fields
+    assert accelerator["resourceType"].string_value == "nvidia.com/gpu"
+    assert accelerator["resourceCount"].string_value == "2"
+    assert resources["resourceCpuRequest"].string_value == \
+        kubeflow.trainer_cpu
+    assert resources["resourceMemoryLimit"].string_value == \
+        kubeflow.trainer_memory
+    other = _executor(spec, _tasks(spec)["Evaluator"]).fields[
+        "resources"].struct_value.fields
+    assert "accelerator" not in other
+    trainer = platform[spec.components[_tasks(spec)["Trainer"].component_ref
+                                       .name].executor_label]
+    assert [(t.key, t.operator, t.effect) for t in trainer.tolerations] == [
+        ("nvidia.com/gpu", "Exists", "NoSchedule")]
+    assert dict(trainer.node_selector.labels) == {
+        "cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+
+
+def test_every_task_gets_the_mysql_password_from_the_secret(compiled):
+    _, _, spec, platform = compiled
+    for node_id, task in _tasks(spec).items():
+        config = platform[spec.components[task.component_ref.name]
+                          .executor_label]
+        [secret] = config.secret_as_env
+        assert secret.secret_name == "mlmd-mysql", node_id
+        assert [(k.secret_key, k.env_var) for k in secret.key_to_env] == [
+            ("password", urls.MYSQL_PASSWORD_ENV)]
+
+
+def test_committed_schema_is_named_inside_the_installed_package(compiled):
+    config, _, spec, _ = compiled
+    container = _executor(spec, _tasks(spec)["ImportSchemaGen"])
+    args = [v.string_value for v in container.fields["args"].list_value.values]
+    ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == "ImportSchemaGen"]
+    schema = node.parameters.parameters["schema_file"].field_value
+    assert schema.string_value == "schemas/fashion_mnist/schema.pbtxt"
+    assert schema_importer.resolve(schema.string_value) == \
+        config.schema_file
+
+
+def test_a_schema_only_this_machine_has_is_refused_for_remote_runs(tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text("")
+    with pytest.raises(pc.ConfigError, match="containers cannot read"):
+        pc.PipelineConfig(output_dir=str(tmp_path), schema_path=str(schema),
+                          remote_root="gs://bucket/root")
+    remote = pc.PipelineConfig(output_dir=str(tmp_path),
+                               schema_path="gs://bucket/schema.pbtxt",
+                               remote_root="gs://bucket/root")
+    assert remote.schema_import_path == "gs://bucket/schema.pbtxt"
+
+
+def test_tpu_trainer_on_gke(tmp_path):
+    _, spec, platform = _compile(tmp_path, pc.KubeflowConfig(
+        image="img:1", trainer_tpus=4, tpu_type="tpu-v5-lite-podslice",
+        tpu_topology="2x2"))
+    trainer_task = _tasks(spec)["Trainer"]
+    accelerator = _executor(spec, trainer_task).fields["resources"] \
+        .struct_value.fields["accelerator"].struct_value.fields
+    assert accelerator["resourceType"].string_value == "google.com/tpu"
+    assert accelerator["resourceCount"].string_value == "4"
+    trainer = platform[
+        spec.components[trainer_task.component_ref.name].executor_label]
+    assert dict(trainer.node_selector.labels) == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice",
+        "cloud.google.com/gke-tpu-topology": "2x2"}
+    assert [t.key for t in trainer.tolerations] == ["google.com/tpu"]
+    args = [v.string_value for v in _executor(spec, trainer_task).fields[
+        "args"].list_value.values]
+    ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == "Trainer"]
+    custom = json.loads(node.parameters.parameters["custom_config"]
+                        .field_value.string_value)
+    assert custom["tpu"] == "local"
+
+
+def test_tasks_retry_and_do_not_use_kfp_caching(compiled):
+    _, _, spec, _ = compiled
+    for task in _tasks(spec).values():
+        assert task.retry_policy.max_retry_count == 2
+        assert not task.caching_options.enable_cache
+
+
+def test_every_command_runs_an_importable_module_with_the_ir(compiled):
+    config, kubeflow, spec, _ = compiled
+    for node_id, task in _tasks(spec).items():
+        container = _executor(spec, task)
+        command = [v.string_value for v in
+                   container.fields["command"].list_value.values]
+        assert command[:2] == ["python", "-m"]
+        importlib.import_module(command[2])
+        assert command[2] in sys.modules
+        assert container.fields["image"].string_value == kubeflow.image
+        args = [v.string_value for v in
+                container.fields["args"].list_value.values]
+        assert args[args.index("--node-id") + 1] == node_id
+        assert args[args.index("--metadata") + 1] == kubeflow.metadata_url
+        ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+        root = ir.runtime_spec.pipeline_root.runtime_parameter
+        assert root.default_value.string_value == "gs://bucket/root"
+
+
+def test_epochs_and_dataset_version_are_pipeline_parameters(compiled):
+    config, _, spec, _ = compiled
+    parameters = spec.root.input_definitions.parameters
+    assert set(parameters) == {"epochs", "dataset_version"}
+    assert parameters["epochs"].default_value.number_value == \
+        config.training.epochs
+    run_ids = {t.inputs.parameters["run_id"].runtime_value.constant
+               .string_value for t in _tasks(spec).values()}
+    assert run_ids == {"{{$.pipeline_job_uuid}}"}
+
+
+def test_bad_kubeflow_settings_are_named():
+    with pytest.raises(pc.ConfigError, match="metadata URL 'http://x'"):
+        pc.KubeflowConfig(image="img", metadata_url="http://x")
+    with pytest.raises(pc.ConfigError, match="trainer GPUs .* got -1"):
+        pc.KubeflowConfig(image="img", trainer_gpus=-1)
+    with pytest.raises(pc.ConfigError, match="GPUs or TPUs, not both"):
+        pc.KubeflowConfig(image="img", trainer_gpus=1, trainer_tpus=4)
+    with pytest.raises(pc.ConfigError, match="SECRET_NAME:KEY"):
+        pc.KubeflowConfig(image="img", metadata_secret="mlmd-mysql")
+    with pytest.raises(pc.ConfigError, match="topology '2by2'"):
+        pc.KubeflowConfig(image="img", tpu_topology="2by2")

@@ -1,0 +1,161 @@
+"""The whole pipeline through LocalDagRunner on the tiny dataset.
+
+First run: everything executes, the model is blessed and pushed, and the
+pushed SavedModel answers both signatures. Second run, same data and
+settings: fully cached, nothing pushed. Third run on data no model can
+learn: not blessed, not pushed, the served version untouched.
+"""
+
+import hashlib
+import json
+import os
+
+import pytest
+
+from pipeline.runners import local as local_runner
+from tests.pipeline import helpers
+
+pytestmark = pytest.mark.slow
+
+
+def _digest(directory):
+    digest = hashlib.sha256()
+    for root, _, files in sorted(os.walk(directory)):
+        for name in sorted(files):
+            with open(os.path.join(root, name), "rb") as f:
+                digest.update(name.encode() + f.read())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tfds_data_dir):
+    """Three runs into one output dir, in order."""
+    output = tmp_path_factory.mktemp("local")
+    config = helpers.tiny_config(output, tfds_data_dir)
+    first = local_runner.run(config, "local")
+    served = {v: _digest(os.path.join(config.serving_dir, v))
+              for v in helpers.serving_versions(config.serving_dir)}
+    second = local_runner.run(config, "local")
+    noisy_config = helpers.tiny_config(output, tfds_data_dir, "noisy",
+                                       min_accuracy=0.5)
+    noisy = local_runner.run(noisy_config, "local")
+    with open(config.summary_path, encoding="utf-8") as f:
+        last_json = json.load(f)
+    return {"config": config, "first": first, "second": second,
+            "noisy": noisy, "served_after_first": served,
+            "last_json": last_json}
+
+
+def test_first_run_executes_blesses_and_pushes(runs):
+    first = runs["first"]
+    assert helpers.statuses(first) == {n: "executed" for n in helpers.NODES}
+    assert first["blessed"] is True
+    assert first["pushed_model"] is not None
+    assert os.path.dirname(first["pushed_model"]) == \
+        runs["config"].serving_dir
+    assert first["metrics"]["accuracy"] >= 0.9
+    assert first["metrics"]["example_count"] == 120
+    assert set(first["metrics"]["per_class_accuracy"]) == {
+        str(i) for i in range(10)}
+    assert first["dataset"] == {"name": "tiny_images", "version": "1.0.0"}
+    assert first["runner"] == "local"
+    assert first["wall_seconds"] > sum(
+        c["seconds"] for c in first["components"].values()) * 0.5
+    assert first["data"]["new"] is True and len(
+        first["data"]["fingerprint"]) == 64
+    matrix = first["metrics"]["confusion_matrix"]
+    assert len(matrix) == 10 and sum(map(sum, matrix)) == 120
+    correct = sum(matrix[i][i] for i in range(10))
+    assert correct / 120 == pytest.approx(first["metrics"]["accuracy"])
+    assert first["metrics"]["validation_failures"] == []
+    assert "baseline" not in first["metrics"]  # The first blessed model.
+    assert os.path.isfile(first["report"])
+    assert os.path.isfile(os.path.join(runs["config"].output_dir,
+                                       "last_run.html"))
+
+
+def test_pushed_model_answers_both_signatures(runs):
+    helpers.check_signatures(runs["first"]["pushed_model"])
+
+
+def test_training_used_the_configured_settings(runs):
+    record = helpers.training_records(runs["config"].output_dir)[0]
+    assert record["num_replicas_in_sync"] == 1
+    assert record["global_batch_size"] == 64
+    assert len(record["history"]["loss"]) == 2  # epochs
+    model_run = os.path.join(runs["config"].pipeline_root, "Trainer",
+                             "model_run")
+    events = [f for _, _, files in os.walk(model_run) for f in files
+              if f.startswith("events.out.tfevents")]
+    assert events, "no TensorBoard logs in the model run dir"
+
+
+def test_second_run_is_fully_cached_and_pushes_nothing(runs):
+    second = runs["second"]
+    expected = {n: "cached" for n in helpers.CACHEABLE}
+    expected["latest_blessed_model_resolver"] = "executed"
+    assert helpers.statuses(second) == expected
+    assert second["pushed_model"] is None
+    assert second["blessed"] is True
+    assert second["metrics"] == runs["first"]["metrics"]
+    assert second["data"] == dict(runs["first"]["data"], new=False,
+                                  note="no new data")
+    assert list(runs["served_after_first"]) == [
+        os.path.basename(runs["first"]["pushed_model"])]
+
+
+def test_model_that_fails_the_gate_is_not_pushed(runs):
+    noisy = runs["noisy"]
+    statuses = helpers.statuses(noisy)
+    assert statuses["Trainer"] == "executed"
+    assert statuses["Evaluator"] == "executed"
+    assert statuses["Pusher"] == "executed"
+    assert noisy["blessed"] is False
+    assert noisy["pushed_model"] is None
+    assert noisy["metrics"]["accuracy"] < 0.5
+    assert any(f.startswith("overall: sparse_categorical_accuracy")
+               for f in noisy["metrics"]["validation_failures"])
+    serving_dir = runs["config"].serving_dir
+    assert {v: _digest(os.path.join(serving_dir, v))
+            for v in helpers.serving_versions(serving_dir)} == \
+        runs["served_after_first"]
+    assert noisy["serving_model"] == runs["first"]["pushed_model"]
+
+
+def test_last_run_json_is_the_last_summary(runs):
+    last = runs["last_json"]
+    assert last == runs["noisy"]
+    assert set(last) >= {"run_id", "runner", "dataset", "components",
+                         "metrics", "blessed", "pushed_model",
+                         "wall_seconds"}
+
+
+def test_a_failing_baseline_resolver_fails_the_run_and_pushes_nothing(
+        tmp_path, tfds_data_dir, monkeypatch):
+    """TFX marks a node whose inputs cannot be resolved FAILED and goes on
+    with the DAG; the Evaluator must then not bless without a baseline."""
+    from components.evaluator import baseline  # pylint: disable=import-outside-toplevel
+    config = helpers.tiny_config(tmp_path, tfds_data_dir)
+    first = local_runner.run(config, "local")
+    served = {v: _digest(os.path.join(config.serving_dir, v))
+              for v in helpers.serving_versions(config.serving_dir)}
+
+    def broken(self, store, input_dict):
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(baseline.LatestBlessedBeforeCandidateStrategy,
+                        "resolve_artifacts", broken)
+    retrain = helpers.tiny_config(tmp_path, tfds_data_dir, seed=1)
+    with pytest.raises(local_runner.RunError,
+                       match="latest_blessed_model_resolver"):
+        local_runner.run(retrain, "local")
+    with open(config.summary_path, encoding="utf-8") as f:
+        summary = json.load(f)
+    assert summary["components"]["Trainer"]["status"] == "executed"
+    assert summary["components"]["latest_blessed_model_resolver"][
+        "status"] == "failed"
+    assert summary["components"]["Evaluator"]["status"] != "executed"
+    assert summary["pushed_model"] is None
+    assert {v: _digest(os.path.join(config.serving_dir, v))
+            for v in helpers.serving_versions(config.serving_dir)} == served
+    assert first["pushed_model"]

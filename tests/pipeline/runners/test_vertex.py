@@ -1,0 +1,160 @@
+"""The Vertex AI PipelineJob: strict spec, the DAG, the Trainer's worker
+pool. Compiled here; running it needs Vertex AI, which these machines cannot
+reach (see README, "Run on Vertex")."""
+
+import importlib
+import json
+
+import pytest
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+import pipeline_config as pc
+from pipeline.runners import kubeflow as kubeflow_runner
+from pipeline.runners import vertex as vertex_runner
+from tests.pipeline import helpers
+
+IMAGE = "us-docker.pkg.dev/p/repo/tfds-pipeline:1"
+RESOLVER_TASKS = {"latest_blessed_model_resolver-model-resolver",
+                  "latest_blessed_model_resolver-model-blessing-resolver"}
+
+
+def _config(tmp_path):
+    config = helpers.tiny_config(tmp_path / "out", str(tmp_path / "tfds"))
+    return pc.dataclasses.replace(config, remote_root="gs://bucket/root")
+
+
+def _compile(tmp_path, **vertex):
+    path = tmp_path / "pipeline.json"
+    job = vertex_runner.compile_job(
+        _config(tmp_path), pc.VertexConfig(image=IMAGE, **vertex), str(path))
+    with open(path, encoding="utf-8") as f:
+        assert json.load(f) == job
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(job["pipelineSpec"], spec,
+                          ignore_unknown_fields=False)
+    return job, spec
+
+
+def _executors(spec):
+    return json_format.MessageToDict(spec.deployment_spec)["executors"]
+
+
+def _custom_config(spec, task="Trainer"):
+    return json.loads(_constant(spec, task, "custom_config"))
+
+
+def _constant(spec, task, name):
+    # TFX writes the older `constantValue` form of a constant parameter.
+    value = spec.root.dag.tasks[task].inputs.parameters[name].runtime_value
+    return value.constant_value.string_value
+
+
+def test_job_parses_and_its_graph_is_the_tfx_dag(tmp_path):
+    job, spec = _compile(tmp_path)
+    from google.cloud.aiplatform_v1.types import PipelineJob  # pylint: disable=import-outside-toplevel
+    PipelineJob.from_json(json.dumps(job))  # Vertex's own message, strict.
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+    tasks = spec.root.dag.tasks
+    # Vertex splits the baseline resolver into two queries.
+    assert set(tasks) == (set(helpers.NODES)
+                          - {"latest_blessed_model_resolver"}
+                          | RESOLVER_TASKS)
+    expected = kubeflow_runner.dag(kubeflow_runner.compile_ir(
+        _config(tmp_path)))
+    for node_id in ("Transform", "Trainer", "Pusher"):
+        assert set(tasks[node_id].dependent_tasks) == set(expected[node_id])
+
+
+def test_every_task_runs_an_importable_executor_in_the_image(tmp_path):
+    _, spec = _compile(tmp_path)
+    for label, executor in _executors(spec).items():
+        if "resolver" in executor:
+            continue
+        container = executor["container"]
+        assert container["image"] == IMAGE, label
+        assert container["command"][:2] == ["python", "-m"]
+        importlib.import_module(container["command"][2])
+        args = container["args"]
+        path = args[args.index("--executor_class_path") + 1]
+        module, name = path.rsplit(".", 1)
+        assert hasattr(importlib.import_module(module), name), path
+
+
+def test_without_accelerators_the_trainer_is_a_pipeline_step(tmp_path):
+    _, spec = _compile(tmp_path)
+    args = _executors(spec)["Trainer_executor"]["container"]["args"]
+    assert args[args.index("--executor_class_path") + 1] == \
+        "components.trainer.executor.Executor"
+    custom = _custom_config(spec)
+    assert custom["epochs"] == 2 and "ai_platform_training_args" not in custom
+
+
+def test_gpu_trainer_is_a_vertex_custom_job_with_a_worker_pool(tmp_path):
+    _, spec = _compile(tmp_path, project="my-project", region="europe-west4",
+                       machine_type="n1-standard-8",
+                       accelerator_type="NVIDIA_TESLA_T4",
+                       accelerator_count=2)
+    args = _executors(spec)["Trainer_executor"]["container"]["args"]
+    assert args[args.index("--executor_class_path") + 1] == \
+        "components.trainer.vertex.Executor"
+    custom = _custom_config(spec)
+    assert custom["ai_platform_enable_vertex"] is True
+    assert custom["ai_platform_vertex_region"] == "europe-west4"
+    training = custom["ai_platform_training_args"]
+    assert training["project"] == "my-project"
+    assert training["worker_pool_specs"] == [{
+        "machine_spec": {"machine_type": "n1-standard-8",
+                         "accelerator_type": "NVIDIA_TESLA_T4",
+                         "accelerator_count": 2},
+        "replica_count": 1,
+        "container_spec": {"image_uri": IMAGE}}]
+    assert custom["tpu"] is None
+    # run_fn's own settings travel with it.
+    assert custom["epochs"] == 2 and custom["batch_size_per_replica"] == 64
+
+
+def test_tpu_trainer_uses_a_tpu_vm_and_tpu_strategy(tmp_path):
+    _, spec = _compile(tmp_path, project="p", machine_type="ct5lp-hightpu-4t",
+                       accelerator_type="TPU_V5_LITEPOD", accelerator_count=4,
+                       tpu_topology="2x2")
+    custom = _custom_config(spec)
+    [pool] = custom["ai_platform_training_args"]["worker_pool_specs"]
+    assert pool["machine_spec"]["tpu_topology"] == "2x2"
+    assert custom["tpu"] == "local"
+
+
+def test_committed_schema_is_package_relative(tmp_path):
+    _, spec = _compile(tmp_path)
+    value = _constant(spec, "ImportSchemaGen", "schema_file")
+    assert value == "schemas/fashion_mnist/schema.pbtxt"
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"project": "p", "accelerator_type": "NVIDIA_TESLA_T4"},
+     "set both the accelerator type and count"),
+    ({"region": "mars"}, "region 'mars'"),
+])
+def test_bad_vertex_settings_are_named(settings, message):
+    with pytest.raises(pc.ConfigError, match=message):
+        pc.VertexConfig(image=IMAGE, **settings)
+
+
+def test_unknown_accelerator_is_named_before_compiling(tmp_path):
+    with pytest.raises(pc.ConfigError, match="'NVIDIA_K9000' is not a"):
+        _compile(tmp_path, project="p", accelerator_type="NVIDIA_K9000",
+                 accelerator_count=1)
+    assert not (tmp_path / "pipeline.json").exists()
+
+
+def test_without_a_project_the_custom_job_takes_the_pipelines(tmp_path):
+    from components.trainer import vertex  # pylint: disable=import-outside-toplevel
+    _, spec = _compile(tmp_path, accelerator_type="NVIDIA_TESLA_T4",
+                       accelerator_count=1)
+    training = _custom_config(spec)["ai_platform_training_args"]
+    assert "project" not in training
+    filled = vertex.with_project(training, lambda: "runs-in-project")
+    assert filled["project"] == "runs-in-project"
+    assert filled["worker_pool_specs"] == training["worker_pool_specs"]
+    assert vertex.with_project({"project": "given"},
+                               lambda: "unused")["project"] == "given"
