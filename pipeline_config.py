@@ -394,6 +394,13 @@ class PipelineConfig:
             "directory: point --tfds-manual-dir at the folder holding the "
             "dataset's files.")
         _require(
+            self.dataset.data_dir is None
+            or not os.path.exists(self.dataset.data_dir)
+            or os.path.isdir(self.dataset.data_dir),
+            f"TFDS data dir {self.dataset.data_dir!r} is not a directory: "
+            "point --tfds-data-dir at a folder (TFDS creates it if "
+            "missing).")
+        _require(
             not os.path.exists(self.output_dir)
             or (os.path.isdir(self.output_dir)
                 and os.access(self.output_dir, os.W_OK | os.X_OK)),

@@ -8,6 +8,7 @@ number of classes from the committed schema through `contract_from_schema`.
 import dataclasses
 from typing import Tuple
 
+from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
@@ -41,9 +42,44 @@ class FeatureContract:
         return size
 
 
+class SchemaError(ValueError):
+    """A schema file that cannot be read or does not describe an image
+    classification dataset; the message names the file and what is wrong."""
+
+
 def load_schema(path: str) -> schema_pb2.Schema:
-    """Reads a text-format schema file."""
-    return io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+    """Reads a text-format schema file.
+
+    Raises:
+      SchemaError: the file cannot be read or is not a text-format Schema.
+    """
+    try:
+        return io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+    except text_format.ParseError as error:
+        raise SchemaError(
+            f"schema {path!r} is not a text-format TFMD Schema: "
+            f"{str(error).rstrip('.')}. "
+            "Fix it, or write a first one with `python -m pipeline "
+            "infer-schema`.") from None
+    except Exception as error:  # pylint: disable=broad-except
+        # tf.io.gfile raises TensorFlow's own errors (local or gs://).
+        raise SchemaError(
+            f"cannot read schema {path!r}: {type(error).__name__}: "
+            f"{str(error).strip()}") from None
+
+
+def load_contract(path: str) -> FeatureContract:
+    """The feature contract of a schema file.
+
+    Raises:
+      SchemaError: naming the file and what is wrong with it.
+    """
+    try:
+        return contract_from_schema(load_schema(path))
+    except SchemaError as error:
+        if repr(path) in str(error):
+            raise
+        raise SchemaError(f"schema {path!r}: {error}") from None
 
 
 def image_shape_tag(shape) -> str:
@@ -55,25 +91,31 @@ def contract_from_schema(schema: schema_pb2.Schema) -> FeatureContract:
     """Reads image shape and class count from a schema.
 
     Raises:
-      ValueError: if the schema lacks the image or label feature, the image
+      SchemaError: if the schema lacks the image or label feature, the image
         shape tag, or an integer domain on the label.
     """
     features = {f.name: f for f in schema.feature}
     missing = [k for k in (IMAGE_KEY, LABEL_KEY) if k not in features]
     if missing:
-        raise ValueError(
+        raise SchemaError(
             f"schema has no feature {missing[0]!r}; the pipeline needs an "
             f"{IMAGE_KEY!r} bytes feature and a {LABEL_KEY!r} int feature.")
     tags = [t for t in features[IMAGE_KEY].annotation.tag
             if t.startswith(IMAGE_SHAPE_TAG)]
     if not tags:
-        raise ValueError(
+        raise SchemaError(
             f"schema feature {IMAGE_KEY!r} has no annotation tag "
             f"'{IMAGE_SHAPE_TAG}HxWxC' giving the image shape.")
-    shape = tuple(int(d) for d in tags[0][len(IMAGE_SHAPE_TAG):].split("x"))
+    try:
+        shape = tuple(int(d) for d in
+                      tags[0][len(IMAGE_SHAPE_TAG):].split("x"))
+    except ValueError:
+        raise SchemaError(
+            f"schema feature {IMAGE_KEY!r} has tag {tags[0]!r}, which is not "
+            f"'{IMAGE_SHAPE_TAG}HxWxC' with whole numbers.") from None
     label = features[LABEL_KEY]
     if not label.HasField("int_domain") or label.int_domain.min != 0:
-        raise ValueError(
+        raise SchemaError(
             f"schema feature {LABEL_KEY!r} needs an int_domain from 0 to "
             "the number of classes - 1.")
     return FeatureContract(image_shape=shape,

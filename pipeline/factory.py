@@ -66,8 +66,7 @@ def create_pipeline(
     Returns:
       The TFX pipeline, caching enabled.
     """
-    contract = features.contract_from_schema(
-        features.load_schema(config.schema_file))
+    contract = features.load_contract(config.schema_file)
     dataset = config.dataset
 
     example_gen = TfdsExampleGen(

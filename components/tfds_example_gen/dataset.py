@@ -55,14 +55,24 @@ def prepare(builder, manual_dir: Optional[str] = None) -> None:
             download_config=tfds.download.DownloadConfig(
                 manual_dir=manual_dir))
     except Exception as error:  # TFDS raises many kinds; all mean the same.
+        if manual_dir:
+            advice = (f"Check that {manual_dir!r} holds the dataset's "
+                      "official source files, unchanged, as the dataset's "
+                      "documentation names them (a file that is damaged or "
+                      "of another version fails TFDS's checksums), or pass "
+                      "--tfds-data-dir pointing at a data dir where the "
+                      "dataset is already prepared.")
+        else:
+            advice = ("Without network access, put the dataset's source "
+                      "files in a folder and pass it with --tfds-manual-dir,"
+                      " or pass --tfds-data-dir pointing at a data dir where "
+                      "the dataset is already prepared.")
         source = (f"from manual dir {manual_dir!r}" if manual_dir
                   else "by downloading it")
         raise DatasetError(
             f"could not prepare TFDS dataset {builder.info.full_name!r} "
-            f"{source}: {type(error).__name__}: {error}. Without network "
-            "access, put the dataset's source files in a folder and pass it "
-            "with --tfds-manual-dir, or pass --tfds-data-dir pointing at a "
-            "data dir where the dataset is already prepared.") from error
+            f"{source}: {type(error).__name__}: {str(error).strip()}. "
+            f"{advice}") from error
 
 
 def check_splits(builder, splits: Mapping[str, str]) -> None:

@@ -39,8 +39,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     global_batch = (params["batch_size_per_replica"]
                     * strategy.num_replicas_in_sync)
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    contract = features.contract_from_schema(
-        features.load_schema(fn_args.schema_path))
+    contract = features.load_contract(fn_args.schema_path)
 
     tft_layer = transform_output.transform_features_layer()
     raw_schema = transform_output.raw_metadata.schema

@@ -1,5 +1,7 @@
 """`compile`: a Kubeflow Pipelines package or a Vertex AI PipelineJob."""
 
+import os
+
 import click
 
 import pipeline_config
@@ -113,6 +115,7 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
         urls.parse_for_package(settings["metadata_url"])
     except urls.MetadataUrlError as error:
         raise click.UsageError(str(error)) from None
+    _check_output(output, target)
     other = VERTEX_ONLY if target == "kubeflow" else KUBEFLOW_ONLY
     for name, flag in options.given(ctx, other):
         if name == "metadata_url":
@@ -123,6 +126,7 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
         raise click.UsageError(f"{flag} does not apply to --target {target}.")
     target_options = {name: settings.pop(name)
                       for name in KUBEFLOW_ONLY + VERTEX_ONLY}
+    from components import features  # pylint: disable=import-outside-toplevel
     try:
         config = options.config_from_options(settings,
                                              remote_root=pipeline_root)
@@ -138,7 +142,26 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
                 **target_options), output)
     except pipeline_config.ConfigError as error:
         raise click.UsageError(str(error)) from None
+    except features.SchemaError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"Wrote {output}")
+
+
+def _check_output(output: str, target: str) -> None:
+    """The package can be written where asked, before compiling."""
+    directory = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(output):
+        raise click.UsageError(f"--output {output!r} is a directory; name "
+                               "the file to write, e.g. pipeline.yaml.")
+    if not os.path.isdir(directory):
+        raise click.UsageError(f"--output {output!r}: folder {directory!r} "
+                               "does not exist; create it first.")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise click.UsageError(f"--output {output!r}: folder {directory!r} "
+                               "is not writable.")
+    if target == "kubeflow" and not output.endswith((".yaml", ".yml")):
+        raise click.UsageError(f"--output {output!r}: a Kubeflow package is "
+                               "YAML; name it *.yaml.")
 
 
 def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,

@@ -32,7 +32,13 @@ def infer_schema(dataset, tfds_data_dir, output):
         num_classes=info[features.LABEL_KEY].num_classes)
     output = output or os.path.join("schemas", builder.info.name,
                                     "schema.pbtxt")
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as f:
-        f.write(text_format.MessageToString(features.schema_for(contract)))
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text_format.MessageToString(
+                features.schema_for(contract)))
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot write the schema to {output!r}: {error.strerror}; "
+            "choose another --output.") from None
     click.echo(f"Wrote {output}")

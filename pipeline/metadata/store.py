@@ -47,6 +47,8 @@ def open_store(url: Union[str, urls.StoreUrl], *,
                      f"{urls.MYSQL_PASSWORD_ENV}).",
             "grpc": "Check the host and port of the metadata service.",
         }[parsed.scheme]
+        # MLMD appends the SQL it ran ("... query:  CREATE TABLE ...").
+        reason = urls.redact(str(error).strip()).split(" query:  ")[0]
         raise StoreError(
-            f"cannot open ML Metadata at {parsed}: "
-            f"{urls.redact(str(error).strip())}. {hint}") from None
+            f"cannot open ML Metadata at {parsed}: {reason}. {hint}"
+        ) from None

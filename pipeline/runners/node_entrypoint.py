@@ -36,11 +36,29 @@ def encode_ir(ir) -> str:
     return base64.b64encode(zlib.compress(ir.SerializeToString(), 9)).decode()
 
 
+class BadIr(ValueError):
+    """The text is not a pipeline IR that `encode_ir` wrote."""
+
+
 def decode_ir(text: str):
-    """The inverse of `encode_ir`."""
+    """The inverse of `encode_ir`.
+
+    Raises:
+      BadIr: the text is not one `encode_ir` wrote.
+    """
+    from google.protobuf import message  # pylint: disable=import-outside-toplevel
     from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=import-outside-toplevel
     ir = pipeline_pb2.Pipeline()
-    ir.ParseFromString(zlib.decompress(base64.b64decode(text)))
+    try:
+        ir.ParseFromString(zlib.decompress(base64.b64decode(
+            text.strip(), validate=True)))
+    except (ValueError, zlib.error, message.DecodeError) as error:
+        raise BadIr(f"not a compiled pipeline as `compile` embeds it "
+                    f"({type(error).__name__}: {error}); recompile the "
+                    "package.") from None
+    if not ir.nodes:
+        raise BadIr("a compiled pipeline with no nodes; recompile the "
+                    "package.")
     return ir
 
 
@@ -137,9 +155,19 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
         raise click.ClickException(str(error)) from None
     if pipeline_ir_file:
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        with tf.io.gfile.GFile(pipeline_ir_file) as f:
-            pipeline_ir = f.read()
-    ir = decode_ir(pipeline_ir)
+        try:
+            with tf.io.gfile.GFile(pipeline_ir_file) as f:
+                pipeline_ir = f.read()
+        except (tf.errors.OpError, UnicodeDecodeError) as error:
+            raise click.ClickException(
+                f"cannot read --pipeline-ir-file {pipeline_ir_file!r}: "
+                f"{getattr(error, 'message', error)}") from None
+    try:
+        ir = decode_ir(pipeline_ir)
+    except BadIr as error:
+        where = (f"--pipeline-ir-file {pipeline_ir_file!r}"
+                 if pipeline_ir_file else "--pipeline-ir")
+        raise click.UsageError(f"{where} is {error}") from None
     set_run_parameters(ir, epochs, dataset_version)
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
     absl_logging.set_verbosity(absl_logging.INFO)

@@ -21,14 +21,20 @@ def check_dataset(config: PipelineConfig):
     """
     builder = tfds_dataset.get_builder(config.dataset.tfds_name,
                                        config.dataset.data_dir)
+    if os.path.isdir(config.schema_file):
+        raise tfds_dataset.DatasetError(
+            f"schema {config.schema_file!r} is a directory; pass the "
+            "schema.pbtxt file in it with --schema.")
     if not os.path.isfile(config.schema_file):
         raise tfds_dataset.DatasetError(
             f"no schema for dataset {config.dataset.name!r} at "
             f"{config.schema_file!r}: write a first one with `python -m "
             f"pipeline infer-schema --dataset {config.dataset.name}`, review "
             "and commit it, or pass --schema.")
-    contract = features.contract_from_schema(
-        features.load_schema(config.schema_file))
+    try:
+        contract = features.load_contract(config.schema_file)
+    except features.SchemaError as error:
+        raise tfds_dataset.DatasetError(str(error)) from None
     info_features = builder.info.features
     for key in (features.IMAGE_KEY, features.LABEL_KEY):
         if key not in info_features:

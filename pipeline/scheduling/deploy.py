@@ -56,33 +56,40 @@ class Package:
 
 def read_package(path: str, target: str) -> Package:
     """The package at `path`, compiled for `target` (kubeflow or vertex)."""
+    if os.path.isdir(path):
+        raise DeployError(f"pipeline package {path!r} is a directory; pass "
+                          "the file `compile` wrote.")
     if not os.path.isfile(path):
         raise DeployError(
             f"pipeline package {path!r} does not exist; write it with "
             f"`python -m pipeline compile --target {target} --output "
             f"{path} ...`.")
-    with open(path, encoding="utf-8") as f:
-        try:
+    try:
+        with open(path, encoding="utf-8") as f:
             document = next(yaml.safe_load_all(f), None)  # JSON is YAML too.
-        except yaml.YAMLError as error:
-            raise DeployError(f"{path!r} is not a pipeline package: "
-                              f"{error}") from None
-    spec = (document or {}).get("pipelineSpec", document) or {}
-    if target == "vertex" and "pipelineSpec" not in (document or {}):
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DeployError(f"{path!r} is not a pipeline package: "
+                          f"{error}") from None
+    if not isinstance(document, dict):
+        raise DeployError(f"{path!r} is not a compiled pipeline (a YAML or "
+                          "JSON mapping); write it with `python -m pipeline "
+                          f"compile --target {target}`.")
+    spec = document.get("pipelineSpec", document)
+    if target == "vertex" and "pipelineSpec" not in document:
         raise DeployError(f"{path!r} is not a Vertex PipelineJob; compile "
                           "it with --target vertex.")
-    if target == "kubeflow" and "pipelineSpec" in (document or {}):
+    if target == "kubeflow" and "pipelineSpec" in document:
         raise DeployError(f"{path!r} is a Vertex PipelineJob; compile it "
                           "with --target kubeflow for Kubeflow Pipelines.")
     try:
         name = spec["pipelineInfo"]["name"]
         root = spec["root"]
-    except (KeyError, TypeError):
+        parameters = {k: v.get("parameterType", "STRING") for k, v in
+                      root.get("inputDefinitions", {}).get(
+                          "parameters", {}).items()}
+    except (KeyError, TypeError, AttributeError):
         raise DeployError(f"{path!r} is not a compiled pipeline (no "
                           "pipelineInfo/root).") from None
-    parameters = {k: v.get("parameterType", "STRING") for k, v in
-                  root.get("inputDefinitions", {}).get("parameters",
-                                                       {}).items()}
     return Package(path=path, name=name, parameters=parameters)
 
 

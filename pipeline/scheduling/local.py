@@ -8,15 +8,18 @@ lock (`local_runner.exclusive`), so a run started by hand meanwhile makes
 the tick fail and be logged, not overlap. Ticks missed while a run was going
 are skipped, not caught up. A failed run is logged and the schedule goes on.
 The first SIGINT/SIGTERM stops scheduling after the current run; a second one
-stops that run too.
+stops that run too: the run's whole process group (Beam workers, the
+Trainer's process), so that nothing of it goes on writing once the run's
+lock is released, and nothing of a run outlives it into the next tick.
 """
 
 import datetime
+import os
 import signal
 import subprocess
 import sys
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 from pipeline.scheduling import cron
 
@@ -32,8 +35,8 @@ class Scheduler:
     Args:
       expression: a five-field cron expression (validated here).
       run_once: starts one run and returns its exit code; given a callback
-        that registers the running child process, if any, for a second
-        signal to stop.
+        that registers the running run (anything with a `stop()`, e.g. a
+        `ProcessGroup`), if any, for a second signal to stop.
       echo: where the log lines go.
       clock, sleep: injectable for tests.
       max_runs: stop after this many runs (None: run until stopped).
@@ -54,14 +57,14 @@ class Scheduler:
         self._max_runs = max_runs
         self._run_now = run_now
         self._stopping = False
-        self._child: Optional[subprocess.Popen] = None
+        self._child = None
         self.exit_codes: List[int] = []
 
     def stop(self, signum=None, frame=None) -> None:  # pylint: disable=unused-argument
         """First call: no more runs. Second call: also stop the run."""
         if self._stopping and self._child is not None:
             self._echo("Stopping the current run.")
-            self._child.terminate()
+            self._child.stop()
             return
         self._stopping = True
         if self._child is not None:
@@ -81,7 +84,7 @@ class Scheduler:
             self._sleep(min(left, 1.0))
         return False
 
-    def _register(self, child: Optional[subprocess.Popen]) -> None:
+    def _register(self, child) -> None:
         self._child = child
 
     def _one_run(self) -> None:
@@ -123,16 +126,78 @@ class Scheduler:
         return self.exit_codes
 
 
-def run_command(args: List[str]) -> Callable[[Callable], int]:
-    """A `run_once` that runs `python -m pipeline run ARGS` as a child.
+class ProcessGroup:
+    """A run started in a session of its own: its process and everything
+    that process starts share one process group, stopped as one.
 
-    The child gets its own session, so a Ctrl-C at the terminal reaches the
-    scheduler (which lets the run finish) and not the run itself.
+    Args:
+      command: the run's command line.
+      grace: seconds a stopped run gets to exit after SIGTERM before the
+        group is sent SIGKILL.
     """
+
+    def __init__(self, command: Sequence[str], grace: float = 10.0):
+        # A session of its own, so a Ctrl-C at the terminal reaches the
+        # scheduler (which lets the run finish) and not the run itself.
+        self._process = subprocess.Popen(  # pylint: disable=consider-using-with
+            list(command), start_new_session=True)
+        self.pgid = self._process.pid
+        self._grace = grace
+        self._kill_at: Optional[float] = None
+
+    def stop(self) -> None:
+        """SIGTERM to the whole group; SIGKILL after the grace period."""
+        self._signal(signal.SIGTERM)
+        self._kill_at = time.monotonic() + self._grace
+
+    def _signal(self, signum: int) -> None:
+        try:
+            os.killpg(self.pgid, signum)
+        except ProcessLookupError:
+            pass  # Nothing left in the group.
+
+    def members(self) -> List[int]:
+        """The group's live (not zombie) processes, from /proc."""
+        alive = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", encoding="utf-8") as f:
+                    # pid (comm) state ppid pgrp ...; comm may hold spaces.
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # Gone meanwhile.
+            if fields[0] != "Z" and int(fields[2]) == self.pgid:
+                alive.append(int(name))
+        return alive
+
+    def wait(self) -> int:
+        """Waits for the run, then ends whatever it left running in its
+        group; returns the run's exit code."""
+        while True:
+            try:
+                code = self._process.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if self._kill_at and time.monotonic() > self._kill_at:
+                    self._signal(signal.SIGKILL)
+        if self.members():
+            self.stop()
+            while self.members():
+                if time.monotonic() > self._kill_at:
+                    self._signal(signal.SIGKILL)
+                time.sleep(0.1)
+        return code
+
+
+def run_command(args: List[str], command: Sequence[str] = (
+        sys.executable, "-m", "pipeline", "run"),
+                grace: float = 10.0) -> Callable[[Callable], int]:
+    """A `run_once` that runs `python -m pipeline run ARGS` (or `command`
+    ARGS) as a `ProcessGroup`."""
     def run_once(register: Callable) -> int:
-        child = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "pipeline", "run", *args],
-            start_new_session=True)
-        register(child)
-        return child.wait()
+        group = ProcessGroup([*command, *args], grace=grace)
+        register(group)
+        return group.wait()
     return run_once

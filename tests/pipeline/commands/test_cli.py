@@ -204,6 +204,79 @@ def test_compile_rejects_bad_settings(tmp_path, extra, message):
     assert not output.exists()
 
 
+PASSWORD = "Hunter2pw"
+
+
+def _files_holding(directory, text):
+    found = []
+    for root, _, files in os.walk(directory):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                if text.encode() in f.read():
+                    found.append(os.path.join(root, name))
+    return found
+
+
+@pytest.mark.parametrize("target", ["kubeflow", "vertex"])
+@pytest.mark.parametrize("metadata", [
+    ["--metadata", f"mysql://mlmd:{PASSWORD}@mysql:3306/metadb"],
+    [f"--metadata=mysql://mlmd:{PASSWORD}@mysql/metadb"],
+    ["--metadata", f"mysql://mlmd:{PASSWORD}%21%40@mysql/metadb"],
+])
+def test_compile_refuses_a_password_and_writes_it_nowhere(tmp_path, target,
+                                                          metadata):
+    output = tmp_path / "package"
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", target,
+        "--output", str(output), "--image", "img",
+        "--pipeline-root", "gs://b/r", *metadata])
+    assert result.returncode == 2
+    assert "--metadata-secret" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "mysql://mlmd:***@mysql:3306/metadb" in result.stderr
+    assert not output.exists()
+    assert _files_holding(tmp_path, PASSWORD) == []
+
+
+def test_compile_never_writes_the_password_from_the_environment(tmp_path):
+    """MLMD_MYSQL_PASSWORD is for the tasks at run time (from the secret);
+    a compile on a machine that has it set must not embed it."""
+    output = tmp_path / "pipeline.yaml"
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(output), "--image", "img",
+        "--pipeline-root", "gs://b/r",
+        "--metadata", "mysql://mlmd@mysql:3306/metadb",
+        "--metadata-secret", "mlmd-mysql:password"],
+        env=dict(os.environ, MLMD_MYSQL_PASSWORD=PASSWORD))
+    assert result.returncode == 0, result.stderr
+    assert "mysql://mlmd@mysql:3306/metadb" in output.read_text()
+    assert _files_holding(tmp_path, PASSWORD) == []
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_compile_checks_no_paths_of_this_machine(tmp_path):
+    """The tasks read the manual dir and write outputs in their own
+    containers; this machine need not have either."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    output = tmp_path / "pipeline.yaml"
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(output), "--image", "img",
+        "--pipeline-root", "gs://b/r",
+        "--tfds-manual-dir", "/mnt/datasets/fashion_mnist",
+        "--output-dir", str(blocker / "out")])
+    assert result.returncode == 0, result.stderr
+    from pipeline.runners import node_entrypoint  # pylint: disable=import-outside-toplevel
+    from tests import kfp_local  # pylint: disable=import-outside-toplevel
+    spec, _ = kfp_local.load(str(output))
+    args = next(iter(spec["deploymentSpec"]["executors"].values()))[
+        "container"]["args"]
+    ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+    assert "/mnt/datasets/fashion_mnist" in str(ir)
+
+
 def test_summary_says_no_new_data_and_what_ran_anyway():
     from pipeline.commands import run  # pylint: disable=import-outside-toplevel
     summary = {"wall_seconds": 11.0, "metrics": {}, "blessed": True,

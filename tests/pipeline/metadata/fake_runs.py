@@ -46,9 +46,13 @@ class Outcome:
 class FakeStore:
     """An in-memory store and the runs recorded in it."""
 
-    def __init__(self, tmp_path, pipeline_name: str = PIPELINE):
+    def __init__(self, tmp_path, pipeline_name: str = PIPELINE,
+                 sqlite_path: Optional[str] = None):
         config = metadata_store_pb2.ConnectionConfig()
-        config.fake_database.SetInParent()
+        if sqlite_path:  # For a test that reads it from another process.
+            config.sqlite.filename_uri = sqlite_path
+        else:
+            config.fake_database.SetInParent()
         self._handle = metadata.Metadata(config)
         self._handle.__enter__()
         self.store = self._handle.store

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -80,7 +81,7 @@ def test_a_signal_stops_after_the_current_run_a_second_one_stops_it():
     class Child:
         terminated = False
 
-        def terminate(self):
+        def stop(self):
             self.terminated = True
 
     child = Child()
@@ -97,6 +98,79 @@ def test_a_signal_stops_after_the_current_run_a_second_one_stops_it():
     assert loop.loop() == [-15]
     assert child.terminated
     assert "Stopping after the current run" in " ".join(lines)
+
+
+# A run that starts a worker (as Beam and the Trainer do) and keeps going;
+# the worker ignores SIGTERM and appends to a file until it is killed.
+WORKER = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+while True:
+    with open(sys.argv[1], "a") as f:
+        f.write("x")
+    time.sleep(0.05)
+"""
+RUN = """
+import os, subprocess, sys, time
+out = sys.argv[1]
+worker = subprocess.Popen([sys.executable, os.path.join(out, "worker.py"),
+                           os.path.join(out, "worker.log")])
+with open(os.path.join(out, "pids"), "w") as f:
+    f.write(f"{os.getpid()} {worker.pid}")
+time.sleep(600)
+"""
+
+
+def _tree(tmp_path, run=RUN):
+    (tmp_path / "worker.py").write_text(WORKER)
+    (tmp_path / "run.py").write_text(run)
+    return scheduler.run_command(
+        [str(tmp_path)], command=[sys.executable, str(tmp_path / "run.py")],
+        grace=1.0)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_second_signal_stops_the_runs_whole_process_tree(tmp_path):
+    lines = []
+    loop = scheduler.Scheduler("0 0 1 1 *", _tree(tmp_path),
+                               echo=lines.append, max_runs=1, run_now=True)
+    pids = tmp_path / "pids"
+
+    def stop_when_started():
+        deadline = time.monotonic() + 60
+        while not pids.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        loop.stop()
+        loop.stop()
+
+    stopper = threading.Thread(target=stop_when_started)
+    stopper.start()
+    codes = loop.loop()
+    stopper.join()
+    run_pid, worker_pid = map(int, pids.read_text().split())
+    assert codes == [-signal.SIGTERM]
+    assert not _alive(run_pid) and not _alive(worker_pid)
+    written = (tmp_path / "worker.log").stat().st_size
+    time.sleep(0.5)
+    assert (tmp_path / "worker.log").stat().st_size == written
+    assert "Stopping the current run." in lines
+
+
+def test_workers_a_run_leaves_behind_are_ended_with_it(tmp_path):
+    """A run that exits on its own but leaves a worker running: the worker
+    is ended before the next tick could start a run."""
+    run_once = _tree(tmp_path, RUN.replace("time.sleep(600)", "sys.exit(0)"))
+    assert run_once(lambda group: None) == 0
+    _, worker_pid = map(int, (tmp_path / "pids").read_text().split())
+    assert not _alive(worker_pid)
 
 
 def test_invalid_cron_is_refused_with_the_expression_named():

@@ -1,0 +1,52 @@
+"""The summary reports an evaluation it cannot read instead of leaving
+parts of it out silently."""
+
+import logging
+
+import tensorflow as tf
+from tensorflow_model_analysis.proto import metrics_for_slice_pb2
+
+from components.evaluator import eval_config
+from components.evaluator import metrics
+from pipeline.reporting import summary
+
+
+def _evaluation(directory, accuracy=0.875):
+    """A TFMA output dir with overall metrics only."""
+    record = metrics_for_slice_pb2.MetricsForSlice()
+    for name, value in ((eval_config.ACCURACY, accuracy),
+                        ("example_count", 120.0)):
+        item = record.metric_keys_and_values.add()
+        item.key.name = name
+        item.value.double_value.value = value
+    with tf.io.TFRecordWriter(
+            str(directory / "metrics-00000-of-00001.tfrecord")) as writer:
+        writer.write(record.SerializeToString())
+    return str(directory)
+
+
+def test_an_evaluation_without_plots_or_thresholds_is_normal(tmp_path):
+    read = summary._metrics(_evaluation(tmp_path))  # pylint: disable=protected-access
+    assert read["accuracy"] == 0.875 and read["example_count"] == 120
+    assert "confusion_matrix" not in read
+    assert "validation_failures" not in read and "unreadable" not in read
+
+
+def test_a_damaged_plots_file_is_reported_not_dropped(tmp_path, caplog):
+    uri = _evaluation(tmp_path)
+    # A well-framed record that is no PlotsForSlice.
+    with tf.io.TFRecordWriter(
+            str(tmp_path / "plots-00000-of-00001.tfrecord")) as writer:
+        writer.write(b"\xff\xff\xff not a proto")
+    with caplog.at_level(logging.ERROR):
+        read = summary._metrics(uri)  # pylint: disable=protected-access
+    assert read["unreadable"].startswith(uri)
+    assert "cannot read the evaluation" in caplog.text
+
+
+def test_recorded_metrics_round_trip(tmp_path):
+    from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+    evaluation = standard_artifacts.ModelEvaluation()
+    metrics.record(evaluation, metrics.read_metrics(_evaluation(tmp_path)))
+    assert metrics.recorded_accuracy(evaluation.mlmd_artifact) == 0.875
+    assert evaluation.get_int_custom_property("example_count") == 120
