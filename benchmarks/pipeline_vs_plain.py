@@ -20,6 +20,7 @@ import threading
 import time
 
 import psutil
+from pipeline import nodes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -123,8 +124,8 @@ def main():
         "accuracy_difference": cold["metrics"]["accuracy"] - plain_accuracy,
         "examples_per_second": {
             "example_gen": (TRAIN_EXAMPLES + TEST_EXAMPLES)
-                           / seconds["TfdsExampleGen"],
-            "trainer": TRAIN_EXAMPLES * args.epochs / seconds["Trainer"]},
+                           / seconds[nodes.EXAMPLE_GEN],
+            "trainer": TRAIN_EXAMPLES * args.epochs / seconds[nodes.TRAINER]},
     }
     print(f"{'':24}{'wall s':>9}{'x plain':>9}{'accuracy':>10}"
           f"{'peak MiB':>10}")

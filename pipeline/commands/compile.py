@@ -55,7 +55,8 @@ Examples:
               default=default(KUBEFLOW, "metadata_url"),
               show_default=True,
               help="[kubeflow] ML Metadata: grpc://host:port or "
-                   "mysql://user[:password]@host:port/database.")
+                   "mysql://user@host:port/database (no password: see "
+                   "--metadata-secret).")
 @click.option("--metadata-secret", default=None,
               help="[kubeflow] NAME:KEY of a Kubernetes secret holding the "
                    "MySQL password (given to every task as "

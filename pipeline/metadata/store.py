@@ -6,7 +6,6 @@ import os
 from typing import Union
 
 from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.metadata import urls
 

@@ -18,7 +18,6 @@ from tfx.orchestration.beam import beam_dag_runner
 from tfx.dsl.compiler import constants as compiler_constants
 from tfx.orchestration.portable import runtime_parameter_utils
 
-from components.tfds_example_gen import dataset as tfds_dataset
 from pipeline.reporting import console
 from pipeline import factory
 from pipeline.metadata import runs as metadata_runs
@@ -92,7 +91,7 @@ def run(config: PipelineConfig, runner: str, *,
 
     Raises:
       ValueError: unknown runner.
-      tfds_dataset.DatasetError: the dataset cannot be used.
+      components.tfds_example_gen.dataset.DatasetError: the dataset cannot be used.
       RunError: another run holds the output dir, or a component failed
         (after the summary is written).
     """

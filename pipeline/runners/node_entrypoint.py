@@ -135,8 +135,8 @@ def redact_logs() -> None:
 @click.option("--run-id", required=True,
               help="The pipeline run id, shared by all nodes of a run.")
 @click.option("--metadata", "metadata_url", required=True,
-              help="grpc://host:port, mysql://user:password@host:port/db "
-                   "or sqlite:///path.")
+              help="grpc://host:port, mysql://user@host:port/db (password "
+                   "in MLMD_MYSQL_PASSWORD) or sqlite:///path.")
 @click.option("--epochs", type=int, default=None)
 @click.option("--dataset-version", default=None)
 def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,

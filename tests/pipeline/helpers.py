@@ -11,14 +11,15 @@ import tensorflow as tf
 
 import pipeline_config as pc
 from components.tfds_example_gen import converter
+from pipeline import nodes
 from tests import tiny_dataset
 from tests.conftest import REPO, SCHEMA
 
-NODES = ["TfdsExampleGen", "StatisticsGen", "ImportSchemaGen",
-         "ExampleValidator", "Transform", "Trainer",
-         "latest_blessed_model_resolver", "Evaluator", "Pusher"]
+NODES = [nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.SCHEMA_IMPORTER,
+         nodes.EXAMPLE_VALIDATOR, nodes.TRANSFORM, nodes.TRAINER,
+         nodes.BASELINE_RESOLVER, nodes.EVALUATOR, nodes.PUSHER]
 # Resolvers have no executor to cache: they resolve again on every run.
-CACHEABLE = [n for n in NODES if n != "latest_blessed_model_resolver"]
+CACHEABLE = [n for n in NODES if n != nodes.BASELINE_RESOLVER]
 
 
 def tiny_config(output_dir, data_dir, dataset_config="clean",
@@ -55,7 +56,7 @@ def statuses(summary):
 def training_records(output_dir):
     """training.json of every Trainer execution, oldest first."""
     paths = sorted(glob.glob(os.path.join(
-        str(output_dir), "pipeline_root", "Trainer", "model_run", "*",
+        str(output_dir), "pipeline_root", nodes.TRAINER, "model_run", "*",
         "training.json")), key=lambda p: int(p.split(os.sep)[-2]))
     records = []
     for path in paths:

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 import pipeline_config as pc
+from pipeline import nodes
 from pipeline.runners import local as local_runner
 from tests import growing_dataset
 from tests.conftest import SCHEMA
@@ -29,7 +30,7 @@ def test_new_data_starts_from_the_last_blessed_model(tmp_path):
 
     growing_dataset.release(data_dir, "2.0.0")
     third = local_runner.run(config, "local")
-    assert third["components"]["Trainer"]["status"] == "executed"
+    assert third["components"][nodes.TRAINER]["status"] == "executed"
     records = helpers.training_records(config.output_dir)
     assert len(records) == 2
     assert records[0]["warm_start"] == {"from": None}

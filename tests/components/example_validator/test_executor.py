@@ -6,6 +6,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.example_validator import executor
+from pipeline import nodes
 from pipeline.runners import local as local_runner
 from tests.conftest import SCHEMA
 from tests.pipeline import helpers
@@ -38,7 +39,7 @@ def test_anomalies_stop_the_run_before_training(tmp_path, tfds_data_dir):
     assert "Out-of-range" in message
     summary = helpers.read_summary(config.summary_path)
     statuses = helpers.statuses(summary)
-    assert statuses["ExampleValidator"] == "failed"
-    for node in ("Transform", "Trainer", "Evaluator", "Pusher"):
+    assert statuses[nodes.EXAMPLE_VALIDATOR] == "failed"
+    for node in (nodes.TRANSFORM, nodes.TRAINER, nodes.EVALUATOR, nodes.PUSHER):
         assert statuses[node] == "skipped"
     assert summary["pushed_model"] is None

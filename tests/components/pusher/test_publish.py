@@ -5,6 +5,7 @@ import os
 import pytest
 
 from components.pusher import executor
+from pipeline import nodes
 
 
 def _model(tmp_path):
@@ -94,7 +95,7 @@ def _push(tmp_path, model_uri, blessing_uri, serving, name):
 def test_the_model_already_served_is_not_pushed_again(tmp_path):
     """What keeps a re-run on Vertex (TFX's resolver, a fresh blessing of
     the same model) from serving the same model twice."""
-    model_uri = tmp_path / "Trainer" / "model" / "7"
+    model_uri = tmp_path / nodes.TRAINER / "model" / "7"
     _model(model_uri)  # writes model_uri/model: the serving dir below.
     os.rename(model_uri / "model", model_uri / "Format-Serving")
     serving = str(tmp_path / "serving")

@@ -9,6 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from pipeline import nodes
 from pipeline.cli import cli
 from pipeline.runners import node_entrypoint
 from tests.conftest import SCHEMA
@@ -176,7 +177,7 @@ def test_infer_schema_output_that_cannot_be_written(tfds_data_dir, bad,
 def test_node_entrypoint_with_a_malformed_ir(tmp_path, bad, args, words):
     option, value = args
     result = CliRunner().invoke(node_entrypoint.main, [
-        option, bad.get(value, value), "--node-id", "Trainer",
+        option, bad.get(value, value), "--node-id", nodes.TRAINER,
         "--run-id", "r", "--metadata", f"sqlite://{tmp_path}/m.sqlite"])
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code in (1, 2)

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from pipeline import nodes
 from tests.pipeline import helpers
 
 
@@ -94,9 +95,9 @@ def test_interrupted_run_resumes_from_cache(tmp_path, tfds_data_dir):
     with open(tmp_path / "last_run.json", encoding="utf-8") as f:
         summary = json.load(f)
     statuses = helpers.statuses(summary)
-    for node in ("TfdsExampleGen", "StatisticsGen", "Transform"):
+    for node in (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM):
         assert statuses[node] == "cached", statuses
-    assert statuses["Trainer"] == "executed"
+    assert statuses[nodes.TRAINER] == "executed"
     assert summary["pushed_model"]
 
 
@@ -172,7 +173,7 @@ def test_compile_vertex_writes_a_pipeline_job(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "--metadata is not used for --target vertex" in result.stderr
     job = json.loads(output.read_text())
-    trainer = job["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"]
+    trainer = job["pipelineSpec"]["root"]["dag"]["tasks"][nodes.TRAINER]
     custom = json.loads(trainer["inputs"]["parameters"]["custom_config"][
         "runtimeValue"]["constantValue"]["stringValue"])
     [pool] = custom["ai_platform_training_args"]["worker_pool_specs"]
@@ -282,11 +283,11 @@ def test_summary_says_no_new_data_and_what_ran_anyway():
     summary = {"wall_seconds": 11.0, "metrics": {}, "blessed": True,
                "pushed_model": None, "serving_model": "s/1",
                "data": {"new": False, "note": "no new data"},
-               "components": {"Trainer": {"status": "cached"},
-                              "latest_blessed_model_resolver": {
+               "components": {nodes.TRAINER: {"status": "cached"},
+                              nodes.BASELINE_RESOLVER: {
                                   "status": "executed"}}}
     assert "no new data: every component cached, nothing retrained" in \
         run.format_summary(summary, "last_run.json")
-    summary["components"]["Trainer"]["status"] = "executed"
+    summary["components"][nodes.TRAINER]["status"] = "executed"
     assert "no new data, but Trainer ran again (changed settings or code)" \
         in run.format_summary(summary, "last_run.json")

@@ -60,16 +60,21 @@ class FakeStore:
         self._tmp = tmp_path
         self._last_outputs: Dict[str, Dict[str, List]] = {}
         self._version = 1000
+        self._compiled = {}
 
     def close(self):
         self._handle.__exit__(None, None, None)
 
     def _ir(self, run_id: str, warm_start: bool):
-        config = pc.PipelineConfig(
-            output_dir=str(self._tmp / "out"), schema_path=SCHEMA,
-            pipeline_name=self.pipeline_name,
-            training=pc.TrainingConfig(warm_start=warm_start))
-        ir = factory.compile_ir(factory.create_pipeline(config))
+        if warm_start not in self._compiled:
+            config = pc.PipelineConfig(
+                output_dir=str(self._tmp / "out"), schema_path=SCHEMA,
+                pipeline_name=self.pipeline_name,
+                training=pc.TrainingConfig(warm_start=warm_start))
+            self._compiled[warm_start] = factory.compile_ir(
+                factory.create_pipeline(config))
+        ir = type(self._compiled[warm_start])()
+        ir.CopyFrom(self._compiled[warm_start])
         runtime_parameter_utils.substitute_runtime_parameter(
             ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
         return ir

@@ -1,6 +1,7 @@
 """Opening stores: read-only where only reading, one clear error."""
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
@@ -18,12 +19,12 @@ def test_a_read_only_store_refuses_writes(tmp_path):
     url = urls.local_sqlite(str(tmp_path / "metadata.sqlite"))
     writable = metadata_store.open_store(url, read_only=False)
     writable.put_context_type(
-        metadata_store.metadata_store_pb2.ContextType(name="pipeline"))
+        metadata_store_pb2.ContextType(name="pipeline"))
     reader = metadata_store.open_store(url, read_only=True)
     assert [t.name for t in reader.get_context_types()] == ["pipeline"]
     with pytest.raises(Exception, match="(?i)read.?only|readonly"):
         reader.put_context_type(
-            metadata_store.metadata_store_pb2.ContextType(name="run"))
+            metadata_store_pb2.ContextType(name="run"))
 
 
 @pytest.mark.parametrize("content", [b"not a database\n" * 10, b""])

@@ -2,6 +2,7 @@
 
 import logging
 
+from pipeline import nodes
 from pipeline.reporting import progress
 
 
@@ -31,5 +32,5 @@ def test_executed_cached_and_failed():
 
 
 def test_format_line():
-    line = progress.format_line("Trainer", progress.NodeRecord("cached", 1.25))
-    assert "Trainer" in line and "cached" in line and "1.2 s" in line
+    line = progress.format_line(nodes.TRAINER, progress.NodeRecord("cached", 1.25))
+    assert nodes.TRAINER in line and "cached" in line and "1.2 s" in line

@@ -11,6 +11,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import pipeline_config as pc
 from components.schema_importer import executor as schema_importer
+from pipeline import nodes
 from pipeline.runners import kubeflow as kubeflow_runner
 from pipeline.metadata import urls
 from pipeline.runners import node_entrypoint
@@ -79,7 +80,7 @@ def test_task_graph_equals_the_tfx_dag(compiled):
 
 def test_trainer_has_accelerators_and_resources(compiled):
     _, kubeflow, spec, platform = compiled
-    resources = _executor(spec, _tasks(spec)["Trainer"]).fields[
+    resources = _executor(spec, _tasks(spec)[nodes.TRAINER]).fields[
         "resources"].struct_value.fields
     accelerator = resources["accelerator"].struct_value.fields
     assert accelerator["resourceType"].string_value == "nvidia.com/gpu"
@@ -88,10 +89,10 @@ def test_trainer_has_accelerators_and_resources(compiled):
         kubeflow.trainer_cpu
     assert resources["resourceMemoryLimit"].string_value == \
         kubeflow.trainer_memory
-    other = _executor(spec, _tasks(spec)["Evaluator"]).fields[
+    other = _executor(spec, _tasks(spec)[nodes.EVALUATOR]).fields[
         "resources"].struct_value.fields
     assert "accelerator" not in other
-    trainer = platform[spec.components[_tasks(spec)["Trainer"].component_ref
+    trainer = platform[spec.components[_tasks(spec)[nodes.TRAINER].component_ref
                                        .name].executor_label]
     assert [(t.key, t.operator, t.effect) for t in trainer.tolerations] == [
         ("nvidia.com/gpu", "Exists", "NoSchedule")]
@@ -112,11 +113,11 @@ def test_every_task_gets_the_mysql_password_from_the_secret(compiled):
 
 def test_committed_schema_is_named_inside_the_installed_package(compiled):
     config, _, spec, _ = compiled
-    container = _executor(spec, _tasks(spec)["ImportSchemaGen"])
+    container = _executor(spec, _tasks(spec)[nodes.SCHEMA_IMPORTER])
     args = [v.string_value for v in container.fields["args"].list_value.values]
     ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
     [node] = [n.pipeline_node for n in ir.nodes
-              if n.pipeline_node.node_info.id == "ImportSchemaGen"]
+              if n.pipeline_node.node_info.id == nodes.SCHEMA_IMPORTER]
     schema = node.parameters.parameters["schema_file"].field_value
     assert schema.string_value == "schemas/fashion_mnist/schema.pbtxt"
     assert schema_importer.resolve(schema.string_value) == \
@@ -139,7 +140,7 @@ def test_tpu_trainer_on_gke(tmp_path):
     _, spec, platform = _compile(tmp_path, pc.KubeflowConfig(
         image="img:1", trainer_tpus=4, tpu_type="tpu-v5-lite-podslice",
         tpu_topology="2x2"))
-    trainer_task = _tasks(spec)["Trainer"]
+    trainer_task = _tasks(spec)[nodes.TRAINER]
     accelerator = _executor(spec, trainer_task).fields["resources"] \
         .struct_value.fields["accelerator"].struct_value.fields
     assert accelerator["resourceType"].string_value == "google.com/tpu"
@@ -154,7 +155,7 @@ def test_tpu_trainer_on_gke(tmp_path):
         "args"].list_value.values]
     ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
     [node] = [n.pipeline_node for n in ir.nodes
-              if n.pipeline_node.node_info.id == "Trainer"]
+              if n.pipeline_node.node_info.id == nodes.TRAINER]
     custom = json.loads(node.parameters.parameters["custom_config"]
                         .field_value.string_value)
     assert custom["tpu"] == "local"

@@ -72,7 +72,7 @@ def test_compiled_package_runs_task_by_task_on_mysql(tmp_path, mysql,
 
     tasks = _run(package, "job-1", mysql.password)
     assert sorted(tasks) == sorted(helpers.NODES)
-    assert tasks.index("Trainer") > tasks.index("Transform")
+    assert tasks.index(nodes.TRAINER) > tasks.index(nodes.TRANSFORM)
 
     store = metadata_store.open_store(mysql.url.replace(
         "mysql://mlmd@", f"mysql://mlmd:{mysql.password}@"), read_only=True)
@@ -121,7 +121,7 @@ def test_wrong_password_fails_with_the_database_named(tmp_path, mysql):
     env = dict(os.environ, **{urls.MYSQL_PASSWORD_ENV: "wrong"})
     result = helpers.run_cli(
         [sys.executable, "-m", "pipeline.runners.node_entrypoint",
-         "--pipeline-ir-file", str(ir), "--node-id", "Trainer",
+         "--pipeline-ir-file", str(ir), "--node-id", nodes.TRAINER,
          "--run-id", "x", "--metadata", mysql.url], env=env)
     assert result.returncode != 0
     assert f"cannot open ML Metadata at {mysql.url}" in result.stderr

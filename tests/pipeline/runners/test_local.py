@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+from pipeline import nodes
+from pipeline.metadata import resolvers
 from pipeline.runners import local as local_runner
 from tests.pipeline import helpers
 
@@ -83,7 +85,7 @@ def test_training_used_the_configured_settings(runs):
     assert record["num_replicas_in_sync"] == 1
     assert record["global_batch_size"] == 64
     assert len(record["history"]["loss"]) == 2  # epochs
-    model_run = os.path.join(runs["config"].pipeline_root, "Trainer",
+    model_run = os.path.join(runs["config"].pipeline_root, nodes.TRAINER,
                              "model_run")
     events = [f for _, _, files in os.walk(model_run) for f in files
               if f.startswith("events.out.tfevents")]
@@ -93,7 +95,7 @@ def test_training_used_the_configured_settings(runs):
 def test_second_run_is_fully_cached_and_pushes_nothing(runs):
     second = runs["second"]
     expected = {n: "cached" for n in helpers.CACHEABLE}
-    expected["latest_blessed_model_resolver"] = "executed"
+    expected[nodes.BASELINE_RESOLVER] = "executed"
     assert helpers.statuses(second) == expected
     assert second["pushed_model"] is None
     assert second["blessed"] is True
@@ -107,9 +109,9 @@ def test_second_run_is_fully_cached_and_pushes_nothing(runs):
 def test_model_that_fails_the_gate_is_not_pushed(runs):
     noisy = runs["noisy"]
     statuses = helpers.statuses(noisy)
-    assert statuses["Trainer"] == "executed"
-    assert statuses["Evaluator"] == "executed"
-    assert statuses["Pusher"] == "executed"
+    assert statuses[nodes.TRAINER] == "executed"
+    assert statuses[nodes.EVALUATOR] == "executed"
+    assert statuses[nodes.PUSHER] == "executed"
     assert noisy["blessed"] is False
     assert noisy["pushed_model"] is None
     assert noisy["metrics"]["accuracy"] < 0.5
@@ -134,7 +136,6 @@ def test_a_failing_baseline_resolver_fails_the_run_and_pushes_nothing(
         tmp_path, tfds_data_dir, monkeypatch):
     """TFX marks a node whose inputs cannot be resolved FAILED and goes on
     with the DAG; the Evaluator must then not bless without a baseline."""
-    from components.evaluator import baseline  # pylint: disable=import-outside-toplevel
     config = helpers.tiny_config(tmp_path, tfds_data_dir)
     first = local_runner.run(config, "local")
     served = {v: _digest(os.path.join(config.serving_dir, v))
@@ -143,18 +144,18 @@ def test_a_failing_baseline_resolver_fails_the_run_and_pushes_nothing(
     def broken(self, store, input_dict):
         raise RuntimeError("the store went away")
 
-    monkeypatch.setattr(baseline.LatestBlessedBeforeCandidateStrategy,
+    monkeypatch.setattr(resolvers.LatestBlessedBeforeCandidateStrategy,
                         "resolve_artifacts", broken)
     retrain = helpers.tiny_config(tmp_path, tfds_data_dir, seed=1)
     with pytest.raises(local_runner.RunError,
-                       match="latest_blessed_model_resolver"):
+                       match=nodes.BASELINE_RESOLVER):
         local_runner.run(retrain, "local")
     with open(config.summary_path, encoding="utf-8") as f:
         summary = json.load(f)
-    assert summary["components"]["Trainer"]["status"] == "executed"
-    assert summary["components"]["latest_blessed_model_resolver"][
+    assert summary["components"][nodes.TRAINER]["status"] == "executed"
+    assert summary["components"][nodes.BASELINE_RESOLVER][
         "status"] == "failed"
-    assert summary["components"]["Evaluator"]["status"] != "executed"
+    assert summary["components"][nodes.EVALUATOR]["status"] != "executed"
     assert summary["pushed_model"] is None
     assert {v: _digest(os.path.join(config.serving_dir, v))
             for v in helpers.serving_versions(config.serving_dir)} == served

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from pipeline import factory
+from pipeline import nodes
 from pipeline.metadata import models
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
@@ -28,12 +29,13 @@ def test_ir_round_trip(tmp_path):
 def test_run_parameters_change_epochs_and_version(tmp_path):
     ir = _ir(tmp_path)
     node_entrypoint.set_run_parameters(ir, epochs=7, dataset_version="2.0.0")
-    nodes = {n.pipeline_node.node_info.id: n.pipeline_node.parameters
-             .parameters for n in ir.nodes}
-    custom = json.loads(
-        nodes["Trainer"]["custom_config"].field_value.string_value)
+    parameters = {n.pipeline_node.node_info.id: n.pipeline_node.parameters
+                  .parameters for n in ir.nodes}
+    custom = json.loads(parameters[nodes.TRAINER]["custom_config"]
+                        .field_value.string_value)
     assert custom["epochs"] == 7 and custom["batch_size_per_replica"] == 64
-    assert nodes["TfdsExampleGen"]["dataset"].field_value.string_value == \
+    assert parameters[nodes.EXAMPLE_GEN]["dataset"].field_value \
+        .string_value == \
         "tiny_images/clean:2.0.0"
 
 

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import pipeline_config as pc
+from pipeline import nodes
 from pipeline.runners import kubeflow as kubeflow_runner
 from pipeline.runners import vertex as vertex_runner
 from tests.pipeline import helpers
@@ -40,7 +41,7 @@ def _executors(spec):
     return json_format.MessageToDict(spec.deployment_spec)["executors"]
 
 
-def _custom_config(spec, task="Trainer"):
+def _custom_config(spec, task=nodes.TRAINER):
     return json.loads(_constant(spec, task, "custom_config"))
 
 
@@ -58,11 +59,11 @@ def test_job_parses_and_its_graph_is_the_tfx_dag(tmp_path):
     tasks = spec.root.dag.tasks
     # Vertex splits the baseline resolver into two queries.
     assert set(tasks) == (set(helpers.NODES)
-                          - {"latest_blessed_model_resolver"}
+                          - {nodes.BASELINE_RESOLVER}
                           | RESOLVER_TASKS)
     expected = kubeflow_runner.dag(kubeflow_runner.compile_ir(
         _config(tmp_path)))
-    for node_id in ("Transform", "Trainer", "Pusher"):
+    for node_id in (nodes.TRANSFORM, nodes.TRAINER, nodes.PUSHER):
         assert set(tasks[node_id].dependent_tasks) == set(expected[node_id])
 
 
@@ -126,7 +127,7 @@ def test_tpu_trainer_uses_a_tpu_vm_and_tpu_strategy(tmp_path):
 
 def test_committed_schema_is_package_relative(tmp_path):
     _, spec = _compile(tmp_path)
-    value = _constant(spec, "ImportSchemaGen", "schema_file")
+    value = _constant(spec, nodes.SCHEMA_IMPORTER, "schema_file")
     assert value == "schemas/fashion_mnist/schema.pbtxt"
 
 

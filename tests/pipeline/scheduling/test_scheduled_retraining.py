@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from pipeline import nodes
 from pipeline.scheduling import local as scheduler
 from tests import growing_dataset
 from tests.conftest import SCHEMA
@@ -117,14 +118,14 @@ def test_schedule_retrains_only_on_new_data_and_never_serves_worse(
     # 3: new examples (a new TFDS version) -> retrained and pushed.
     third = summaries[3][1]
     assert third["dataset"]["version"] == "2.0.0"
-    assert third["components"]["Trainer"]["status"] == "executed"
+    assert third["components"][nodes.TRAINER]["status"] == "executed"
     assert third["blessed"] and third["metrics"]["baseline"]["accuracy"]
     version_b = os.path.basename(third["pushed_model"])
     assert int(version_b) > int(version_a)
     # 4: worse data -> the model is worse -> not blessed, not pushed, and
     # the served model is untouched, byte for byte.
     fourth = summaries[4][1]
-    assert fourth["components"]["Trainer"]["status"] == "executed"
+    assert fourth["components"][nodes.TRAINER]["status"] == "executed"
     assert not fourth["blessed"] and fourth["pushed_model"] is None
     assert fourth["metrics"]["accuracy"] < \
         fourth["metrics"]["baseline"]["accuracy"]
@@ -132,7 +133,7 @@ def test_schedule_retrains_only_on_new_data_and_never_serves_worse(
     assert _tree_bytes(str(serving)) == serving_before[4]
     assert fourth["serving_model"].endswith(version_b)
     # 5 failed (broken shard); 6: data mended -> as run 4, all cached.
-    assert summaries[5][1]["components"]["TfdsExampleGen"]["status"] == \
+    assert summaries[5][1]["components"][nodes.EXAMPLE_GEN]["status"] == \
         "failed"
     assert statuses(6) == {"cached"} and summaries[6][1]["data"]["new"] is \
         False
@@ -149,7 +150,7 @@ def test_schedule_retrains_only_on_new_data_and_never_serves_worse(
     assert [by_tick[t]["pushed_version"] for t in range(1, 7)] == [
         version_a, None, version_b, None, None, None]
     assert [by_tick[t]["blessed"] for t in (1, 3, 4)] == [True, True, False]
-    assert by_tick[2]["components"]["Trainer"] == "cached"
+    assert by_tick[2]["components"][nodes.TRAINER] == "cached"
     assert by_tick[3]["data_fingerprint"] != by_tick[1]["data_fingerprint"]
     assert by_tick[2]["data_fingerprint"] == by_tick[1]["data_fingerprint"]
     assert by_tick[4]["accuracy"] == pytest.approx(
