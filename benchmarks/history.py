@@ -14,7 +14,7 @@ user runs them:
 and, in this process, the queries behind them and behind
 `schedule --once-if-changed`. Prints a table; exits 0.
 
-  .venv/bin/python benchmarks/history.py [--runs 200]
+  .venv/bin/python benchmarks/history.py [--runs 200] [--keep DIR]
 """
 
 import argparse
@@ -73,10 +73,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", default=None,
+                        help="Build the store in this (new) dir and keep it.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        directory = pathlib.Path(args.keep or tmp)
+        directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        path = _build(pathlib.Path(tmp), args.runs)
+        path = _build(directory, args.runs)
         built = time.perf_counter() - started
         url = f"sqlite://{path}"
         python = [sys.executable]
