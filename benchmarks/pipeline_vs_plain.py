@@ -1,10 +1,14 @@
-"""Pipeline vs the seed's plain Keras script, on the same data, in one run.
+"""The pipeline vs the plain Keras script, on the same data, in one call.
 
-Prepares Fashion-MNIST once (offline, from a TFDS manual dir), then runs,
-each in a fresh process: the plain script, the pipeline cold (new output
-dir), and the pipeline again (fully cached). Prints a table and JSON: wall
-seconds, ratios to the plain script, test accuracy, examples per second of
-ExampleGen and Trainer, and peak memory (RSS of the process tree).
+Prepares Fashion-MNIST once (offline, from a TFDS manual dir), then, each in
+a fresh process and for every seed: the plain script as a user writes it
+(benchmarks/plain_keras.py: no strategy, verbose=0), the seed script
+(MirroredStrategy, verbose) as a second reference, and the pipeline cold
+(new output dir); for the first seed also the pipeline again (fully cached)
+and a `schedule --once-if-changed` tick on the unchanged data. Prints wall
+seconds, ratios to the plain script, test accuracy (means over seeds),
+peak memory (RSS of the process tree), seconds per component, examples per
+second, and each target with its measured value and whether it is met.
 
   .venv/bin/python benchmarks/pipeline_vs_plain.py \
       --manual-dir ../shared/datasets/fashion_mnist
@@ -58,6 +62,45 @@ def measured(args, env):
     return wall, peak / 2**20, stdout
 
 
+def _plain(data_dir, work, epochs, seed, env, mirrored=False):
+    args = [sys.executable, os.path.join(HERE, "plain_keras.py"),
+            "--data-dir", data_dir, "--save-dir",
+            os.path.join(work, f"plain-{seed}-{int(mirrored)}"),
+            "--epochs", str(epochs), "--seed", str(seed)]
+    if mirrored:
+        args += ["--strategy", "mirrored", "--verbose", "2"]
+    wall, mem, out = measured(args, env)
+    return {"wall_seconds": wall, "peak_rss_mib": mem,
+            "accuracy": json.loads(out.strip().splitlines()[-1])["accuracy"]}
+
+
+def _pipeline(command, output, data_dir, epochs, seed, runner, env):
+    args = [sys.executable, "-m", "pipeline", *command, "--output-dir",
+            output, "--tfds-data-dir", data_dir, "--epochs", str(epochs),
+            "--seed", str(seed)]
+    if command == ["run"]:
+        args += ["--runner", runner]
+    wall, mem, out = measured(args, env)
+    result = {"wall_seconds": wall, "peak_rss_mib": mem}
+    if command == ["run"]:
+        with open(os.path.join(output, "last_run.json"),
+                  encoding="utf-8") as f:
+            summary = json.load(f)
+        result.update(accuracy=summary["metrics"].get("accuracy"),
+                      component_seconds={
+                          n: c["seconds"]
+                          for n, c in summary["components"].items()},
+                      statuses={n: c["status"]
+                                for n, c in summary["components"].items()})
+    else:
+        result["said"] = out.strip().splitlines()[0] if out.strip() else ""
+    return result
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--manual-dir",
@@ -66,12 +109,16 @@ def main():
     parser.add_argument("--work-dir", default=None,
                         help="Scratch dir [default: a new temp dir].")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="Comma-separated seeds; each runs the plain "
+                             "script and the pipeline cold.")
     parser.add_argument("--runner", default="local",
                         choices=["local", "beam"])
     parser.add_argument("--json", default=None, help="Also write JSON here.")
     args = parser.parse_args()
     if not args.manual_dir:
         parser.error("pass --manual-dir (or PIPELINE_TFDS_MANUAL_DIR)")
+    seeds = [int(s) for s in args.seeds.split(",")]
     work = args.work_dir or tempfile.mkdtemp(prefix="bench-")
     data_dir = os.path.join(work, "tfds")
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
@@ -84,65 +131,72 @@ def main():
         f"manual_dir={args.manual_dir!r}))")], check=True, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    plain_wall, plain_mem, out = measured(
-        [sys.executable, os.path.join(HERE, "plain_keras.py"),
-         "--data-dir", data_dir, "--save-dir", os.path.join(work, "plain"),
-         "--epochs", str(args.epochs)], env)
-    plain_accuracy = json.loads(out.strip().splitlines()[-1])["accuracy"]
+    plain, mirrored, cold, cached, tick = [], [], [], [], []
+    for seed in seeds:
+        plain.append(_plain(data_dir, work, args.epochs, seed, env))
+        mirrored.append(_plain(data_dir, work, args.epochs, seed, env,
+                               mirrored=True))
+        output = os.path.join(work, f"pipeline-{seed}")
+        cold.append(_pipeline(["run"], output, data_dir, args.epochs, seed,
+                              args.runner, env))
+        if seed == seeds[0]:
+            cached.append(_pipeline(["run"], output, data_dir, args.epochs,
+                                    seed, args.runner, env))
+            tick.append(_pipeline(
+                ["schedule", "--target", "local", "--once-if-changed"],
+                output, data_dir, args.epochs, seed, args.runner, env))
 
-    output = os.path.join(work, "pipeline")
-    pipeline_args = [sys.executable, "-m", "pipeline", "run", "--runner",
-                     args.runner, "--output-dir", output, "--tfds-data-dir",
-                     data_dir, "--epochs", str(args.epochs)]
-    runs = {}
-    for name in ("cold", "cached"):
-        wall, mem, _ = measured(pipeline_args, env)
-        with open(os.path.join(output, "last_run.json"),
-                  encoding="utf-8") as f:
-            runs[name] = {"wall": wall, "mem": mem, "summary": json.load(f)}
-
-    cold = runs["cold"]["summary"]
-    seconds = {n: c["seconds"] for n, c in cold["components"].items()}
+    plain_wall = _mean([r["wall_seconds"] for r in plain])
+    plain_accuracy = _mean([r["accuracy"] for r in plain])
+    cold_wall = _mean([r["wall_seconds"] for r in cold])
+    cold_accuracy = _mean([r["accuracy"] for r in cold])
+    seconds = cold[0]["component_seconds"]
+    targets = [
+        ("cold pipeline / plain wall", cold_wall / plain_wall, "<=", 1.0),
+        ("cold accuracy - plain accuracy", cold_accuracy - plain_accuracy,
+         ">=", -0.005),
+        ("fully cached re-run / plain wall",
+         cached[0]["wall_seconds"] / plain_wall, "<=", 0.15),
+        ("no-new-data tick / plain wall",
+         tick[0]["wall_seconds"] / plain_wall, "<=", 0.05),
+    ]
     result = {
-        "epochs": args.epochs,
-        "runner": args.runner,
-        "plain": {"wall_seconds": plain_wall, "accuracy": plain_accuracy,
-                  "peak_rss_mib": plain_mem},
-        "pipeline_cold": {
-            "wall_seconds": runs["cold"]["wall"],
-            "accuracy": cold["metrics"]["accuracy"],
-            "peak_rss_mib": runs["cold"]["mem"],
-            "component_seconds": seconds},
-        "pipeline_cached": {
-            "wall_seconds": runs["cached"]["wall"],
-            "peak_rss_mib": runs["cached"]["mem"],
-            "statuses": {n: c["status"] for n, c in
-                         runs["cached"]["summary"]["components"].items()}},
-        "ratios": {
-            "cold_over_plain": runs["cold"]["wall"] / plain_wall,
-            "cached_over_plain": runs["cached"]["wall"] / plain_wall},
-        "accuracy_difference": cold["metrics"]["accuracy"] - plain_accuracy,
+        "epochs": args.epochs, "runner": args.runner, "seeds": seeds,
+        "plain": plain, "plain_mirrored": mirrored, "pipeline_cold": cold,
+        "pipeline_cached": cached[0], "once_if_changed_tick": tick[0],
+        "targets": [{"what": w, "measured": v, "target": f"{op} {t}",
+                     "met": v <= t if op == "<=" else v >= t}
+                    for w, v, op, t in targets],
         "examples_per_second": {
             "example_gen": (TRAIN_EXAMPLES + TEST_EXAMPLES)
                            / seconds[nodes.EXAMPLE_GEN],
             "trainer": TRAIN_EXAMPLES * args.epochs / seconds[nodes.TRAINER]},
     }
-    print(f"{'':24}{'wall s':>9}{'x plain':>9}{'accuracy':>10}"
+    print(f"Means over seeds {seeds} (cached re-run and tick: seed "
+          f"{seeds[0]}), {args.epochs} epochs, {args.runner} runner.")
+    print(f"{'':34}{'wall s':>9}{'x plain':>9}{'accuracy':>10}"
           f"{'peak MiB':>10}")
-    print(f"{'plain Keras script':24}{plain_wall:9.1f}{1:9.2f}"
-          f"{plain_accuracy:10.4f}{plain_mem:10.0f}")
-    print(f"{'pipeline, cold':24}{runs['cold']['wall']:9.1f}"
-          f"{result['ratios']['cold_over_plain']:9.2f}"
-          f"{cold['metrics']['accuracy']:10.4f}{runs['cold']['mem']:10.0f}")
-    print(f"{'pipeline, cached':24}{runs['cached']['wall']:9.1f}"
-          f"{result['ratios']['cached_over_plain']:9.2f}{'':>10}"
-          f"{runs['cached']['mem']:10.0f}")
-    print("component seconds (cold): " + ", ".join(
+    rows = [("plain script (tutorial)", plain),
+            ("seed script (Mirrored, verbose)", mirrored),
+            ("pipeline, cold", cold), ("pipeline, fully cached", cached),
+            ("--once-if-changed, no new data", tick)]
+    for label, runs in rows:
+        wall = _mean([r["wall_seconds"] for r in runs])
+        accuracies = [r.get("accuracy") for r in runs]
+        accuracy = (f"{_mean(accuracies):10.4f}" if None not in accuracies
+                    and label != "pipeline, fully cached" else f"{'':>10}")
+        print(f"{label:34}{wall:9.1f}{wall / plain_wall:9.2f}{accuracy}"
+              f"{max(r['peak_rss_mib'] for r in runs):10.0f}")
+    print("component seconds (cold, seed %d): " % seeds[0] + ", ".join(
         f"{n} {s:.1f}" for n, s in seconds.items()))
     print(f"ExampleGen {result['examples_per_second']['example_gen']:.0f} "
           f"examples/s, Trainer "
           f"{result['examples_per_second']['trainer']:.0f} examples/s")
-    print(json.dumps(result, indent=2))
+    print("Targets:")
+    for target in result["targets"]:
+        print(f"  {target['what']:34} {target['measured']:8.3f}  "
+              f"target {target['target']:8}  "
+              f"{'met' if target['met'] else 'NOT MET'}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=2)

@@ -1,7 +1,10 @@
-"""The seed's plain Keras workflow, as the benchmark's reference.
+"""The few lines a user would otherwise write: the benchmark's reference.
 
-tfds.load -> scale -> batch 64 -> fit 5 epochs (MirroredStrategy) ->
-evaluate -> save. Prints one JSON line with test accuracy.
+tfds.load -> scale -> batch 64 -> fit 5 epochs -> evaluate -> save, as
+TensorFlow's tutorials write it: no distribution strategy, `verbose=0`.
+`--strategy mirrored --verbose 2` is the seed script (MirroredStrategy,
+a line per epoch), the second reference. Prints one JSON line with test
+accuracy.
 """
 
 import argparse
@@ -27,6 +30,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=None,
                         help="Seed Python, NumPy and TensorFlow.")
+    parser.add_argument("--strategy", choices=["none", "mirrored"],
+                        default="none")
+    parser.add_argument("--verbose", type=int, default=0)
     args = parser.parse_args()
     if args.seed is not None:
         tf.keras.utils.set_random_seed(args.seed)
@@ -34,7 +40,8 @@ def main():
     dataset = tfds.load("fashion_mnist", data_dir=args.data_dir,
                         as_supervised=True, download=False)
     train, test = dataset["train"], dataset["test"]
-    strategy = tf.distribute.MirroredStrategy()
+    strategy = (tf.distribute.MirroredStrategy() if args.strategy ==
+                "mirrored" else tf.distribute.get_strategy())
     with strategy.scope():
         model = tf.keras.models.Sequential([
             tf.keras.layers.Flatten(),
@@ -44,7 +51,8 @@ def main():
         model.compile(optimizer="adam",
                       loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-    model.fit(train.map(scale).batch(64), epochs=args.epochs, verbose=2)
+    model.fit(train.map(scale).batch(64), epochs=args.epochs,
+              verbose=args.verbose)
     _, accuracy = model.evaluate(test.map(scale).batch(64), verbose=0)
     model.save(args.save_dir, save_format="tf")
     print(json.dumps({"accuracy": float(accuracy)}))

@@ -8,7 +8,7 @@ and the CLI (which checks a dataset before any component runs).
 import difflib
 import hashlib
 import os
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -87,6 +87,21 @@ def check_splits(builder, splits: Mapping[str, str]) -> None:
                 f"{sorted(builder.info.splits.keys())}.") from error
 
 
+def _file_instructions(builder, tfds_split: str):
+    """(path, instruction) of each prepared file a split reads."""
+    for instruction in builder.info.splits[tfds_split].file_instructions:
+        path = instruction.filename
+        if not os.path.isabs(path) and "://" not in path:
+            path = os.path.join(builder.data_dir, path)
+        yield path, instruction
+
+
+def data_files(builder, splits: Mapping[str, str]) -> List[str]:
+    """The prepared files the pipeline's splits read."""
+    return sorted({path for tfds_split in splits.values()
+                   for path, _ in _file_instructions(builder, tfds_split)})
+
+
 def fingerprint(builder, splits: Mapping[str, str]) -> str:
     """A content fingerprint of the data the pipeline reads.
 
@@ -98,10 +113,7 @@ def fingerprint(builder, splits: Mapping[str, str]) -> str:
     digest.update(builder.info.full_name.encode())
     for pipeline_split, tfds_split in sorted(splits.items()):
         digest.update(f"|{pipeline_split}={tfds_split}".encode())
-        for instruction in builder.info.splits[tfds_split].file_instructions:
-            path = instruction.filename
-            if not os.path.isabs(path) and "://" not in path:
-                path = os.path.join(builder.data_dir, path)
+        for path, instruction in _file_instructions(builder, tfds_split):
             digest.update(f"|{os.path.basename(path)}:{instruction.skip}:"
                           f"{instruction.take}".encode())
             with tf.io.gfile.GFile(path, "rb") as f:

@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 
 from components.tfds_example_gen import converter
 from components.tfds_example_gen import dataset
+from components.tfds_example_gen import manifest
 
 EXAMPLES_KEY = "examples"
 
@@ -56,6 +57,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_string_custom_property(
             "data_fingerprint", exec_properties.get("data_fingerprint")
             or dataset.fingerprint(builder, splits))
+        # What it read, for a scheduler's quick "no new data" check.
+        examples.set_string_custom_property(manifest.PROPERTY, manifest.record(
+            builder.data_dir, dataset.data_files(builder, splits), splits))
         examples.set_json_value_custom_property(
             "num_examples", {
                 split: builder.info.splits[tfds_split].num_examples

@@ -49,6 +49,15 @@ def format_summary(summary: dict, path: str) -> str:
     """The few lines printed at the end of a run."""
     metrics = summary.get("metrics") or {}
     lines = [f"Finished in {summary['wall_seconds']:.1f} s."]
+    split = summary.get("time")
+    if split:
+        lines.append(
+            f"  time: {split['work_seconds']:.1f} s of work, "
+            f"{split['overhead_seconds']:.1f} s overhead (start-up and "
+            f"imports {split['startup_seconds']:.1f}, checks and compiling "
+            f"{split['preflight_seconds']:.1f}, ML Metadata and caching "
+            f"{split['launcher_seconds']:.1f}, reading results "
+            f"{split['after_seconds']:.1f})")
     data = summary.get("data") or {}
     if data.get("new") is False:
         ran = [n for n, c in summary["components"].items()

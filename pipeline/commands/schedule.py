@@ -126,21 +126,14 @@ def _schedule_locally(ctx, cron_expression, once_if_changed, run_now,
 
 
 def _data_changed(config: pipeline_config.PipelineConfig):
-    """(changed?, message): the dataset's fingerprint now vs. the data of
-    the last successful run in this output dir's ML Metadata."""
-    # TFDS imports TensorFlow, whose C++ start-up noise (CUDA plugin
-    # registration, CPU features) is not news on a scheduler's console.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
+    """(changed?, message): the data now vs. the data of the last successful
+    run in this output dir's ML Metadata. First without TFDS (unchanged
+    files, see components/tfds_example_gen/manifest.py), else by the data's
+    fingerprint."""
+    from components.tfds_example_gen import manifest  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import runs  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
-    from pipeline.runners import preflight  # pylint: disable=import-outside-toplevel
-    try:
-        builder = preflight.check_dataset(config)
-    except dataset.DatasetError as error:
-        raise click.ClickException(str(error)) from None
-    now = dataset.fingerprint(builder, config.dataset.splits)
     store = None
     if os.path.isfile(config.metadata_path):
         try:
@@ -148,6 +141,24 @@ def _data_changed(config: pipeline_config.PipelineConfig):
                 urls.local_sqlite(config.metadata_path), read_only=True)
         except metadata_store.StoreError as error:
             raise click.ClickException(str(error)) from None
+        dataset = config.dataset
+        quick = runs.unchanged_since_last_success(
+            store, config.name, lambda recorded: manifest.unchanged(
+                recorded, data_dir=dataset.data_dir, name=dataset.name,
+                config=dataset.config, version=dataset.version,
+                splits=dataset.splits))
+        if quick is not None:
+            return quick.run, quick.reason
+    # TFDS imports TensorFlow, whose C++ start-up noise (CUDA plugin
+    # registration, CPU features) is not news on a scheduler's console.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from components.tfds_example_gen import dataset as tfds_dataset  # pylint: disable=import-outside-toplevel
+    from pipeline.runners import preflight  # pylint: disable=import-outside-toplevel
+    try:
+        builder = preflight.check_dataset(config)
+    except tfds_dataset.DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    now = tfds_dataset.fingerprint(builder, config.dataset.splits)
     decision = runs.decide_on_data(store, config.name, now,
                                    builder.info.full_name)
     return decision.run, decision.reason

@@ -13,12 +13,14 @@ their context) are judged against every node the pipeline ever had.
 import dataclasses
 import datetime
 import json
-from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional
+from typing import (Callable, Dict, FrozenSet, Iterator, List, Mapping,
+                    Optional)
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import constants
 
+from components.tfds_example_gen import manifest
 from pipeline import nodes
 from pipeline.metadata import lineage
 from pipeline.metadata.store import MetadataStore
@@ -235,6 +237,26 @@ class DataDecision:
 
     run: bool
     reason: str
+
+
+def unchanged_since_last_success(
+        store: MetadataStore, pipeline: str,
+        check: Callable[[Optional[str]], Optional[str]]
+) -> Optional[DataDecision]:
+    """`schedule --once-if-changed`'s quick path: "no new data" if `check`,
+    given the data manifest the last successful run recorded (see
+    components/tfds_example_gen/manifest.py), says why the data is the same;
+    None if it cannot tell, and the data must be fingerprinted."""
+    last = last_successful(store, pipeline)
+    ingested = examples(store, last) if last else None
+    if ingested is None:
+        return None
+    reason = check(lineage.custom_property(ingested, manifest.PROPERTY))
+    if reason is None:
+        return None
+    return DataDecision(False, (
+        f"no new data ({reason}, as in the last successful run "
+        f"{last.run_id}): not running."))
 
 
 def decide_on_data(store: Optional[MetadataStore], pipeline: str,

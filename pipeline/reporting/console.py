@@ -14,6 +14,19 @@ from typing import Iterator, TextIO
 from absl import logging as absl_logging
 
 
+def process_seconds() -> float:
+    """Seconds since this process started (interpreter start included),
+    from /proc; 0.0 where there is none."""
+    try:
+        with open("/proc/self/stat", encoding="utf-8") as f:
+            started = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="utf-8") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
+
+
 def new_run_id() -> str:
     """A sortable, unique-enough run id, e.g. `20261126-160322-835292`."""
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")

@@ -218,10 +218,24 @@ def render(summary: Dict[str, Any], statistics_uri: Optional[str],
     components = summary.get("components") or {}
     timeline = _timeline(components)
     sections.append("<h2>Components</h2>" + _table(
-        ["component", "status", "seconds"],
-        [[n, c["status"], f"{c['seconds']:.1f}"]
+        ["component", "status", "seconds", "work", "overhead"],
+        [[n, c["status"], f"{c['seconds']:.1f}",
+          f"{c.get('work_seconds', 0):.1f}",
+          f"{c.get('overhead_seconds', 0):.1f}"]
          for n, c in components.items()])
         + (_figure("Component timeline", timeline) if timeline else ""))
+    split = summary.get("time")
+    if split:
+        sections.append("<h2>Where the time went</h2>" + _table(
+            ["", "seconds"],
+            [[label, f"{split[key]:.1f}"] for key, label in (
+                ("total_seconds", "total, from process start"),
+                ("work_seconds", "work (the components' executors)"),
+                ("startup_seconds", "process start and imports"),
+                ("preflight_seconds", "dataset checks and compiling"),
+                ("launcher_seconds",
+                 "ML Metadata, caching checks, publishing"),
+                ("after_seconds", "reading the results"))]))
 
     rows, labels = _statistics(statistics_uri)
     sections.append("<h2>Dataset statistics</h2>" + (_table(

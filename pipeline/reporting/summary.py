@@ -32,8 +32,13 @@ def _metrics(evaluation_uri: str) -> Dict[str, Any]:
 def build(store: MetadataStore, *, pipeline_name: str,
           run_id: str, runner: str, dataset: Dict[str, str],
           records: Dict[str, progress.NodeRecord], wall_seconds: float,
-          serving_dir: str) -> Dict[str, Any]:
-    """The `last_run.json` document."""
+          serving_dir: str,
+          time_split: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
+    """The `last_run.json` document.
+
+    `time_split` has the run's `startup_seconds` (process start, imports
+    and settings, before `wall_seconds` began) and `preflight_seconds`
+    (dataset checks and compiling, within `wall_seconds`)."""
     run = runs.get_run(store, pipeline_name, run_id)
     outputs = ((lambda node_id: runs.outputs(store, run, node_id)) if run
                else (lambda node_id: {}))
@@ -70,15 +75,40 @@ def build(store: MetadataStore, *, pipeline_name: str,
             "note": {True: "new data", False: "no new data"}.get(
                 new_data, "data not read"),
         },
-        "components": {node_id: {"status": r.status,
-                                 "seconds": round(r.seconds, 3)}
-                       for node_id, r in records.items()},
+        "components": {node_id: {
+            "status": r.status, "seconds": round(r.seconds, 3),
+            "work_seconds": round(r.work_seconds, 3),
+            "overhead_seconds": round(r.overhead_seconds, 3)}
+            for node_id, r in records.items()},
+        "time": _time_split(records, wall_seconds, time_split or {}),
         "metrics": metrics,
         "blessed": blessed,
         "pushed_model": pushed_model,
         "serving_model": latest_version(serving_dir),
         "wall_seconds": round(wall_seconds, 3),
     }
+
+
+def _time_split(records: Dict[str, progress.NodeRecord],
+                wall_seconds: float, split: Dict[str, float]
+                ) -> Dict[str, float]:
+    """Where the run's time went: useful work (the executors) and
+    overhead (start-up and imports, checks and compiling, each node's
+    launcher, and what came after the last node)."""
+    work = sum(r.work_seconds for r in records.values())
+    launcher = sum(r.overhead_seconds for r in records.values())
+    preflight = split.get("preflight_seconds", 0.0)
+    startup = split.get("startup_seconds", 0.0)
+    after = max(0.0, wall_seconds - preflight - work - launcher)
+    return {k: round(v, 3) for k, v in {
+        "total_seconds": startup + wall_seconds,
+        "work_seconds": work,
+        "overhead_seconds": startup + preflight + launcher + after,
+        "startup_seconds": startup,
+        "preflight_seconds": preflight,
+        "launcher_seconds": launcher,
+        "after_seconds": after,
+    }.items()}
 
 
 def latest_version(serving_dir: str) -> Optional[str]:

@@ -104,6 +104,7 @@ def run(config: PipelineConfig, runner: str, *,
 
 def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     started = time.monotonic()
+    startup = console.process_seconds()
     # Progress is read from TFX's INFO logs.
     absl_logging.set_verbosity(absl_logging.INFO)
     run_id = run_id or console.new_run_id()
@@ -116,6 +117,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
+    preflight_seconds = time.monotonic() - started
     handler = progress.ProgressHandler(
         node_ids, lambda node_id, record: echo(
             progress.format_line(node_id, record)))
@@ -146,6 +148,8 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
                  "version": str(builder.info.version)},
         records=handler.records,
         wall_seconds=time.monotonic() - started,
+        time_split={"startup_seconds": startup,
+                    "preflight_seconds": preflight_seconds},
         serving_dir=config.serving_dir)
     summary["report"] = _write_report(summary, store, config)
     summary_lib.write(summary, config.summary_path)

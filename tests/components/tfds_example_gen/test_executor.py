@@ -13,6 +13,7 @@ from components.tfds_example_gen import component
 from components.tfds_example_gen import dataset
 from components.tfds_example_gen import driver
 from components.tfds_example_gen import executor
+from components.tfds_example_gen import manifest
 from tests import tiny_dataset
 
 SPLITS = {"train": "train", "eval": "test"}
@@ -54,6 +55,10 @@ def test_writes_every_split_with_properties(tmp_path, tfds_data_dir):
     assert examples.get_string_custom_property("tfds_version") == "1.0.0"
     assert examples.get_string_custom_property("tfds_config") == "clean"
     assert examples.get_string_custom_property("data_fingerprint") == "abc"
+    recorded = examples.get_string_custom_property(manifest.PROPERTY)
+    assert manifest.unchanged(recorded, data_dir=tfds_data_dir,
+                              name="tiny_images", config="clean",
+                              version=None, splits=SPLITS)
     assert examples.get_json_value_custom_property("num_examples") == {
         "train": 320, "eval": 120}
 

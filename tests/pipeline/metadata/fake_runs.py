@@ -41,6 +41,8 @@ class Outcome:
     # No accuracy on the evaluation artifact: one written before the
     # Evaluator recorded it (reading it needs TFMA's files).
     legacy_evaluation: bool = False
+    # The data manifest ExampleGen records (manifest.PROPERTY), if any.
+    data_files: Optional[str] = None
 
 
 class FakeStore:
@@ -143,6 +145,9 @@ class FakeStore:
             examples.set_string_custom_property("tfds_version", "1.0.0")
             examples.set_string_custom_property("data_fingerprint",
                                                 outcome.fingerprint)
+            if outcome.data_files:
+                examples.set_string_custom_property("data_files",
+                                                    outcome.data_files)
         elif node_id == nodes.EVALUATOR:
             evaluation = outputs[nodes.EVALUATION_KEY][0]
             if not outcome.legacy_evaluation:

@@ -121,3 +121,34 @@ def test_once_if_changed_after_warm_start_was_toggled(fake):
     fake.run("plain")
     decision = _decide(fake, "f" * 64)
     assert not decision.run and "plain" in decision.reason
+
+
+def test_quick_check_reads_the_manifest_of_the_last_successful_run(fake):
+    """`--once-if-changed` without TFDS: the last successful run's
+    manifest, not a later failed run's."""
+    fake.run("r1", Outcome(data_files="manifest-1"))
+    fake.run("r2", Outcome(fingerprint=OTHER, data_files="manifest-2",
+                           by_node={nodes.TRAINER: FAILED}))
+    seen = []
+
+    def check(recorded):
+        seen.append(recorded)
+        return "files unchanged" if recorded == "manifest-1" else None
+
+    decision = runs.unchanged_since_last_success(fake.store, P, check)
+    assert seen == ["manifest-1"]
+    assert not decision.run
+    assert "no new data (files unchanged" in decision.reason
+    assert "r1" in decision.reason
+    assert runs.unchanged_since_last_success(
+        fake.store, P, lambda recorded: None) is None
+
+
+def test_quick_check_cannot_tell_without_a_manifest_or_a_run(fake):
+    assert runs.unchanged_since_last_success(
+        fake.store, P, lambda recorded: "x") is None
+    fake.run("r1")
+    seen = []
+    runs.unchanged_since_last_success(
+        fake.store, P, lambda recorded: seen.append(recorded))
+    assert seen == [None]

@@ -13,13 +13,14 @@ def _log(handler, message):
 
 def test_executed_cached_and_failed():
     lines = []
-    clock = iter([0.0, 2.5, 3.0, 3.25, 4.0, 9.0]).__next__
+    clock = iter([0.0, 0.5, 2.0, 2.5, 3.0, 3.25, 4.0, 9.0]).__next__
     handler = progress.ProgressHandler(
         ["A", "B", "C", "D"], lambda n, r: lines.append((n, r.status,
                                                          r.seconds)),
         clock=clock)
     _log(handler, "Component A is running.")
     _log(handler, "Going to run a new execution 3")
+    _log(handler, "Cleaning up stateless execution info.")
     _log(handler, "Component A is finished.")
     _log(handler, "node B is running.")
     _log(handler, "A cached execution 4 is used.")
@@ -29,8 +30,13 @@ def test_executed_cached_and_failed():
     assert lines == [("A", "executed", 2.5), ("B", "cached", 0.25),
                      ("C", "failed", 5.0)]
     assert handler.records["D"].status == "skipped"
+    a, b = handler.records["A"], handler.records["B"]
+    assert (a.work_seconds, a.overhead_seconds) == (1.5, 1.0)
+    assert (b.work_seconds, b.overhead_seconds) == (0.0, 0.25)
 
 
 def test_format_line():
-    line = progress.format_line(nodes.TRAINER, progress.NodeRecord("cached", 1.25))
-    assert nodes.TRAINER in line and "cached" in line and "1.2 s" in line
+    line = progress.format_line(nodes.TRAINER, progress.NodeRecord(
+        "executed", 12.25, work_seconds=12.0))
+    assert nodes.TRAINER in line and "executed" in line
+    assert "12.2 s" in line and "(overhead 0.2 s)" in line

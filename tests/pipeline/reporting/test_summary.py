@@ -50,3 +50,21 @@ def test_recorded_metrics_round_trip(tmp_path):
     metrics.record(evaluation, metrics.read_metrics(_evaluation(tmp_path)))
     assert metrics.recorded_accuracy(evaluation.mlmd_artifact) == 0.875
     assert evaluation.get_int_custom_property("example_count") == 120
+
+
+def test_time_is_split_into_work_and_overhead():
+    from pipeline.reporting import progress  # pylint: disable=import-outside-toplevel
+    records = {"A": progress.NodeRecord("executed", 10.0, work_seconds=9.0),
+               "B": progress.NodeRecord("cached", 0.5)}
+    split = summary._time_split(  # pylint: disable=protected-access
+        records, wall_seconds=12.0,
+        split={"startup_seconds": 6.0, "preflight_seconds": 1.0})
+    assert split == {"total_seconds": 18.0, "work_seconds": 9.0,
+                     "overhead_seconds": 9.0, "startup_seconds": 6.0,
+                     "preflight_seconds": 1.0, "launcher_seconds": 1.5,
+                     "after_seconds": 0.5}
+    from pipeline.commands import run  # pylint: disable=import-outside-toplevel
+    text = run.format_summary({
+        "wall_seconds": 12.0, "metrics": {}, "blessed": False,
+        "pushed_model": None, "components": {}, "time": split}, "x.json")
+    assert "9.0 s of work, 9.0 s overhead (start-up and imports 6.0" in text

@@ -63,6 +63,14 @@ def test_first_run_executes_blesses_and_pushes(runs):
     assert first["runner"] == "local"
     assert first["wall_seconds"] > sum(
         c["seconds"] for c in first["components"].values()) * 0.5
+    trainer = first["components"][nodes.TRAINER]
+    assert 0 < trainer["work_seconds"] <= trainer["seconds"]
+    assert trainer["overhead_seconds"] == pytest.approx(
+        trainer["seconds"] - trainer["work_seconds"], abs=0.002)
+    split = first["time"]
+    assert split["work_seconds"] > 0 and split["startup_seconds"] > 0
+    assert split["total_seconds"] == pytest.approx(
+        split["work_seconds"] + split["overhead_seconds"], abs=0.01)
     assert first["data"]["new"] is True and len(
         first["data"]["fingerprint"]) == 64
     matrix = first["metrics"]["confusion_matrix"]

@@ -172,8 +172,12 @@ def test_schedule_retrains_only_on_new_data_and_never_serves_worse(
     result = _cli("schedule", "--target", "local", "--once-if-changed", *args)
     assert result.returncode == 0, result.stderr
     assert "no new data" in result.stdout
-    after = json.loads(_cli("runs", "--output-dir", str(out), "--json",
-                            "--limit", "0").stdout)
+    # TensorFlow's start-up noise (CUDA plugins, CPU features) stays off a
+    # scheduler's console; `runs` does not load TensorFlow at all.
+    assert "cuda" not in result.stderr.lower(), result.stderr
+    listed = _cli("runs", "--output-dir", str(out), "--json", "--limit", "0")
+    assert "tensorflow" not in listed.stderr.lower(), listed.stderr
+    after = json.loads(listed.stdout)
     assert len(after) == 6
 
     # Every run wrote its report; Chromium renders one with all figures.
