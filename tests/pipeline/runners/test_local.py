@@ -168,3 +168,28 @@ def test_a_failing_baseline_resolver_fails_the_run_and_pushes_nothing(
     assert {v: _digest(os.path.join(config.serving_dir, v))
             for v in helpers.serving_versions(config.serving_dir)} == served
     assert first["pushed_model"]
+
+
+def test_a_scheduler_tells_unchanged_data_without_tfds(runs):
+    """The manifest the real ExampleGen recorded lets `--once-if-changed`
+    see, from ML Metadata and file stats alone, that the data of the last
+    successful run (the noisy one) is unchanged, and that the clean data
+    is not that data."""
+    from components.tfds_example_gen import manifest  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import runs as metadata_runs  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
+    config = runs["config"]
+    store = metadata_store.open_store(local_runner.metadata_url(config),
+                                      read_only=True)
+
+    def check(dataset_config):
+        return lambda recorded: manifest.unchanged(
+            recorded, data_dir=config.dataset.data_dir, name="tiny_images",
+            config=dataset_config, version=None, splits=config.dataset.splits)
+
+    decision = metadata_runs.unchanged_since_last_success(
+        store, config.name, check("noisy"))
+    assert not decision.run
+    assert "prepared files of version 1.0.0 are unchanged" in decision.reason
+    assert metadata_runs.unchanged_since_last_success(
+        store, config.name, check("clean")) is None
