@@ -114,7 +114,8 @@ def main() -> None:
                          args.repeats)),
             ("decide_on_data (--once-if-changed's query)",
              _in_process(lambda: runs.decide_on_data(
-                 store, name, "0" * 64, "dataset"), args.repeats)),
+                 store, runs.last_successful(store, name), name, "0" * 64,
+                 "dataset"), args.repeats)),
         ]
         pushed = len(history.model_records(store, name))
     print(f"Store: {args.runs} runs ({pushed} pushed models), built in "

@@ -134,7 +134,7 @@ def _data_changed(config: pipeline_config.PipelineConfig):
     from pipeline.metadata import runs  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
-    store = None
+    store = last = None
     if os.path.isfile(config.metadata_path):
         try:
             store = metadata_store.open_store(
@@ -142,8 +142,9 @@ def _data_changed(config: pipeline_config.PipelineConfig):
         except metadata_store.StoreError as error:
             raise click.ClickException(str(error)) from None
         dataset = config.dataset
-        quick = runs.unchanged_since_last_success(
-            store, config.name, lambda recorded: manifest.unchanged(
+        last = runs.last_successful(store, config.name)
+        quick = runs.unchanged_since(
+            store, last, lambda recorded: manifest.unchanged(
                 recorded, data_dir=dataset.data_dir, name=dataset.name,
                 config=dataset.config, version=dataset.version,
                 splits=dataset.splits))
@@ -159,6 +160,6 @@ def _data_changed(config: pipeline_config.PipelineConfig):
     except tfds_dataset.DatasetError as error:
         raise click.ClickException(str(error)) from None
     now = tfds_dataset.fingerprint(builder, config.dataset.splits)
-    decision = runs.decide_on_data(store, config.name, now,
+    decision = runs.decide_on_data(store, last, config.name, now,
                                    builder.info.full_name)
     return decision.run, decision.reason

@@ -7,6 +7,7 @@ TensorFlow, which the history commands must not, so the few lines that read
 events live here, once.
 """
 
+import datetime
 from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -63,3 +64,9 @@ def custom_property(artifact, key: str):
         return None
     which = value.WhichOneof("value")
     return getattr(value, which) if which else None
+
+
+def timestamp(milliseconds: int) -> datetime.datetime:
+    """An ML Metadata time (milliseconds since the epoch), in UTC."""
+    return datetime.datetime.fromtimestamp(milliseconds / 1000,
+                                           datetime.timezone.utc)

@@ -1,5 +1,6 @@
 """Models as ML Metadata records them: what was pushed, from which run and
-data, and which model is the last blessed one."""
+data. (Which model is a candidate's baseline is the baseline resolver's
+decision, in resolvers.py.)"""
 
 import dataclasses
 import datetime
@@ -123,25 +124,7 @@ def last_pushed(store: MetadataStore, pipeline: str
     return pushed[0] if pushed else None
 
 
-def latest_blessed(store: MetadataStore, pipeline: str,
-                   before_model_id: Optional[int] = None
-                   ) -> Optional[lineage.Artifact]:
-    """The newest model the Evaluator blessed; with `before_model_id`, the
-    newest registered before that model (the baseline of a candidate)."""
-    blessed = {lineage.custom_property(b, CURRENT_MODEL_ID_PROPERTY)
-               for b in _of_pipeline(
-                   store, pipeline, "ModelBlessing",
-                   f"custom_properties.{BLESSED_PROPERTY}.int_value = 1")}
-    candidates = sorted((i for i in blessed if i is not None and (
-        before_model_id is None or i < before_model_id)), reverse=True)
-    if not candidates:
-        return None
-    return store.get_artifacts_by_id([candidates[0]])[0]
-
-
 def pushed_time(store: MetadataStore, model: PushedModel
                 ) -> datetime.datetime:
     [execution] = store.get_executions_by_id([model.pusher_execution_id])
-    return datetime.datetime.fromtimestamp(
-        execution.last_update_time_since_epoch / 1000,
-        datetime.timezone.utc)
+    return lineage.timestamp(execution.last_update_time_since_epoch)

@@ -33,16 +33,12 @@ _Execution = metadata_store_pb2.Execution
 # A node that executed or was found in the cache is done.
 DONE_STATES = (_Execution.COMPLETE, _Execution.CACHED)
 EXECUTED_STATE = _Execution.COMPLETE
+FAILED_STATE = _Execution.FAILED
 STATE_WORDS = {_Execution.COMPLETE: "executed", _Execution.CACHED: "cached",
                _Execution.FAILED: "failed", _Execution.RUNNING: "running",
                _Execution.NEW: "new", _Execution.CANCELED: "canceled"}
 # Run contexts loaded per batch of queries (an IN list in a filter query).
 _BATCH = 100
-
-
-def _time(milliseconds: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(milliseconds / 1000,
-                                           datetime.timezone.utc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,12 +89,12 @@ class Run:
 
     @property
     def started(self) -> datetime.datetime:
-        return _time(min(e.create_time_since_epoch
+        return lineage.timestamp(min(e.create_time_since_epoch
                          for e in self.executions.values()))
 
     @property
     def finished(self) -> datetime.datetime:
-        return _time(max(e.last_update_time_since_epoch
+        return lineage.timestamp(max(e.last_update_time_since_epoch
                          for e in self.executions.values()))
 
 
@@ -239,15 +235,13 @@ class DataDecision:
     reason: str
 
 
-def unchanged_since_last_success(
-        store: MetadataStore, pipeline: str,
-        check: Callable[[Optional[str]], Optional[str]]
-) -> Optional[DataDecision]:
+def unchanged_since(store: MetadataStore, last: Optional[Run],
+                    check: Callable[[Optional[str]], Optional[str]]
+                    ) -> Optional[DataDecision]:
     """`schedule --once-if-changed`'s quick path: "no new data" if `check`,
-    given the data manifest the last successful run recorded (see
-    components/tfds_example_gen/manifest.py), says why the data is the same;
-    None if it cannot tell, and the data must be fingerprinted."""
-    last = last_successful(store, pipeline)
+    given the data manifest that `last` (the last successful run) recorded
+    (see components/tfds_example_gen/manifest.py), says why the data is the
+    same; None if it cannot tell, and the data must be fingerprinted."""
     ingested = examples(store, last) if last else None
     if ingested is None:
         return None
@@ -259,19 +253,20 @@ def unchanged_since_last_success(
         f"{last.run_id}): not running."))
 
 
-def decide_on_data(store: Optional[MetadataStore], pipeline: str,
-                   fingerprint: str, dataset: str) -> DataDecision:
-    """What `schedule --once-if-changed` does: run unless the newest run
-    that succeeded ingested data with this fingerprint.
+def decide_on_data(store: Optional[MetadataStore], last: Optional[Run],
+                   pipeline: str, fingerprint: str,
+                   dataset: str) -> DataDecision:
+    """What `schedule --once-if-changed` does: run unless the last run that
+    succeeded ingested data with this fingerprint.
 
     Args:
       store: the output dir's store, or None if nothing has run there.
+      last: the pipeline's last successful run (`last_successful`), if any.
       pipeline: the pipeline's name.
       fingerprint: the dataset's fingerprint now.
       dataset: the dataset's full name, for the message.
     """
     short = fingerprint[:12]
-    last = last_successful(store, pipeline) if store is not None else None
     if last is None:
         return DataDecision(True, (
             f"no successful run of {pipeline} yet ({dataset}, fingerprint "

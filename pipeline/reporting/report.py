@@ -295,12 +295,12 @@ window.addEventListener("load", function () {{
 """
 
 
-def write(summary: Dict[str, Any], store, pipeline_name: str,
-          output_dir: str) -> str:
-    """Writes `reports/<run id>.html` and `last_run.html`; returns the
-    per-run path."""
+def write(summary: Dict[str, Any], store,
+          run: Optional[metadata_runs.Run], output_dir: str) -> str:
+    """Writes `reports/<run id>.html` and `last_run.html` for `run` (as ML
+    Metadata recorded it; None if no node started); returns the per-run
+    path."""
     run_id = summary["run_id"]
-    run = metadata_runs.get_run(store, pipeline_name, run_id)
     statistics = model_run = None
     if run is not None:
         statistics = metadata_runs.outputs(

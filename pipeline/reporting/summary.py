@@ -29,7 +29,7 @@ def _metrics(evaluation_uri: str) -> Dict[str, Any]:
                               f"{error}"}
 
 
-def build(store: MetadataStore, *, pipeline_name: str,
+def build(store: MetadataStore, run: Optional[runs.Run], *,
           run_id: str, runner: str, dataset: Dict[str, str],
           records: Dict[str, progress.NodeRecord], wall_seconds: float,
           serving_dir: str,
@@ -38,8 +38,8 @@ def build(store: MetadataStore, *, pipeline_name: str,
 
     `time_split` has the run's `startup_seconds` (process start, imports
     and settings, before `wall_seconds` began) and `preflight_seconds`
-    (dataset checks and compiling, within `wall_seconds`)."""
-    run = runs.get_run(store, pipeline_name, run_id)
+    (dataset checks and compiling, within `wall_seconds`). `run` is the
+    run as ML Metadata recorded it (None if no node started)."""
     outputs = ((lambda node_id: runs.outputs(store, run, node_id)) if run
                else (lambda node_id: {}))
     examples = outputs(nodes.EXAMPLE_GEN).get(nodes.EXAMPLES_KEY, [])

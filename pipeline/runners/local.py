@@ -136,14 +136,15 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     # TFX records a node whose inputs cannot be resolved as FAILED in ML
     # Metadata and carries on with the rest of the DAG; such a run failed
     # too, even when the runner returns normally.
-    states = metadata_runs.node_states(store, config.name, run_id)
-    failed = [n for n in node_ids if states.get(n) == "FAILED"]
+    run = metadata_runs.get_run(store, config.name, run_id)
+    failed = [n for n in node_ids if run is not None
+              and run.state(n) == metadata_runs.FAILED_STATE]
     for node_id in failed:
         handler.records[node_id].status = progress.FAILED
     if failed and error is None:
         error = RuntimeError("input resolution failed (see the log)")
     summary = summary_lib.build(
-        store, pipeline_name=config.name, run_id=run_id, runner=runner,
+        store, run, run_id=run_id, runner=runner,
         dataset={"name": builder.info.name,
                  "version": str(builder.info.version)},
         records=handler.records,
@@ -151,7 +152,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
         time_split={"startup_seconds": startup,
                     "preflight_seconds": preflight_seconds},
         serving_dir=config.serving_dir)
-    summary["report"] = _write_report(summary, store, config)
+    summary["report"] = _write_report(summary, store, run, config)
     summary_lib.write(summary, config.summary_path)
     if error is not None:
         failed = [n for n in node_ids
@@ -163,11 +164,12 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     return summary
 
 
-def _write_report(summary, store, config: PipelineConfig) -> Optional[str]:
+def _write_report(summary, store, run,
+                  config: PipelineConfig) -> Optional[str]:
     """The run's HTML report; a report that fails never fails the run."""
     from pipeline.reporting import report  # pylint: disable=import-outside-toplevel
     try:
-        return report.write(summary, store, config.name, config.output_dir)
+        return report.write(summary, store, run, config.output_dir)
     except Exception:  # pylint: disable=broad-except
         logging.exception("could not write the run report")
         return None

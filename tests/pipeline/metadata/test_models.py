@@ -10,6 +10,7 @@ import pytest
 from pipeline import nodes
 from pipeline.metadata import history
 from pipeline.metadata import models
+from pipeline.metadata import resolvers
 from tests.conftest import REPO
 from tests.pipeline.metadata import fake_runs
 from tests.pipeline.metadata.fake_runs import CACHED, Outcome
@@ -28,19 +29,28 @@ def _model_id(produced):
     return produced[nodes.TRAINER][nodes.MODEL_KEY][0].id
 
 
+def _baseline(fake, produced, candidate):
+    """The baseline resolver's answer over the models and blessings the
+    store recorded, for a candidate."""
+    result = resolvers.LatestBlessedBeforeCandidateStrategy() \
+        .resolve_artifacts(fake.store, {
+            resolvers.MODEL_KEY: [p[nodes.TRAINER][nodes.MODEL_KEY][0]
+                                  for p in produced],
+            resolvers.BLESSING_KEY: [
+                p[nodes.EVALUATOR][nodes.BLESSING_KEY][0] for p in produced],
+            resolvers.CANDIDATE_KEY: [
+                candidate[nodes.TRAINER][nodes.MODEL_KEY][0]]})
+    return [m.id for m in result[resolvers.MODEL_KEY]]
+
+
 def test_baseline_is_the_last_blessed_model_before_the_candidate(fake):
     first = fake.run("r1")
     second = fake.run("r2", Outcome(fingerprint="2" * 64))
     rejected = fake.run("r3", Outcome(fingerprint="3" * 64, blessed=False))
-    assert models.latest_blessed(fake.store, P).id == _model_id(second)
-    assert models.latest_blessed(
-        fake.store, P, before_model_id=_model_id(second)).id == \
-        _model_id(first)
-    assert models.latest_blessed(
-        fake.store, P, before_model_id=_model_id(rejected)).id == \
-        _model_id(second)
-    assert models.latest_blessed(
-        fake.store, P, before_model_id=_model_id(first)) is None
+    produced = [first, second, rejected]
+    assert _baseline(fake, produced, second) == [_model_id(first)]
+    assert _baseline(fake, produced, rejected) == [_model_id(second)]
+    assert _baseline(fake, produced, first) == []
 
 
 def test_served_model_is_the_last_pushed_not_the_last_run(fake):

@@ -73,8 +73,11 @@ def test_limit_reads_only_the_newest_runs(fake):
 
 
 def _decide(fake, fingerprint, store=True):
-    return runs.decide_on_data(fake.store if store else None, P,
-                               fingerprint, "tiny_images:1.0.0")
+    if not store:
+        return runs.decide_on_data(None, None, P, fingerprint,
+                                   "tiny_images:1.0.0")
+    return runs.decide_on_data(fake.store, runs.last_successful(
+        fake.store, P), P, fingerprint, "tiny_images:1.0.0")
 
 
 def test_once_if_changed_runs_when_nothing_ran_yet(fake):
@@ -135,20 +138,21 @@ def test_quick_check_reads_the_manifest_of_the_last_successful_run(fake):
         seen.append(recorded)
         return "files unchanged" if recorded == "manifest-1" else None
 
-    decision = runs.unchanged_since_last_success(fake.store, P, check)
+    decision = runs.unchanged_since(
+        fake.store, runs.last_successful(fake.store, P), check)
     assert seen == ["manifest-1"]
     assert not decision.run
     assert "no new data (files unchanged" in decision.reason
     assert "r1" in decision.reason
-    assert runs.unchanged_since_last_success(
-        fake.store, P, lambda recorded: None) is None
+    assert runs.unchanged_since(fake.store, runs.last_successful(
+        fake.store, P), lambda recorded: None) is None
 
 
 def test_quick_check_cannot_tell_without_a_manifest_or_a_run(fake):
-    assert runs.unchanged_since_last_success(
-        fake.store, P, lambda recorded: "x") is None
+    assert runs.unchanged_since(fake.store, runs.last_successful(
+        fake.store, P), lambda recorded: "x") is None
     fake.run("r1")
     seen = []
-    runs.unchanged_since_last_success(
-        fake.store, P, lambda recorded: seen.append(recorded))
+    runs.unchanged_since(fake.store, runs.last_successful(fake.store, P),
+                         lambda recorded: seen.append(recorded))
     assert seen == [None]

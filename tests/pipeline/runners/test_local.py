@@ -187,9 +187,8 @@ def test_a_scheduler_tells_unchanged_data_without_tfds(runs):
             recorded, data_dir=config.dataset.data_dir, name="tiny_images",
             config=dataset_config, version=None, splits=config.dataset.splits)
 
-    decision = metadata_runs.unchanged_since_last_success(
-        store, config.name, check("noisy"))
+    last = metadata_runs.last_successful(store, config.name)
+    decision = metadata_runs.unchanged_since(store, last, check("noisy"))
     assert not decision.run
     assert "prepared files of version 1.0.0 are unchanged" in decision.reason
-    assert metadata_runs.unchanged_since_last_success(
-        store, config.name, check("clean")) is None
+    assert metadata_runs.unchanged_since(store, last, check("clean")) is None
