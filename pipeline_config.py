@@ -14,6 +14,15 @@ import re
 from typing import Optional, Tuple
 
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+# Where this package's setup.py is: beside this module in a source checkout
+# (the local main job, tests); in the container image, where the Dockerfile
+# copies it. Kubeflow and Vertex tasks run in that image.
+SOURCE_SETUP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "setup.py")
+IMAGE_SETUP_FILE = "/opt/tfds-pipeline/setup.py"
+# Beam flags that already say where the workers' code comes from.
+_DEPENDENCY_FLAGS = ("--setup_file", "--extra_package", "--requirements_file",
+                     "--sdk_container_image", "--worker_harness_container_image")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -93,6 +102,10 @@ class TrainingConfig:
       cpu_replicas: on a machine without GPUs, split the CPU into this many
         logical devices so MirroredStrategy runs this many replicas. Ignored
         when GPUs are visible (all of them are used).
+      steps_per_execution: training steps Keras runs per call into
+        TensorFlow. The same steps, in fewer Python round trips: on 2 CPU
+        cores, 100 made an epoch of Fashion-MNIST 3.1 s instead of 5.2 s
+        (README). Progress callbacks see every this many steps.
       shuffle_buffer: examples in the training shuffle buffer, reshuffled
         every epoch; 0 (the default, as in the seed's Keras script) keeps
         the order TFDS wrote, which TFDS already shuffled when preparing the
@@ -111,6 +124,7 @@ class TrainingConfig:
     epochs: int = 5
     batch_size_per_replica: int = 64
     cpu_replicas: int = 1
+    steps_per_execution: int = 100
     shuffle_buffer: int = 0
     seed: int = 0
     warm_start: bool = False
@@ -123,7 +137,8 @@ class TrainingConfig:
             isinstance(self.shuffle_buffer, int) and self.shuffle_buffer >= 0,
             f"shuffle buffer must be 0 (no shuffling) or more, got "
             f"{self.shuffle_buffer!r}.")
-        for field in ("epochs", "batch_size_per_replica", "cpu_replicas"):
+        for field in ("epochs", "batch_size_per_replica", "cpu_replicas",
+                      "steps_per_execution"):
             value = getattr(self, field)
             _require(
                 isinstance(value, int) and not isinstance(value, bool)
@@ -187,15 +202,30 @@ class BeamConfig:
             f"Beam running mode {self.direct_running_mode!r} is unknown; use "
             f"one of {', '.join(RUNNING_MODES)}.")
 
-    @property
-    def pipeline_args(self) -> list:
-        """The args every Beam-based component receives."""
-        return [
+    def pipeline_args(self, setup_file: Optional[str] = None) -> list:
+        """The args every Beam-based component receives.
+
+        Args:
+          setup_file: this package's setup.py where the components run,
+            given to Beam as `--setup_file` unless `extra_args` already say
+            where the workers' code comes from. Without any such flag, TFX
+            builds a throw-away sdist of itself before every Beam component
+            (1.3 to 1.8 s each, four per run, measured), which only a remote
+            Beam runner would use, and which would lack this package anyway.
+            The DirectRunner stages nothing; a remote runner (e.g.
+            `--runner=DataflowRunner` in `extra_args`) ships this package.
+        """
+        args = [
             "--runner=DirectRunner",
             f"--direct_num_workers={self.direct_num_workers}",
             f"--direct_running_mode={self.direct_running_mode}",
             *self.extra_args,
         ]
+        if setup_file and not any(
+                arg.split("=", 1)[0].replace("extra_packages", "extra_package")
+                in _DEPENDENCY_FLAGS for arg in self.extra_args):
+            args.append(f"--setup_file={setup_file}")
+        return args
 
 
 @dataclasses.dataclass(frozen=True)

@@ -100,11 +100,22 @@ def test_beam_settings():
     beam = pc.BeamConfig(direct_num_workers=2,
                          direct_running_mode="multi_processing",
                          extra_args=("--foo=1",))
-    assert beam.pipeline_args == [
+    assert beam.pipeline_args() == [
         "--runner=DirectRunner", "--direct_num_workers=2",
         "--direct_running_mode=multi_processing", "--foo=1"]
+    assert beam.pipeline_args("/src/setup.py")[-1] == (
+        "--setup_file=/src/setup.py")
     with pytest.raises(pc.ConfigError, match="running mode 'fast'"):
         pc.BeamConfig(direct_running_mode="fast")
+
+
+@pytest.mark.parametrize("flag", [
+    "--setup_file=/mine/setup.py", "--extra_package=/x.tar.gz",
+    "--extra_packages=/x.tar.gz", "--sdk_container_image=gcr.io/p/i"])
+def test_beam_keeps_the_users_own_dependency_flag(flag):
+    args = pc.BeamConfig(extra_args=(flag,)).pipeline_args("/src/setup.py")
+    assert args[-1] == flag
+    assert "--setup_file=/src/setup.py" not in args
 
 
 def test_output_dir_that_cannot_be_created(tmp_path):

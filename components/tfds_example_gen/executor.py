@@ -5,6 +5,7 @@ import os
 from typing import Any, Dict, List
 
 import apache_beam as beam
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from tfx import types
 from tfx.components.example_gen import write_split
@@ -37,12 +38,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 output = os.path.join(
                     artifact_utils.get_split_uri([examples], split),
                     write_split.DEFAULT_FILE_NAME)
+                reading = _reading(builder, tfds_split)
                 _ = (
                     p
                     | f"Read[{split}]" >> tfds.beam.ReadFromTFDS(
-                        builder, split=tfds_split)
-                    | f"ToExample[{split}]" >> beam.Map(
-                        _serialized_example, encodings)
+                        builder, split=tfds_split, **reading)
+                    | f"ToExample[{split}]" >> beam.FlatMap(
+                        _serialized_examples, encodings,
+                        batched="batch_size" in reading)
                     | f"Write[{split}]" >> beam.io.WriteToTFRecord(
                         output, file_name_suffix=".gz"))
 
@@ -66,6 +69,28 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 for split, tfds_split in splits.items()})
 
 
-def _serialized_example(values, encodings) -> bytes:
-    return converter.to_example(tfds.as_numpy(values),
-                                encodings).SerializeToString()
+# Examples per batch TFDS decodes (in parallel) and the converter turns
+# into records in one go: per-example reading and converting was 21 s of
+# Fashion-MNIST's 60,000 training images, batched 3.7 s (README).
+_BATCH = 1024
+
+
+def _reading(builder, tfds_split: str) -> Dict[str, Any]:
+    """`as_dataset` arguments for ReadFromTFDS: batches, decoded in parallel.
+
+    TFDS batches only whole shards; a split that takes part of a shard
+    (`train[:10%]`) is read an example at a time.
+    """
+    read_config = tfds.ReadConfig(
+        num_parallel_calls_for_decode=tf.data.AUTOTUNE)
+    instructions = builder.info.splits[tfds_split].file_instructions
+    if any(i.skip > 0 or not i.takes_all for i in instructions):
+        return {"read_config": read_config}
+    return {"read_config": read_config, "batch_size": _BATCH}
+
+
+def _serialized_examples(values, encodings, batched: bool):
+    values = tfds.as_numpy(values)
+    if batched:
+        return converter.serialized_examples(values, encodings)
+    return [converter.to_example(values, encodings).SerializeToString()]

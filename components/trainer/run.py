@@ -2,7 +2,7 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
+`steps_per_execution`, `shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
 pipeline gives the Trainer a base model (see warm_start.py) and training
 starts from its weights.
 """
@@ -13,12 +13,14 @@ from typing import Optional
 
 from absl import logging
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components import features
+from components.trainer import autograph
 from components.trainer import distribution
 from components.trainer import model as model_lib
 from components.trainer import signatures
@@ -33,6 +35,7 @@ _READ_BATCH = 1024
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains the model and exports it with its serving signatures."""
     params = fn_args.custom_config
+    autograph.skip_keras_conversion()
     tf.keras.utils.set_random_seed(params["seed"])
     strategy = distribution.make_strategy(params["cpu_replicas"],
                                           params.get("tpu"))
@@ -52,8 +55,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                           raw_schema, tft_layer, global_batch,
                           static_shapes=on_tpu)
     with strategy.scope():
-        model = model_lib.build_model(contract.image_shape,
-                                      contract.num_classes)
+        model = model_lib.build_model(
+            contract.image_shape, contract.num_classes,
+            steps_per_execution=params["steps_per_execution"])
         warm_start = _warm_start(model, fn_args.base_model)
     history = model.fit(
         train, validation_data=evaluation, epochs=params["epochs"],
@@ -107,6 +111,10 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
 
     dataset = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.unbatch().cache()
+    # Keras needs the number of steps to run several per call. Counting
+    # reads the examples once, which fills the cache the epochs then read.
+    examples = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(examples))
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
     return dataset.batch(batch_size, drop_remainder=static_shapes).prefetch(

@@ -48,8 +48,10 @@ def run(runner, verbose, **settings):
 def format_summary(summary: dict, path: str) -> str:
     """The few lines printed at the end of a run."""
     metrics = summary.get("metrics") or {}
-    lines = [f"Finished in {summary['wall_seconds']:.1f} s."]
     split = summary.get("time")
+    # From process start, so that it is the time the user waited.
+    total = split["total_seconds"] if split else summary["wall_seconds"]
+    lines = [f"Finished in {total:.1f} s."]
     if split:
         lines.append(
             f"  time: {split['work_seconds']:.1f} s of work, "

@@ -17,7 +17,7 @@ from pipeline import factory
 from pipeline import nodes
 from pipeline.metadata import urls
 from pipeline.runners import node_entrypoint
-from pipeline_config import KubeflowConfig, PipelineConfig
+from pipeline_config import IMAGE_SETUP_FILE, KubeflowConfig, PipelineConfig
 
 ENTRYPOINT = ["python", "-m", "pipeline.runners.node_entrypoint"]
 TPU_RESOURCE = "google.com/tpu"
@@ -29,7 +29,8 @@ def compile_ir(config: PipelineConfig, trainer_tpus: int = 0):
     """The TFX pipeline IR as every task receives it; with TPUs, the
     Trainer uses the TPU of the GKE TPU VM it lands on."""
     return factory.compile_ir(factory.create_pipeline(
-        config, beam_pipeline_args=config.beam.pipeline_args,
+        config, beam_pipeline_args=config.beam.pipeline_args(
+            IMAGE_SETUP_FILE),
         orchestration=factory.Orchestration(
             tpu="local" if trainer_tpus else None)))
 

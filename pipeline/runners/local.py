@@ -26,7 +26,7 @@ from pipeline.metadata import urls
 from pipeline.runners import preflight
 from pipeline.reporting import progress
 from pipeline.reporting import summary as summary_lib
-from pipeline_config import PipelineConfig
+from pipeline_config import PipelineConfig, SOURCE_SETUP_FILE
 
 RUNNERS = ("local", "beam")
 LOCK_FILE = ".run.lock"
@@ -102,6 +102,11 @@ def run(config: PipelineConfig, runner: str, *,
         return _run(config, runner, echo, run_id, log_path)
 
 
+def _setup_file() -> Optional[str]:
+    """This package's setup.py, when it runs from a source checkout."""
+    return SOURCE_SETUP_FILE if os.path.isfile(SOURCE_SETUP_FILE) else None
+
+
 def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     started = time.monotonic()
     startup = console.process_seconds()
@@ -113,7 +118,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")
     ir = factory.compile_ir(factory.create_pipeline(
         config, metadata_url(config).connection_config(),
-        config.beam.pipeline_args))
+        config.beam.pipeline_args(_setup_file())))
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]

@@ -15,7 +15,8 @@ from tfx import v1 as tfx
 
 from components.trainer import vertex as vertex_trainer
 from pipeline import factory
-from pipeline_config import ConfigError, PipelineConfig, VertexConfig
+from pipeline_config import (ConfigError, IMAGE_SETUP_FILE, PipelineConfig,
+                             VertexConfig)
 
 
 def _check_accelerator(vertex: VertexConfig) -> None:
@@ -72,7 +73,8 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
             "model with a custom resolver strategy, and Vertex runs only "
             "TFX's built-in ones. Compile without --warm-start.")
     tfx_pipeline = factory.create_pipeline(
-        config, beam_pipeline_args=config.beam.pipeline_args,
+        config, beam_pipeline_args=config.beam.pipeline_args(
+            IMAGE_SETUP_FILE),
         orchestration=orchestration(vertex))
     # KubeflowV2DagRunner writes into a directory; write beside `output` and
     # move into place so a failed compile leaves no partial file.

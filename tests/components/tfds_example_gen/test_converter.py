@@ -77,3 +77,16 @@ def test_variable_size_images_are_refused_by_name():
         {"photo": tfds.features.Image(shape=(None, None, 3))})
     with pytest.raises(ValueError, match="'photo' has variable shape"):
         converter.encodings_for(features)
+
+
+def test_a_batch_converts_to_the_same_records_as_each_example():
+    encodings = converter.encodings_for(FEATURES)
+    rows = [_values(label) for label in (0, 3, 9)]
+    rows[1]["caption"] = b""
+    batch = {name: np.stack([np.asarray(row[name]) for row in rows])
+             for name in rows[0]}
+
+    records = list(converter.serialized_examples(batch, encodings))
+
+    assert records == [converter.to_example(row, encodings)
+                       .SerializeToString() for row in rows]

@@ -20,7 +20,7 @@ SPLITS = {"train": "train", "eval": "test"}
 
 
 def _run_executor(tmp_path, data_dir, name="tiny_images/clean",
-                  fingerprint="abc"):
+                  fingerprint="abc", splits=None):
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
     context = base_beam_executor.BaseBeamExecutor.Context(
@@ -28,7 +28,7 @@ def _run_executor(tmp_path, data_dir, name="tiny_images/clean",
         tmp_dir=str(tmp_path / "tmp"))
     executor.Executor(context).Do(
         {}, {"examples": [examples]},
-        {"dataset": name, "splits": json.dumps(SPLITS),
+        {"dataset": name, "splits": json.dumps(splits or SPLITS),
          "data_dir": data_dir, "data_fingerprint": fingerprint})
     return examples
 
@@ -61,6 +61,19 @@ def test_writes_every_split_with_properties(tmp_path, tfds_data_dir):
                               version=None, splits=SPLITS)
     assert examples.get_json_value_custom_property("num_examples") == {
         "train": 320, "eval": 120}
+
+
+def test_a_split_that_takes_part_of_a_shard(tmp_path, tfds_data_dir):
+    # TFDS reads part of a shard only an example at a time; whole shards
+    # are read in batches. Both write the same records.
+    whole = _run_executor(tmp_path / "whole", tfds_data_dir)
+    part = _run_executor(tmp_path / "part", tfds_data_dir,
+                         splits={"train": "train[:25%]", "eval": "test"})
+    part_train = _read(os.path.join(part.uri, "Split-train"))
+    whole_train = _read(os.path.join(whole.uri, "Split-train"))
+    assert len(part_train) == tiny_dataset.TinyImages.TRAIN_EXAMPLES // 4
+    whole_records = {e.SerializeToString() for e in whole_train}
+    assert {e.SerializeToString() for e in part_train} <= whole_records
 
 
 def _driver_fingerprint(name, data_dir):

@@ -55,7 +55,7 @@ def test_every_node_in_its_own_process_shares_metadata(tmp_path,
     DAG order, all against one ML Metadata store; then a cached re-run."""
     config = helpers.tiny_config(tmp_path / "out", tfds_data_dir)
     ir = factory.compile_ir(factory.create_pipeline(
-        config, beam_pipeline_args=config.beam.pipeline_args))
+        config, beam_pipeline_args=config.beam.pipeline_args()))
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
     url = f"sqlite://{tmp_path / 'metadata.sqlite'}"
     text = node_entrypoint.encode_ir(ir)

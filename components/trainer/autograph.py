@@ -1,0 +1,38 @@
+"""Keeping AutoGraph out of Keras's own code.
+
+TensorFlow's AutoGraph rewrites the Python of every function a `tf.function`
+calls, except in packages it lists as already graph-safe; the list has
+`keras` but not `tf_keras`, the Keras 2 that `TF_USE_LEGACY_KERAS=1` selects
+(tf.Transform needs it). So every `model.fit`, `evaluate` and signature
+export re-parses and rewrites hundreds of tf_keras functions: measured on 2
+CPU cores, the first epoch of the Trainer took 19 s instead of 5 s, all of
+it in `autograph/pyct` (README, "Where the Trainer's time went"). tf_keras
+is written to be traced as is, exactly like `keras`, so it gets the same
+rule. There is no public API for the rule list; if a TensorFlow release
+moves it, training is only slower, and a warning says so.
+"""
+
+from absl import logging
+
+PACKAGE = "tf_keras"
+
+
+def skip_keras_conversion() -> bool:
+    """Adds tf_keras to AutoGraph's do-not-convert rules, once per process.
+
+    Returns:
+      Whether the rule is in place.
+    """
+    try:
+        # pylint: disable=g-import-not-at-top
+        from tensorflow.python.autograph.core import config
+        rules = config.CONVERSION_RULES
+        rule = config.DoNotConvert(PACKAGE)
+    except (ImportError, AttributeError) as error:
+        logging.warning("cannot keep AutoGraph out of %s (%s): tracing the "
+                        "model will be slower.", PACKAGE, error)
+        return False
+    if not any(isinstance(existing, config.DoNotConvert)
+               and existing.matches(PACKAGE) for existing in rules):
+        config.CONVERSION_RULES = (rule, *rules)
+    return True
