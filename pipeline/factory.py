@@ -4,8 +4,18 @@ import dataclasses
 from typing import Any, List, Mapping, Optional, Type
 
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+# TFX's modules, not `tfx.v1`: the public API module also imports every
+# extension (Vertex AI's client library among them), 2.3 s of every run's
+# start-up (`python -X importtime`, README).
+from tfx.components import StatisticsGen, Transform
 from tfx.dsl.compiler import compiler
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy)
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import pusher_pb2, trainer_pb2
+from tfx.types.channel import Channel
+from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from components import features
 from components.evaluator import eval_config
@@ -53,7 +63,7 @@ def create_pipeline(
         metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     orchestration: Orchestration = Orchestration(),
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """Wires ExampleGen -> validation -> Transform -> Trainer -> Evaluator ->
     Pusher for `config`.
 
@@ -73,17 +83,19 @@ def create_pipeline(
         dataset=dataset.tfds_name, splits=dataset.splits,
         data_dir=dataset.data_dir, manual_dir=dataset.manual_dir
     ).with_id(nodes.EXAMPLE_GEN)
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"]
-    ).with_id(nodes.STATISTICS_GEN)
     schema_importer = ImportSchemaGen(
         schema_file=config.schema_import_path).with_id(nodes.SCHEMA_IMPORTER)
+    # With the schema, TFDV computes what each feature's domain calls for.
+    statistics_gen = StatisticsGen(
+        examples=example_gen.outputs["examples"],
+        schema=schema_importer.outputs["schema"]
+    ).with_id(nodes.STATISTICS_GEN)
     example_validator = StrictExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_importer.outputs["schema"]
     ).with_id(nodes.EXAMPLE_VALIDATOR)
 
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_importer.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
@@ -100,12 +112,12 @@ def create_pipeline(
         if not orchestration.custom_resolvers:
             raise ValueError("warm start needs custom resolver strategies, "
                              "which this orchestrator does not run.")
-        warm_start = tfx.dsl.Resolver(
+        warm_start = Resolver(
             strategy_class=resolvers.WarmStartModelStrategy,
-            **{resolvers.MODEL_KEY: tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.Model),
-               resolvers.BLESSING_KEY: tfx.dsl.Channel(
-                   type=tfx.types.standard_artifacts.ModelBlessing),
+            **{resolvers.MODEL_KEY: Channel(
+                type=Model),
+               resolvers.BLESSING_KEY: Channel(
+                   type=ModelBlessing),
                resolvers.EXAMPLES_KEY: example_gen.outputs["examples"]}
         ).with_id(nodes.WARM_START_RESOLVER)
 
@@ -118,8 +130,8 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_importer.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),
+        eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config={**dataclasses.asdict(training),
                        **orchestration.trainer_config}
     ).with_id(nodes.TRAINER)
@@ -147,12 +159,12 @@ def create_pipeline(
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=config.serving_dir))
     ).with_id(nodes.PUSHER)
 
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_importer,
@@ -166,26 +178,25 @@ def create_pipeline(
 
 def _baseline_resolver(trainer, custom_resolvers: bool):
     """The last blessed model, the Evaluator's baseline."""
-    models = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
-    blessings = tfx.dsl.Channel(
-        type=tfx.types.standard_artifacts.ModelBlessing)
+    models = Channel(type=Model)
+    blessings = Channel(
+        type=ModelBlessing)
     if not custom_resolvers:
         # A re-run on unchanged data then re-blesses the same model; the
         # Pusher stops it from being pushed again (pusher/executor.py).
-        return tfx.dsl.Resolver(
-            strategy_class=(tfx.dsl.experimental
-                            .LatestBlessedModelStrategy),
+        return Resolver(
+            strategy_class=LatestBlessedModelStrategy,
             **{resolvers.MODEL_KEY: models,
                resolvers.BLESSING_KEY: blessings}
         ).with_id(nodes.BASELINE_RESOLVER)
-    return tfx.dsl.Resolver(
+    return Resolver(
         strategy_class=resolvers.LatestBlessedBeforeCandidateStrategy,
         **{resolvers.MODEL_KEY: models, resolvers.BLESSING_KEY: blessings,
            resolvers.CANDIDATE_KEY: trainer.outputs["model"]}
     ).with_id(nodes.BASELINE_RESOLVER)
 
 
-def compile_ir(tfx_pipeline: tfx.dsl.Pipeline):
+def compile_ir(tfx_pipeline: Pipeline):
     """TFX's compiled IR of a pipeline, as the runners that run TFX's
     Launcher (local, Beam, Kubeflow) run it: each run's context in ML
     Metadata records the run's own nodes (see `metadata.runs`)."""

@@ -49,6 +49,16 @@ def test_shuffle_buffer_zero_means_seed_order():
         pc.TrainingConfig(shuffle_buffer=-5)
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("validate_every", -1, "validate every must be 0 .* got -1"),
+    ("validate_every", True, "validate every must be 0 .* got True"),
+    ("steps_per_execution", 0, "steps per execution must be a positive"),
+])
+def test_training_performance_settings(field, value, message):
+    with pytest.raises(pc.ConfigError, match=message):
+        pc.TrainingConfig(**{field: value})
+
+
 def test_seed_must_be_non_negative():
     assert pc.TrainingConfig().seed == 0
     with pytest.raises(pc.ConfigError, match="seed must be .* got -1"):

@@ -2,7 +2,7 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`steps_per_execution`, `shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
+`steps_per_execution`, `validate_every`, `shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
 pipeline gives the Trainer a base model (see warm_start.py) and training
 starts from its weights.
 """
@@ -16,11 +16,11 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from components import features
-from components.trainer import autograph
+from components import autograph
 from components.trainer import distribution
 from components.trainer import model as model_lib
 from components.trainer import signatures
@@ -32,7 +32,7 @@ TRAINING_RECORD = "training.json"
 _READ_BATCH = 1024
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     """Trains the model and exports it with its serving signatures."""
     params = fn_args.custom_config
     autograph.skip_keras_conversion()
@@ -51,16 +51,20 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      tft_layer, global_batch,
                      shuffle_buffer=params["shuffle_buffer"],
                      static_shapes=on_tpu)
-    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor,
-                          raw_schema, tft_layer, global_batch,
-                          static_shapes=on_tpu)
+    validation = {}
+    if params.get("validate_every"):
+        validation = {
+            "validation_data": _dataset(
+                fn_args.eval_files, fn_args.data_accessor, raw_schema,
+                tft_layer, global_batch, static_shapes=on_tpu),
+            "validation_freq": params["validate_every"]}
     with strategy.scope():
         model = model_lib.build_model(
             contract.image_shape, contract.num_classes,
             steps_per_execution=params["steps_per_execution"])
         warm_start = _warm_start(model, fn_args.base_model)
     history = model.fit(
-        train, validation_data=evaluation, epochs=params["epochs"],
+        train, epochs=params["epochs"], **validation,
         callbacks=[tf.keras.callbacks.TensorBoard(
             log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2)

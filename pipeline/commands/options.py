@@ -95,6 +95,12 @@ def pipeline_options(function):
                      show_default=True,
                      help="Training shuffle buffer; 0 keeps TFDS's order "
                           "(already shuffled), as the seed script does."),
+        click.option("--validate-every", type=int,
+                     default=default(TRAINING, "validate_every"),
+                     show_default=True,
+                     help="Also evaluate on the eval split every this many "
+                          "epochs while training (TensorBoard curves); 0: "
+                          "only the Evaluator evaluates."),
         click.option("--warm-start/--no-warm-start",
                      default=default(TRAINING, "warm_start"),
                      show_default=True,
@@ -154,6 +160,7 @@ def config_from_options(options: dict, remote_root=None
             cpu_replicas=options["cpu_replicas"],
             seed=options["seed"],
             shuffle_buffer=options["shuffle_buffer"],
+            validate_every=options["validate_every"],
             warm_start=options["warm_start"],
             tpu=options["tpu"]),
         evaluation=pipeline_config.EvaluationConfig(

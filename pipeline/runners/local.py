@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 from absl import logging as absl_logging
-from tfx import v1 as tfx
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.beam import beam_dag_runner
 from tfx.dsl.compiler import constants as compiler_constants
 from tfx.orchestration.portable import runtime_parameter_utils
@@ -183,4 +183,4 @@ def _write_report(summary, store, run,
 def _runner(name: str):
     if name == "beam":
         return beam_dag_runner.BeamDagRunner()
-    return tfx.orchestration.LocalDagRunner()
+    return LocalDagRunner()

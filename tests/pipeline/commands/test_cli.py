@@ -23,7 +23,8 @@ def beam_runs(tmp_path_factory, tfds_data_dir):
     output = tmp_path_factory.mktemp("beam")
     args = helpers.cli_args(output, tfds_data_dir, "--runner", "beam",
                             "--cpu-replicas", "2", "--beam-workers", "2",
-                            "--beam-mode", "multi_processing")
+                            "--beam-mode", "multi_processing",
+                            "--validate-every", "1")
     results = []
     for _ in range(2):
         result = helpers.run_cli(args)
@@ -55,6 +56,8 @@ def test_two_cpu_replicas_train_in_sync(beam_runs):
     assert record["num_replicas_in_sync"] == 2
     assert len(record["devices"]) == 2
     assert record["global_batch_size"] == 2 * 64
+    # --validate-every 1: the eval split after each of the 2 epochs.
+    assert len(record["history"]["val_accuracy"]) == 2
 
 
 @pytest.mark.slow

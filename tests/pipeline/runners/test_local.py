@@ -93,6 +93,8 @@ def test_training_used_the_configured_settings(runs):
     assert record["num_replicas_in_sync"] == 1
     assert record["global_batch_size"] == 64
     assert len(record["history"]["loss"]) == 2  # epochs
+    # Not validated while training by default: the Evaluator evaluates.
+    assert "val_loss" not in record["history"]
     model_run = os.path.join(runs["config"].pipeline_root, nodes.TRAINER,
                              "model_run")
     events = [f for _, _, files in os.walk(model_run) for f in files

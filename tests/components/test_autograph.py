@@ -4,7 +4,7 @@ import tensorflow as tf
 from tensorflow.python.autograph.core import config
 from tensorflow.python.autograph.impl import conversion
 
-from components.trainer import autograph
+from components import autograph
 
 
 def test_tf_keras_code_is_traced_as_is():

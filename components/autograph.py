@@ -3,10 +3,12 @@
 TensorFlow's AutoGraph rewrites the Python of every function a `tf.function`
 calls, except in packages it lists as already graph-safe; the list has
 `keras` but not `tf_keras`, the Keras 2 that `TF_USE_LEGACY_KERAS=1` selects
-(tf.Transform needs it). So every `model.fit`, `evaluate` and signature
-export re-parses and rewrites hundreds of tf_keras functions: measured on 2
-CPU cores, the first epoch of the Trainer took 19 s instead of 5 s, all of
-it in `autograph/pyct` (README, "Where the Trainer's time went"). tf_keras
+(tf.Transform needs it). So every `model.fit`, `evaluate`, signature
+export and TFMA Keras metric re-parses and rewrites hundreds of tf_keras
+functions: measured on 2 CPU cores, the first epoch of the Trainer took 19 s
+instead of 5 s, all of it in `autograph/pyct`; the Evaluator spent 5 s of its
+run the same way (README, "Where the time went"). The Trainer and the
+Evaluator call `skip_keras_conversion` first. tf_keras
 is written to be traced as is, exactly like `keras`, so it gets the same
 rule. There is no public API for the rule list; if a TensorFlow release
 moves it, training is only slower, and a warning says so.

@@ -1,0 +1,35 @@
+"""Ending a command's process once its work is written."""
+
+import logging
+import os
+import sys
+from typing import Callable
+
+
+def run_then_exit(main: Callable[[], None]) -> None:
+    """Runs a command, then ends the process without interpreter teardown.
+
+    After a pipeline run, Python's own shutdown (finalising TensorFlow,
+    Beam and gRPC objects) took 3.4 s here before the shell got its
+    prompt back, for nothing: every file is written and closed by then.
+    So once the command has returned or raised SystemExit (click's way to
+    exit), logs and standard streams are flushed and the process ends with
+    the command's exit status. Any other exception propagates as usual.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)  # pylint: disable=protected-access
