@@ -5,7 +5,9 @@ a fresh process and for every seed: the plain script as a user writes it
 (benchmarks/plain_keras.py: no strategy, verbose=0), the seed script
 (MirroredStrategy, verbose) as a second reference, and the pipeline cold
 (new output dir); for the first seed also the pipeline again (fully cached)
-and a `schedule --once-if-changed` tick on the unchanged data. Prints wall
+and a `schedule --once-if-changed` tick on the unchanged data; then the
+pipeline cold on a training split ten times larger (`--scale`, built from
+the real images by benchmarks/scaled_fashion_mnist.py). Prints wall
 seconds, ratios to the plain script, test accuracy (means over seeds),
 peak memory (RSS of the process tree), seconds per component, examples per
 second, and each target with its measured value and whether it is met.
@@ -74,10 +76,16 @@ def _plain(data_dir, work, epochs, seed, env, mirrored=False):
             "accuracy": json.loads(out.strip().splitlines()[-1])["accuracy"]}
 
 
-def _pipeline(command, output, data_dir, epochs, seed, runner, env):
+def _pipeline(command, output, data_dir, epochs, seed, runner, env,
+              dataset=None):
     args = [sys.executable, "-m", "pipeline", *command, "--output-dir",
             output, "--tfds-data-dir", data_dir, "--epochs", str(epochs),
             "--seed", str(seed)]
+    if dataset:
+        # Same features as Fashion-MNIST, so the same data contract.
+        args += ["--dataset", dataset, "--schema",
+                 os.path.join(REPO, "schemas", "fashion_mnist",
+                              "schema.pbtxt")]
     if command == ["run"]:
         args += ["--runner", runner]
     wall, mem, out = measured(args, env)
@@ -114,6 +122,11 @@ def main():
                              "script and the pipeline cold.")
     parser.add_argument("--runner", default="local",
                         choices=["local", "beam"])
+    parser.add_argument("--scale", type=int, default=10, choices=[0, 2, 10],
+                        help="Also run the pipeline cold on Fashion-MNIST "
+                             "with this many times the training examples "
+                             "(benchmarks/scaled_fashion_mnist.py); 0 skips "
+                             "it.")
     parser.add_argument("--json", default=None, help="Also write JSON here.")
     args = parser.parse_args()
     if not args.manual_dir:
@@ -146,6 +159,18 @@ def main():
                 ["schedule", "--target", "local", "--once-if-changed"],
                 output, data_dir, args.epochs, seed, args.runner, env))
 
+    scaled = None
+    if args.scale:
+        # Building the larger dataset is not timed.
+        subprocess.run([sys.executable, os.path.join(HERE,
+                                                     "scaled_fashion_mnist.py"),
+                        "--data-dir", data_dir, "--factor", str(args.scale)],
+                       check=True, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        scaled = _pipeline(["run"], os.path.join(work, f"scaled-x{args.scale}"),
+                           data_dir, args.epochs, seeds[0], args.runner, env,
+                           dataset=f"fashion_mnist_scaled/x{args.scale}")
+
     plain_wall = _mean([r["wall_seconds"] for r in plain])
     plain_accuracy = _mean([r["accuracy"] for r in plain])
     cold_wall = _mean([r["wall_seconds"] for r in cold])
@@ -160,10 +185,19 @@ def main():
         ("no-new-data tick / plain wall",
          tick[0]["wall_seconds"] / plain_wall, "<=", 0.05),
     ]
+    if scaled:
+        targets += [
+            (f"x{args.scale} cold / x1 cold wall",
+             scaled["wall_seconds"] / cold[0]["wall_seconds"], "<=",
+             1.05 * args.scale),
+            (f"x{args.scale} / x1 peak memory",
+             scaled["peak_rss_mib"] / cold[0]["peak_rss_mib"], "<=", 2.0),
+        ]
     result = {
         "epochs": args.epochs, "runner": args.runner, "seeds": seeds,
         "plain": plain, "plain_mirrored": mirrored, "pipeline_cold": cold,
         "pipeline_cached": cached[0], "once_if_changed_tick": tick[0],
+        "pipeline_scaled": scaled,
         "targets": [{"what": w, "measured": v, "target": f"{op} {t}",
                      "met": v <= t if op == "<=" else v >= t}
                     for w, v, op, t in targets],
@@ -192,6 +226,17 @@ def main():
     print(f"ExampleGen {result['examples_per_second']['example_gen']:.0f} "
           f"examples/s, Trainer "
           f"{result['examples_per_second']['trainer']:.0f} examples/s")
+    if scaled:
+        scaled_seconds = scaled["component_seconds"]
+        print(f"x{args.scale} (seed {seeds[0]}): {scaled['wall_seconds']:.1f}"
+              f" s, peak {scaled['peak_rss_mib']:.0f} MiB, accuracy "
+              f"{scaled['accuracy']:.4f}; component seconds: " + ", ".join(
+                  f"{n} {s:.1f}" for n, s in scaled_seconds.items()))
+        print(f"x{args.scale} ExampleGen "
+              f"{(args.scale * TRAIN_EXAMPLES + TEST_EXAMPLES) / scaled_seconds[nodes.EXAMPLE_GEN]:.0f}"
+              f" examples/s, Trainer "
+              f"{args.scale * TRAIN_EXAMPLES * args.epochs / scaled_seconds[nodes.TRAINER]:.0f}"
+              " examples/s")
     print("Targets:")
     for target in result["targets"]:
         print(f"  {target['what']:34} {target['measured']:8.3f}  "

@@ -53,6 +53,7 @@ def test_shuffle_buffer_zero_means_seed_order():
     ("validate_every", -1, "validate every must be 0 .* got -1"),
     ("validate_every", True, "validate every must be 0 .* got True"),
     ("steps_per_execution", 0, "steps per execution must be a positive"),
+    ("cache_budget_mib", -1, "cache budget must be 0 .* got -1"),
 ])
 def test_training_performance_settings(field, value, message):
     with pytest.raises(pc.ConfigError, match=message):

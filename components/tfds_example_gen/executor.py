@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 from components.tfds_example_gen import converter
 from components.tfds_example_gen import dataset
 from components.tfds_example_gen import manifest
+from components.tfds_example_gen import properties
 
 EXAMPLES_KEY = "examples"
 
@@ -64,7 +65,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_string_custom_property(manifest.PROPERTY, manifest.record(
             builder.data_dir, dataset.data_files(builder, splits), splits))
         examples.set_json_value_custom_property(
-            "num_examples", {
+            properties.NUM_EXAMPLES, {
                 split: builder.info.splits[tfds_split].num_examples
                 for split, tfds_split in splits.items()})
 

@@ -14,6 +14,12 @@ from typing import Any, Dict, List
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+
+from components.tfds_example_gen import properties
+
+# Where run_fn finds the example counts in its custom_config.
+EXAMPLE_COUNTS = "example_counts"
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -24,6 +30,12 @@ class Executor(trainer_executor.GenericExecutor):
            exec_properties: Dict[str, Any]) -> None:
         custom_config = json.loads(exec_properties.get("custom_config")
                                    or "{}")
+        counts = _example_counts(input_dict, exec_properties)
+        if counts:
+            # Known sizes spare run_fn a counting pass over the data.
+            custom_config[EXAMPLE_COUNTS] = counts
+            exec_properties = {**exec_properties,
+                               "custom_config": json.dumps(custom_config)}
         if custom_config.get("cpu_replicas", 1) <= 1:
             super().Do(input_dict, output_dict, exec_properties)
             return
@@ -39,6 +51,28 @@ class Executor(trainer_executor.GenericExecutor):
             raise RuntimeError(
                 f"training process failed with exit code {process.exitcode};"
                 " its log is above.")
+
+
+def _example_counts(input_dict: Dict[str, List[types.Artifact]],
+                    exec_properties: Dict[str, Any]) -> Dict[str, int]:
+    """`train` and `eval` -> examples in the splits the Trainer reads, from
+    what the ExampleGen recorded; empty when it recorded nothing."""
+    examples = input_dict.get(standard_component_specs.EXAMPLES_KEY) or []
+    if (len(examples) != 1
+            or not examples[0].has_custom_property(properties.NUM_EXAMPLES)):
+        return {}
+    recorded = examples[0].get_json_value_custom_property(
+        properties.NUM_EXAMPLES)
+    if not isinstance(recorded, dict):
+        return {}
+    counts = {}
+    for role, key in (("train", standard_component_specs.TRAIN_ARGS_KEY),
+                      ("eval", standard_component_specs.EVAL_ARGS_KEY)):
+        args = json.loads(exec_properties.get(key) or "{}")
+        splits = args.get("splits") or [role]
+        if all(isinstance(recorded.get(s), (int, float)) for s in splits):
+            counts[role] = int(sum(recorded[s] for s in splits))
+    return counts
 
 
 def _train_in_child(inputs: Dict[str, str], outputs: Dict[str, str],

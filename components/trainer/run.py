@@ -9,7 +9,8 @@ starts from its weights.
 
 import json
 import os
-from typing import Optional
+import time
+from typing import Callable, Optional
 
 from absl import logging
 
@@ -22,6 +23,7 @@ from tfx_bsl.public import tfxio
 from components import features
 from components import autograph
 from components.trainer import distribution
+from components.trainer import executor as trainer_executor
 from components.trainer import model as model_lib
 from components.trainer import signatures
 from components.trainer import warm_start as warm_start_lib
@@ -47,8 +49,13 @@ def run_fn(fn_args: FnArgs) -> None:
     tft_layer = transform_output.transform_features_layer()
     raw_schema = transform_output.raw_metadata.schema
     on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+    counts = params.get(trainer_executor.EXAMPLE_COUNTS) or {}
+    # Bytes a transformed example takes in memory: float32 pixels, a label.
+    example_bytes = 4 * contract.image_bytes + 8
+    budget = params.get("cache_budget_mib", 0) * 2**20
     train = _dataset(fn_args.train_files, fn_args.data_accessor, raw_schema,
-                     tft_layer, global_batch,
+                     tft_layer, global_batch, counts.get("train"),
+                     cache=lambda n: n * example_bytes <= budget,
                      shuffle_buffer=params["shuffle_buffer"],
                      static_shapes=on_tpu)
     validation = {}
@@ -56,23 +63,29 @@ def run_fn(fn_args: FnArgs) -> None:
         validation = {
             "validation_data": _dataset(
                 fn_args.eval_files, fn_args.data_accessor, raw_schema,
-                tft_layer, global_batch, static_shapes=on_tpu),
+                tft_layer, global_batch, counts.get("eval"),
+                cache=lambda n: n * example_bytes <= budget,
+                static_shapes=on_tpu),
             "validation_freq": params["validate_every"]}
     with strategy.scope():
         model = model_lib.build_model(
             contract.image_shape, contract.num_classes,
             steps_per_execution=params["steps_per_execution"])
         warm_start = _warm_start(model, fn_args.base_model)
+    started = time.monotonic()
     history = model.fit(
         train, epochs=params["epochs"], **validation,
         callbacks=[tf.keras.callbacks.TensorBoard(
             log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2)
+    seconds = {"fit": time.monotonic() - started}
+    started = time.monotonic()
     signatures.export(model, transform_output, contract.image_shape,
                       fn_args.serving_model_dir)
     warm_start_lib.save(model, fn_args.serving_model_dir)
+    seconds["export"] = time.monotonic() - started
     _write_record(fn_args.model_run_dir, strategy, global_batch,
-                  history.history, warm_start)
+                  history.history, warm_start, seconds)
 
 
 def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
@@ -93,15 +106,21 @@ def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
 
 
 def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
+             examples: Optional[int], cache: Callable[[int], bool],
              shuffle_buffer=0, static_shapes=False) -> tf.data.Dataset:
     """Raw examples -> Transform graph -> (image, label) batches.
 
+    Transform does not materialise transformed examples (they would be four
+    times the size of the raw bytes); the Transform graph runs here instead.
+    Its output is kept in memory for the later epochs when `cache(examples)`
+    says it fits; otherwise every epoch reads and transforms again.
+
+    Keras needs the number of examples to run several steps per call:
+    `examples` as the ExampleGen recorded it, or else counted here (one
+    more pass over the data).
+
     `static_shapes` drops a last partial batch: TPUs compile for one batch
     shape.
-
-    Transform does not materialise transformed examples (they would be four
-    times the size of the raw bytes); the Transform graph runs here instead,
-    once, and the result is cached in memory for the later epochs.
     """
     raw = data_accessor.tf_dataset_factory(
         file_pattern,
@@ -114,10 +133,14 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
         return transformed[IMAGE_XF], transformed[LABEL_XF]
 
     dataset = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.unbatch().cache()
-    # Keras needs the number of steps to run several per call. Counting
-    # reads the examples once, which fills the cache the epochs then read.
-    examples = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    dataset = dataset.unbatch()
+    if examples is None:
+        examples = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
+    if cache(examples):
+        dataset = dataset.cache()
+    else:
+        logging.info("%d transformed examples exceed the cache budget: "
+                     "reading and transforming them every epoch", examples)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(examples))
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
@@ -126,13 +149,14 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
 
 
 def _write_record(model_run_dir, strategy, global_batch, history,
-                  warm_start) -> None:
+                  warm_start, seconds) -> None:
     """Writes how training ran next to the TensorBoard logs."""
     record = {
         "warm_start": warm_start,
         "num_replicas_in_sync": strategy.num_replicas_in_sync,
         "devices": list(strategy.extended.worker_devices),
         "global_batch_size": global_batch,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "history": {k: [float(v) for v in values]
                     for k, values in history.items()},
     }

@@ -101,6 +101,12 @@ def pipeline_options(function):
                      help="Also evaluate on the eval split every this many "
                           "epochs while training (TensorBoard curves); 0: "
                           "only the Evaluator evaluates."),
+        click.option("--cache-budget-mib", type=int,
+                     default=default(TRAINING, "cache_budget_mib"),
+                     show_default=True,
+                     help="Keep the transformed training split in memory "
+                          "between epochs up to this size; larger splits "
+                          "are read again every epoch."),
         click.option("--warm-start/--no-warm-start",
                      default=default(TRAINING, "warm_start"),
                      show_default=True,
@@ -161,6 +167,7 @@ def config_from_options(options: dict, remote_root=None
             seed=options["seed"],
             shuffle_buffer=options["shuffle_buffer"],
             validate_every=options["validate_every"],
+            cache_budget_mib=options["cache_budget_mib"],
             warm_start=options["warm_start"],
             tpu=options["tpu"]),
         evaluation=pipeline_config.EvaluationConfig(

@@ -1,0 +1,46 @@
+"""The Trainer executor hands run_fn the example counts ExampleGen recorded."""
+
+import json
+
+from tfx.proto import trainer_pb2
+from tfx.types import standard_artifacts
+from google.protobuf import json_format
+
+from components.tfds_example_gen import properties
+from components.trainer import executor
+
+
+def _inputs(recorded=None):
+    examples = standard_artifacts.Examples()
+    if recorded is not None:
+        examples.set_json_value_custom_property(properties.NUM_EXAMPLES,
+                                                recorded)
+    return {"examples": [examples]}
+
+
+def _props(train_splits=("train",), eval_splits=("eval",)):
+    return {
+        "train_args": json_format.MessageToJson(
+            trainer_pb2.TrainArgs(splits=list(train_splits))),
+        "eval_args": json_format.MessageToJson(
+            trainer_pb2.EvalArgs(splits=list(eval_splits))),
+        "custom_config": json.dumps({})}
+
+
+def test_counts_of_the_splits_the_trainer_reads():
+    counts = executor._example_counts(
+        _inputs({"train": 60000, "eval": 10000, "extra": 5}), _props())
+    assert counts == {"train": 60000, "eval": 10000}
+
+
+def test_several_splits_add_up_and_unknown_ones_are_left_out():
+    counts = executor._example_counts(
+        _inputs({"a": 3, "b": 4, "eval": 2}),
+        _props(train_splits=("a", "b"), eval_splits=("missing",)))
+    assert counts == {"train": 7}
+
+
+def test_nothing_recorded_means_run_fn_counts():
+    assert executor._example_counts(_inputs(), _props()) == {}
+    assert executor._example_counts(_inputs(["not", "a", "dict"]),
+                                    _props()) == {}

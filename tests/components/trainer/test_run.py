@@ -1,0 +1,61 @@
+"""The Trainer's input pipeline: known sizes, and a memory budget."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer import run
+
+
+class CountingAccessor:
+    """A data accessor whose dataset counts how often it is read."""
+
+    def __init__(self, examples):
+        self.examples = examples
+        self.reads = 0
+
+    def tf_dataset_factory(self, file_pattern, options, schema):
+        del file_pattern, schema
+
+        def generate():
+            self.reads += 1
+            for start in range(0, self.examples, options.batch_size):
+                size = min(options.batch_size, self.examples - start)
+                yield {"image": np.zeros([size, 4], np.float32),
+                       "label": np.arange(start, start + size) % 3}
+
+        return tf.data.Dataset.from_generator(generate, output_signature={
+            "image": tf.TensorSpec([None, 4], tf.float32),
+            "label": tf.TensorSpec([None], tf.int64)})
+
+
+def _layer(features):
+    return {run.IMAGE_XF: features["image"] / 2.0,
+            run.LABEL_XF: features["label"]}
+
+
+def _epochs(dataset, epochs=2):
+    return [sum(int(tf.shape(labels)[0]) for _, labels in dataset)
+            for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("fits, reads", [(True, 1), (False, 2)])
+def test_the_split_is_kept_in_memory_only_within_the_budget(fits, reads):
+    accessor = CountingAccessor(2500)
+    dataset = run._dataset(["f"], accessor, None, _layer, batch_size=64,
+                           examples=2500, cache=lambda n: fits)
+    assert int(dataset.cardinality()) == 40  # 2500 / 64, rounded up
+    assert _epochs(dataset) == [2500, 2500]
+    assert accessor.reads == reads
+
+
+def test_unknown_sizes_are_counted_first():
+    accessor = CountingAccessor(2500)
+    seen = []
+    dataset = run._dataset(["f"], accessor, None, _layer, batch_size=64,
+                           examples=None,
+                           cache=lambda n: seen.append(n) or True)
+    assert seen == [2500]
+    assert int(dataset.cardinality()) == 40
+    assert _epochs(dataset) == [2500, 2500]
+    assert accessor.reads == 2  # the count, then once into the cache
