@@ -35,6 +35,12 @@ def _require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _whole(value, minimum: int) -> bool:
+    """An int (not a bool) of at least `minimum`."""
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and value >= minimum)
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetConfig:
     """Which TensorFlow Datasets dataset to read, and from where.
@@ -143,32 +149,23 @@ class TrainingConfig:
     tpu: Optional[str] = None
 
     def __post_init__(self):
-        _require(isinstance(self.seed, int) and self.seed >= 0,
+        _require(_whole(self.seed, 0),
                  f"seed must be a whole number >= 0, got {self.seed!r}.")
-        _require(
-            isinstance(self.validate_every, int)
-            and not isinstance(self.validate_every, bool)
-            and self.validate_every >= 0,
-            f"validate every must be 0 (not while training) or a number of "
-            f"epochs, got {self.validate_every!r}.")
-        _require(
-            isinstance(self.cache_budget_mib, int)
-            and not isinstance(self.cache_budget_mib, bool)
-            and self.cache_budget_mib >= 0,
-            f"cache budget must be 0 (never cache) or more MiB, got "
-            f"{self.cache_budget_mib!r}.")
-        _require(
-            isinstance(self.shuffle_buffer, int) and self.shuffle_buffer >= 0,
-            f"shuffle buffer must be 0 (no shuffling) or more, got "
-            f"{self.shuffle_buffer!r}.")
+        _require(_whole(self.validate_every, 0),
+                 f"validate every must be 0 (not while training) or a number"
+                 f" of epochs, got {self.validate_every!r}.")
+        _require(_whole(self.cache_budget_mib, 0),
+                 f"cache budget must be 0 (never cache) or more MiB, got "
+                 f"{self.cache_budget_mib!r}.")
+        _require(_whole(self.shuffle_buffer, 0),
+                 f"shuffle buffer must be 0 (no shuffling) or more, got "
+                 f"{self.shuffle_buffer!r}.")
         for field in ("epochs", "batch_size_per_replica", "cpu_replicas",
                       "steps_per_execution"):
             value = getattr(self, field)
-            _require(
-                isinstance(value, int) and not isinstance(value, bool)
-                and value > 0,
-                f"{field.replace('_', ' ')} must be a positive whole number, "
-                f"got {value!r}.")
+            _require(_whole(value, 1),
+                     f"{field.replace('_', ' ')} must be a positive whole "
+                     f"number, got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)

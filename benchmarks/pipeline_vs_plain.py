@@ -83,7 +83,8 @@ def _pipeline(command, output, data_dir, epochs, seed, runner, env,
             "--seed", str(seed)]
     if dataset:
         # Same features as Fashion-MNIST, so the same data contract.
-        args += ["--dataset", dataset, "--schema",
+        name, config = dataset
+        args += ["--dataset", name, "--dataset-config", config, "--schema",
                  os.path.join(REPO, "schemas", "fashion_mnist",
                               "schema.pbtxt")]
     if command == ["run"]:
@@ -169,7 +170,8 @@ def main():
                        stderr=subprocess.DEVNULL)
         scaled = _pipeline(["run"], os.path.join(work, f"scaled-x{args.scale}"),
                            data_dir, args.epochs, seeds[0], args.runner, env,
-                           dataset=f"fashion_mnist_scaled/x{args.scale}")
+                           dataset=("fashion_mnist_scaled",
+                                    f"x{args.scale}"))
 
     plain_wall = _mean([r["wall_seconds"] for r in plain])
     plain_accuracy = _mean([r["accuracy"] for r in plain])

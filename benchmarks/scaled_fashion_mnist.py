@@ -47,10 +47,10 @@ class FashionMnistScaled(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         del dl_manager
         factor = int(self.builder_config.name[1:])
-        return {"train": self._generate(tfds.Split.TRAIN, factor),
-                "test": self._generate(tfds.Split.TEST, 1)}
+        return {"train": self._generate_examples(tfds.Split.TRAIN, factor),
+                "test": self._generate_examples(tfds.Split.TEST, 1)}
 
-    def _generate(self, split, factor):
+    def _generate_examples(self, split, factor):  # pylint: disable=arguments-differ
         source = tfds.load("fashion_mnist", split=split,
                            data_dir=str(self.data_dir_root),
                            download=False)
