@@ -57,7 +57,9 @@ def format_summary(summary: dict, path: str) -> str:
             f"  time: {split['work_seconds']:.1f} s of work, "
             f"{split['overhead_seconds']:.1f} s overhead (start-up and "
             f"imports {split['startup_seconds']:.1f}, checks and compiling "
-            f"{split['preflight_seconds']:.1f}, ML Metadata and caching "
+            f"{split['preflight_seconds']:.1f}, Beam set-up "
+            f"{split.get('beam_setup_seconds', 0.0):.1f}, ML Metadata and "
+            f"caching "
             f"{split['launcher_seconds']:.1f}, reading results "
             f"{split['after_seconds']:.1f})")
     data = summary.get("data") or {}

@@ -4,9 +4,11 @@ TFX's runners log when a node starts and finishes, and its launcher logs
 whether it found a cached execution and when the executor starts and ends;
 a logging handler turns those into `(node, status, seconds, work seconds)`
 records and prints one line per finished node. A node's work is its
-executor's run (for Beam components, Beam's set-up included); the rest of
-its time is the launcher's overhead: input resolution, the driver, the
-cache lookup in ML Metadata, publishing outputs.
+executor's run, less Beam's set-up for a Beam component (building and
+translating its Beam pipeline, until Beam's runner starts executing it and
+creates its state cache); the rest of its time is overhead: that set-up
+and the launcher's input resolution, driver, cache lookup in ML Metadata
+and publishing of outputs.
 """
 
 import dataclasses
@@ -26,6 +28,9 @@ _FINISHED = re.compile(r"^(?:Component|node) (\S+) is finished\.$")
 _CACHED = re.compile(r"^A cached execution \d+ is used\.$")
 _EXECUTOR_STARTS = re.compile(r"^Going to run a new execution \d+$")
 _EXECUTOR_ENDS = re.compile(r"^Cleaning up stateless execution info\.$")
+# Logged by Beam's portable runner (the DirectRunner's) as it starts
+# executing a pipeline.
+_BEAM_RUNS = re.compile(r"^Creating state cache with size \d+$")
 
 
 @dataclasses.dataclass
@@ -37,6 +42,7 @@ class NodeRecord:
     started: Optional[float] = None
     work_seconds: float = 0.0
     work_started: Optional[float] = None
+    beam_setup_seconds: float = 0.0
 
     @property
     def overhead_seconds(self) -> float:
@@ -73,11 +79,20 @@ class ProgressHandler(logging.Handler):
                 node_id = self._current.get(record.thread)
                 if node_id:
                     self.records[node_id].work_started = self._clock()
+            elif _BEAM_RUNS.match(message):
+                node = self._running_node(record.thread)
+                if (node and node.work_started is not None
+                        and not node.beam_setup_seconds):
+                    # The first Beam pipeline of the executor starts.
+                    node.beam_setup_seconds = (self._clock()
+                                               - node.work_started)
             elif _EXECUTOR_ENDS.match(message):
                 node_id = self._current.get(record.thread)
                 node = self.records.get(node_id) if node_id else None
                 if node and node.work_started is not None:
-                    node.work_seconds = self._clock() - node.work_started
+                    node.work_seconds = max(
+                        0.0, self._clock() - node.work_started
+                        - node.beam_setup_seconds)
                     node.work_started = None
             elif match := _FINISHED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
@@ -88,6 +103,14 @@ class ProgressHandler(logging.Handler):
                 self._current.pop(record.thread, None)
                 self._report(match[1], node)
 
+    def _running_node(self, thread: int) -> Optional[NodeRecord]:
+        """The node running in `thread`; Beam may log from its own thread,
+        which is unambiguous while one node runs."""
+        node_id = self._current.get(thread)
+        if node_id is None and len(self._current) == 1:
+            node_id = next(iter(self._current.values()))
+        return self.records.get(node_id) if node_id else None
+
     def mark_unfinished_failed(self) -> None:
         """After a failure: nodes that started but never finished failed."""
         with self._lock:
@@ -95,7 +118,9 @@ class ProgressHandler(logging.Handler):
                 if node.started is not None:
                     node.seconds = self._clock() - node.started
                     if node.work_started is not None:
-                        node.work_seconds = self._clock() - node.work_started
+                        node.work_seconds = max(
+                            0.0, self._clock() - node.work_started
+                            - node.beam_setup_seconds)
                         node.work_started = None
                     node.started = None
                     node.status = FAILED

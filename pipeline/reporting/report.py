@@ -228,11 +228,13 @@ def render(summary: Dict[str, Any], statistics_uri: Optional[str],
     if split:
         sections.append("<h2>Where the time went</h2>" + _table(
             ["", "seconds"],
-            [[label, f"{split[key]:.1f}"] for key, label in (
+            [[label, f"{split.get(key, 0.0):.1f}"] for key, label in (
                 ("total_seconds", "total, from process start"),
                 ("work_seconds", "work (the components' executors)"),
                 ("startup_seconds", "process start and imports"),
                 ("preflight_seconds", "dataset checks and compiling"),
+                ("beam_setup_seconds",
+                 "Beam set-up (building the components' Beam pipelines)"),
                 ("launcher_seconds",
                  "ML Metadata, caching checks, publishing"),
                 ("after_seconds", "reading the results"))]))

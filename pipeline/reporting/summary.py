@@ -78,7 +78,8 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
         "components": {node_id: {
             "status": r.status, "seconds": round(r.seconds, 3),
             "work_seconds": round(r.work_seconds, 3),
-            "overhead_seconds": round(r.overhead_seconds, 3)}
+            "overhead_seconds": round(r.overhead_seconds, 3),
+            "beam_setup_seconds": round(r.beam_setup_seconds, 3)}
             for node_id, r in records.items()},
         "time": _time_split(records, wall_seconds, time_split or {}),
         "metrics": metrics,
@@ -93,19 +94,22 @@ def _time_split(records: Dict[str, progress.NodeRecord],
                 wall_seconds: float, split: Dict[str, float]
                 ) -> Dict[str, float]:
     """Where the run's time went: useful work (the executors) and
-    overhead (start-up and imports, checks and compiling, each node's
-    launcher, and what came after the last node)."""
+    overhead (start-up and imports, checks and compiling, Beam's set-up,
+    each node's launcher, and what came after the last node)."""
     work = sum(r.work_seconds for r in records.values())
-    launcher = sum(r.overhead_seconds for r in records.values())
+    beam_setup = sum(r.beam_setup_seconds for r in records.values())
+    launcher = sum(r.overhead_seconds for r in records.values()) - beam_setup
     preflight = split.get("preflight_seconds", 0.0)
     startup = split.get("startup_seconds", 0.0)
-    after = max(0.0, wall_seconds - preflight - work - launcher)
+    after = max(0.0, wall_seconds - preflight - work - beam_setup - launcher)
     return {k: round(v, 3) for k, v in {
         "total_seconds": startup + wall_seconds,
         "work_seconds": work,
-        "overhead_seconds": startup + preflight + launcher + after,
+        "overhead_seconds": startup + preflight + beam_setup + launcher
+                            + after,
         "startup_seconds": startup,
         "preflight_seconds": preflight,
+        "beam_setup_seconds": beam_setup,
         "launcher_seconds": launcher,
         "after_seconds": after,
     }.items()}

@@ -35,6 +35,27 @@ def test_executed_cached_and_failed():
     assert (b.work_seconds, b.overhead_seconds) == (0.0, 0.25)
 
 
+def test_beam_set_up_is_not_work():
+    clock = iter([0.0, 1.0, 3.5, 9.0, 9.5]).__next__
+    handler = progress.ProgressHandler(["StatisticsGen"], lambda n, r: None,
+                                       clock=clock)
+    _log(handler, "Component StatisticsGen is running.")        # 0.0
+    _log(handler, "Going to run a new execution 3")              # 1.0
+    # Beam logs from a thread of its own.
+    beam = logging.LogRecord("apache_beam.runners.worker.statecache",
+                             logging.INFO, __file__, 1,
+                             "Creating state cache with size 104857600",
+                             None, None)
+    beam.thread = -1
+    handler.emit(beam)                                           # 3.5
+    _log(handler, "Cleaning up stateless execution info.")       # 9.0
+    _log(handler, "Component StatisticsGen is finished.")        # 9.5
+    record = handler.records["StatisticsGen"]
+    assert record.beam_setup_seconds == 2.5
+    assert record.work_seconds == 5.5
+    assert record.overhead_seconds == 4.0  # 1.0 launcher + 2.5 Beam + 0.5
+
+
 def test_format_line():
     line = progress.format_line(nodes.TRAINER, progress.NodeRecord(
         "executed", 12.25, work_seconds=12.0))

@@ -52,6 +52,19 @@ def test_recorded_metrics_round_trip(tmp_path):
     assert evaluation.get_int_custom_property("example_count") == 120
 
 
+def test_beam_set_up_is_overhead_apart_from_the_launchers():
+    from pipeline.reporting import progress  # pylint: disable=import-outside-toplevel
+    record = progress.NodeRecord("executed", 10.0, work_seconds=7.0,
+                                 beam_setup_seconds=2.0)
+    split = summary._time_split(  # pylint: disable=protected-access
+        {"A": record}, wall_seconds=10.5, split={"startup_seconds": 5.0})
+    assert split["work_seconds"] == 7.0
+    assert split["beam_setup_seconds"] == 2.0
+    assert split["launcher_seconds"] == 1.0
+    assert split["after_seconds"] == 0.5
+    assert split["overhead_seconds"] == 5.0 + 2.0 + 1.0 + 0.5
+
+
 def test_time_is_split_into_work_and_overhead():
     from pipeline.reporting import progress  # pylint: disable=import-outside-toplevel
     records = {"A": progress.NodeRecord("executed", 10.0, work_seconds=9.0),
@@ -61,8 +74,8 @@ def test_time_is_split_into_work_and_overhead():
         split={"startup_seconds": 6.0, "preflight_seconds": 1.0})
     assert split == {"total_seconds": 18.0, "work_seconds": 9.0,
                      "overhead_seconds": 9.0, "startup_seconds": 6.0,
-                     "preflight_seconds": 1.0, "launcher_seconds": 1.5,
-                     "after_seconds": 0.5}
+                     "preflight_seconds": 1.0, "beam_setup_seconds": 0.0,
+                     "launcher_seconds": 1.5, "after_seconds": 0.5}
     from pipeline.commands import run  # pylint: disable=import-outside-toplevel
     text = run.format_summary({
         "wall_seconds": 12.0, "metrics": {}, "blessed": False,
