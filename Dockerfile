@@ -16,6 +16,7 @@ ENV TF_USE_LEGACY_KERAS=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# pipeline_config.IMAGE_SETUP_FILE names setup.py here (Beam's --setup_file).
 WORKDIR /opt/tfds-pipeline
 RUN pip install "pip==24.2"
 

@@ -119,9 +119,10 @@ class TrainingConfig:
         Validating after each of 5 epochs made them 22 s instead of 18 s
         (one measurement, README).
       cache_budget_mib: the Trainer keeps the transformed training split
-        in memory between epochs when it takes at most this much (at 4
-        bytes per pixel: Fashion-MNIST's 60,000 images take 180 MiB);
-        a larger split is read and transformed again every epoch.
+        (and, with `validate_every`, the eval split, from what is left) in
+        memory between epochs when it takes at most this much (at 4 bytes
+        per pixel: Fashion-MNIST's 60,000 images take 180 MiB); a larger
+        split is read and transformed again every epoch.
       shuffle_buffer: examples in the training shuffle buffer, reshuffled
         every epoch; 0 (the default, as in the seed's Keras script) keeps
         the order TFDS wrote, which TFDS already shuffled when preparing the

@@ -36,5 +36,5 @@ setuptools.setup(
         "matplotlib",
     ],
     extras_require={"test": ["pytest", "psutil"]},
-    entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:console_main"]},
 )

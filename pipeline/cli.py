@@ -28,6 +28,7 @@ from pipeline.commands import options
 from pipeline.commands import run as run_command
 from pipeline.commands import runs as runs_command
 from pipeline.commands import schedule as schedule_command
+from pipeline import exit as process_exit
 # pylint: enable=wrong-import-position
 
 
@@ -45,8 +46,14 @@ for command in (run_command.run, compile_command.compile_command,
 
 
 def main():
-    """Console-script entry point."""
+    """Runs the command line in this process."""
     cli(prog_name="python -m pipeline")
+
+
+def console_main():
+    """The `tfds-pipeline` console script and `python -m pipeline`: the
+    command line, then the process ends without interpreter teardown."""
+    process_exit.run_then_exit(main)
 
 
 if __name__ == "__main__":

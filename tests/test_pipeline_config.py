@@ -1,6 +1,7 @@
 """Config validation: defaults work, bad values get messages naming them."""
 
 import os
+import re
 
 import pytest
 
@@ -118,6 +119,15 @@ def test_beam_settings():
         "--setup_file=/src/setup.py")
     with pytest.raises(pc.ConfigError, match="running mode 'fast'"):
         pc.BeamConfig(direct_running_mode="fast")
+
+
+def test_the_image_has_setup_py_where_beam_is_told():
+    with open(os.path.join(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))), "Dockerfile"), encoding="utf-8") as f:
+        dockerfile = f.read()
+    assert f"WORKDIR {os.path.dirname(pc.IMAGE_SETUP_FILE)}\n" in dockerfile
+    assert re.search(r"^COPY [^\n]*\bsetup\.py\b[^\n]* \./$", dockerfile,
+                     re.MULTILINE)
 
 
 @pytest.mark.parametrize("flag", [

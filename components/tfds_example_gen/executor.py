@@ -39,7 +39,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 output = os.path.join(
                     artifact_utils.get_split_uri([examples], split),
                     write_split.DEFAULT_FILE_NAME)
-                reading = _reading(builder, tfds_split)
+                reading = _reading(builder, tfds_split, encodings)
                 _ = (
                     p
                     | f"Read[{split}]" >> tfds.beam.ReadFromTFDS(
@@ -76,18 +76,30 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 _BATCH = 1024
 
 
-def _reading(builder, tfds_split: str) -> Dict[str, Any]:
-    """`as_dataset` arguments for ReadFromTFDS: batches, decoded in parallel.
-
-    TFDS batches only whole shards; a split that takes part of a shard
-    (`train[:10%]`) is read an example at a time.
-    """
+def _reading(builder, tfds_split: str,
+             encodings: Dict[str, converter.FeatureEncoding]
+             ) -> Dict[str, Any]:
+    """`as_dataset` arguments for ReadFromTFDS: batches, decoded in parallel,
+    when `can_batch` says so; otherwise an example at a time."""
     read_config = tfds.ReadConfig(
         num_parallel_calls_for_decode=tf.data.AUTOTUNE)
-    instructions = builder.info.splits[tfds_split].file_instructions
-    if any(i.skip > 0 or not i.takes_all for i in instructions):
+    if not can_batch(builder.info.splits[tfds_split].file_instructions,
+                     encodings):
         return {"read_config": read_config}
     return {"read_config": read_config, "batch_size": _BATCH}
+
+
+def can_batch(file_instructions, encodings) -> bool:
+    """Whether TFDS can read these in batches without changing a record.
+
+    TFDS batches only whole shards (a split such as `train[:10%]` takes part
+    of one), and pads variable-length features to the longest in the batch,
+    which would write the padding into every shorter record.
+    """
+    whole_shards = all(i.skip == 0 and i.takes_all
+                       for i in file_instructions)
+    fixed_shapes = all(None not in e.shape for e in encodings.values())
+    return whole_shards and fixed_shapes
 
 
 def _serialized_examples(values, encodings, batched: bool):

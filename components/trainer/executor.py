@@ -30,7 +30,7 @@ class Executor(trainer_executor.GenericExecutor):
            exec_properties: Dict[str, Any]) -> None:
         custom_config = json.loads(exec_properties.get("custom_config")
                                    or "{}")
-        counts = _example_counts(input_dict, exec_properties)
+        counts = example_counts(input_dict, exec_properties)
         if counts:
             # Known sizes spare run_fn a counting pass over the data.
             custom_config[EXAMPLE_COUNTS] = counts
@@ -53,7 +53,7 @@ class Executor(trainer_executor.GenericExecutor):
                 " its log is above.")
 
 
-def _example_counts(input_dict: Dict[str, List[types.Artifact]],
+def example_counts(input_dict: Dict[str, List[types.Artifact]],
                     exec_properties: Dict[str, Any]) -> Dict[str, int]:
     """`train` and `eval` -> examples in the splits the Trainer reads, from
     what the ExampleGen recorded; empty when it recorded nothing."""

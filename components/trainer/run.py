@@ -2,7 +2,8 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`steps_per_execution`, `validate_every`, `shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
+`steps_per_execution`, `validate_every`, `cache_budget_mib` (the training and
+eval splits together), `shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
 pipeline gives the Trainer a base model (see warm_start.py) and training
 starts from its weights.
 """
@@ -51,11 +52,12 @@ def run_fn(fn_args: FnArgs) -> None:
     on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
     counts = params.get(trainer_executor.EXAMPLE_COUNTS) or {}
     # Bytes a transformed example takes in memory: float32 pixels, a label.
-    example_bytes = 4 * contract.image_bytes + 8
-    budget = params.get("cache_budget_mib", 0) * 2**20
+    # A spec compiled before the budget existed caches, as it then did.
+    budget = CacheBudget(params.get("cache_budget_mib"),
+                         4 * contract.image_bytes + 8)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, raw_schema,
                      tft_layer, global_batch, counts.get("train"),
-                     cache=lambda n: n * example_bytes <= budget,
+                     cache=budget.take,
                      shuffle_buffer=params["shuffle_buffer"],
                      static_shapes=on_tpu)
     validation = {}
@@ -64,13 +66,13 @@ def run_fn(fn_args: FnArgs) -> None:
             "validation_data": _dataset(
                 fn_args.eval_files, fn_args.data_accessor, raw_schema,
                 tft_layer, global_batch, counts.get("eval"),
-                cache=lambda n: n * example_bytes <= budget,
+                cache=budget.take,
                 static_shapes=on_tpu),
             "validation_freq": params["validate_every"]}
     with strategy.scope():
         model = model_lib.build_model(
             contract.image_shape, contract.num_classes,
-            steps_per_execution=params["steps_per_execution"])
+            steps_per_execution=params.get("steps_per_execution", 1))
         warm_start = _warm_start(model, fn_args.base_model)
     started = time.monotonic()
     history = model.fit(
@@ -103,6 +105,22 @@ def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
         logging.warning("warm start from %s failed, training from scratch: "
                         "%s", base_model, error)
         return {"from": None, "failed": f"{base_model}: {error}"}
+
+
+class CacheBudget:
+    """Memory the cached splits may take together."""
+
+    def __init__(self, mib: Optional[int], example_bytes: int):
+        self.left = float("inf") if mib is None else mib * 2**20
+        self.example_bytes = example_bytes
+
+    def take(self, examples: int) -> bool:
+        """Whether `examples` fit in what is left; if so, they take it."""
+        size = examples * self.example_bytes
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
 
 
 def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,

@@ -18,6 +18,8 @@ from tfx.extensions.google_cloud_ai_platform.trainer import (
 from tfx.types import standard_component_specs
 from tfx.utils import json_utils
 
+from components.trainer import executor as trainer_executor
+
 
 def default_project() -> str:
     """The project of the credentials this process runs with."""
@@ -50,6 +52,9 @@ class Executor(vertex_executor.GenericExecutor):
         custom_config = json_utils.loads(exec_properties[key])
         training = vertex_executor.TRAINING_ARGS_KEY
         custom_config[training] = with_project(custom_config[training])
+        counts = trainer_executor.example_counts(input_dict, exec_properties)
+        if counts:
+            custom_config[trainer_executor.EXAMPLE_COUNTS] = counts
         super().Do(input_dict, output_dict,
                    dict(exec_properties, **{key: json_utils.dumps(
                        custom_config)}))

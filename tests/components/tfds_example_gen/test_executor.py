@@ -4,12 +4,15 @@ import glob
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 from tfx.dsl.components.base import base_beam_executor
 from tfx.orchestration.portable import data_types
 from tfx.types import standard_artifacts
 
 from components.tfds_example_gen import component
+from components.tfds_example_gen import converter
 from components.tfds_example_gen import dataset
 from components.tfds_example_gen import driver
 from components.tfds_example_gen import executor
@@ -133,3 +136,23 @@ def test_component_declares_parameters():
         assert "splits must map" in str(error)
     else:
         raise AssertionError("empty splits accepted")
+
+
+class _Instruction:
+    def __init__(self, skip=0, takes_all=True):
+        self.skip, self.takes_all = skip, takes_all
+
+
+def test_only_whole_shards_of_fixed_shape_features_are_batched():
+    fixed = converter.encodings_for(tfds.features.FeaturesDict({
+        "image": tfds.features.Image(shape=(4, 4, 1)),
+        "label": tfds.features.ClassLabel(num_classes=3)}))
+    ragged = converter.encodings_for(tfds.features.FeaturesDict({
+        "tokens": tfds.features.Tensor(shape=(None,), dtype=np.int64)}))
+    whole = [_Instruction(), _Instruction()]
+    assert executor.can_batch(whole, fixed)
+    # TFDS would pad [1, 2] to the longest in the batch.
+    assert not executor.can_batch(whole, ragged)
+    assert not executor.can_batch([_Instruction(), _Instruction(skip=5)],
+                                  fixed)
+    assert not executor.can_batch([_Instruction(takes_all=False)], fixed)

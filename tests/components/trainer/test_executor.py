@@ -28,19 +28,19 @@ def _props(train_splits=("train",), eval_splits=("eval",)):
 
 
 def test_counts_of_the_splits_the_trainer_reads():
-    counts = executor._example_counts(
+    counts = executor.example_counts(
         _inputs({"train": 60000, "eval": 10000, "extra": 5}), _props())
     assert counts == {"train": 60000, "eval": 10000}
 
 
 def test_several_splits_add_up_and_unknown_ones_are_left_out():
-    counts = executor._example_counts(
+    counts = executor.example_counts(
         _inputs({"a": 3, "b": 4, "eval": 2}),
         _props(train_splits=("a", "b"), eval_splits=("missing",)))
     assert counts == {"train": 7}
 
 
 def test_nothing_recorded_means_run_fn_counts():
-    assert executor._example_counts(_inputs(), _props()) == {}
-    assert executor._example_counts(_inputs(["not", "a", "dict"]),
+    assert executor.example_counts(_inputs(), _props()) == {}
+    assert executor.example_counts(_inputs(["not", "a", "dict"]),
                                     _props()) == {}

@@ -59,3 +59,12 @@ def test_unknown_sizes_are_counted_first():
     assert int(dataset.cardinality()) == 40
     assert _epochs(dataset) == [2500, 2500]
     assert accessor.reads == 2  # the count, then once into the cache
+
+
+def test_the_training_and_eval_splits_share_one_budget():
+    budget = run.CacheBudget(mib=1, example_bytes=2**10)  # 1,024 examples
+    assert budget.take(600)
+    assert not budget.take(500)      # 600 + 500 > 1,024: re-read instead
+    assert budget.take(424)
+    assert not budget.take(1)
+    assert run.CacheBudget(None, 10**6).take(10**6)  # no budget: caches
