@@ -7,13 +7,13 @@ calls, except in packages it lists as already graph-safe; the list has
 export and TFMA Keras metric re-parses and rewrites hundreds of tf_keras
 functions: measured on 2 CPU cores, the first epoch of the Trainer took 19 s
 instead of 5 s, all of it in `autograph/pyct`; the Evaluator spent 5 s of its
-run the same way (README, "Where the time went"). The Trainer and the
-Evaluator call `skip_keras_conversion` first. The rule holds in the process
-that sets it: with `--beam-mode multi_processing` (or a remote Beam runner)
-TFMA's metric combiners run in Beam's worker processes, which do without it. tf_keras
-is written to be traced as is, exactly like `keras`, so it gets the same
-rule. There is no public API for the rule list; if a TensorFlow release
-moves it, training is only slower, and a warning says so.
+run the same way (README). tf_keras is written to be traced as is, exactly
+like `keras`, so it gets the same rule; the Trainer and the Evaluator call
+`skip_keras_conversion` first. The rule holds in the process that sets it:
+with `--beam-mode multi_processing` (or a remote Beam runner) TFMA's metric
+combiners run in Beam's worker processes, which do without it. There is no
+public API for the rule list; if a TensorFlow release moves it, training is
+only slower, and a warning says so.
 """
 
 from absl import logging

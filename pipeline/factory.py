@@ -114,10 +114,8 @@ def create_pipeline(
                              "which this orchestrator does not run.")
         warm_start = Resolver(
             strategy_class=resolvers.WarmStartModelStrategy,
-            **{resolvers.MODEL_KEY: Channel(
-                type=Model),
-               resolvers.BLESSING_KEY: Channel(
-                   type=ModelBlessing),
+            **{resolvers.MODEL_KEY: Channel(type=Model),
+               resolvers.BLESSING_KEY: Channel(type=ModelBlessing),
                resolvers.EXAMPLES_KEY: example_gen.outputs["examples"]}
         ).with_id(nodes.WARM_START_RESOLVER)
 
@@ -179,8 +177,7 @@ def create_pipeline(
 def _baseline_resolver(trainer, custom_resolvers: bool):
     """The last blessed model, the Evaluator's baseline."""
     models = Channel(type=Model)
-    blessings = Channel(
-        type=ModelBlessing)
+    blessings = Channel(type=ModelBlessing)
     if not custom_resolvers:
         # A re-run on unchanged data then re-blesses the same model; the
         # Pusher stops it from being pushed again (pusher/executor.py).

@@ -30,12 +30,9 @@ class Executor(trainer_executor.GenericExecutor):
            exec_properties: Dict[str, Any]) -> None:
         custom_config = json.loads(exec_properties.get("custom_config")
                                    or "{}")
-        counts = example_counts(input_dict, exec_properties)
-        if counts:
-            # Known sizes spare run_fn a counting pass over the data.
-            custom_config[EXAMPLE_COUNTS] = counts
-            exec_properties = {**exec_properties,
-                               "custom_config": json.dumps(custom_config)}
+        add_example_counts(custom_config, input_dict, exec_properties)
+        exec_properties = {**exec_properties,
+                           "custom_config": json.dumps(custom_config)}
         if custom_config.get("cpu_replicas", 1) <= 1:
             super().Do(input_dict, output_dict, exec_properties)
             return
@@ -51,6 +48,16 @@ class Executor(trainer_executor.GenericExecutor):
             raise RuntimeError(
                 f"training process failed with exit code {process.exitcode};"
                 " its log is above.")
+
+
+def add_example_counts(custom_config: Dict[str, Any],
+                       input_dict: Dict[str, List[types.Artifact]],
+                       exec_properties: Dict[str, Any]) -> None:
+    """Puts `example_counts` in run_fn's `custom_config` when ExampleGen
+    recorded them: known sizes spare run_fn a counting pass over the data."""
+    counts = example_counts(input_dict, exec_properties)
+    if counts:
+        custom_config[EXAMPLE_COUNTS] = counts
 
 
 def example_counts(input_dict: Dict[str, List[types.Artifact]],

@@ -2,10 +2,11 @@
 
 Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
 the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`steps_per_execution`, `validate_every`, `cache_budget_mib` (the training and
-eval splits together), `shuffle_buffer`, `seed`, `tpu`, `warm_start`. With `warm_start`, the
-pipeline gives the Trainer a base model (see warm_start.py) and training
-starts from its weights.
+`steps_per_execution`, `validate_every`, `cache_budget_mib` (the training
+and eval splits together), `shuffle_buffer`, `seed`, `tpu`, `warm_start`,
+and from the executor `example_counts`. With `warm_start`, the pipeline
+gives the Trainer a base model (see warm_start.py) and training starts from
+its weights.
 """
 
 import json

@@ -59,8 +59,7 @@ def format_summary(summary: dict, path: str) -> str:
             f"imports {split['startup_seconds']:.1f}, checks and compiling "
             f"{split['preflight_seconds']:.1f}, Beam set-up "
             f"{split.get('beam_setup_seconds', 0.0):.1f}, ML Metadata and "
-            f"caching "
-            f"{split['launcher_seconds']:.1f}, reading results "
+            f"caching {split['launcher_seconds']:.1f}, reading results "
             f"{split['after_seconds']:.1f})")
     data = summary.get("data") or {}
     if data.get("new") is False:

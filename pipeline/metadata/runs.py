@@ -90,12 +90,12 @@ class Run:
     @property
     def started(self) -> datetime.datetime:
         return lineage.timestamp(min(e.create_time_since_epoch
-                         for e in self.executions.values()))
+                                     for e in self.executions.values()))
 
     @property
     def finished(self) -> datetime.datetime:
         return lineage.timestamp(max(e.last_update_time_since_epoch
-                         for e in self.executions.values()))
+                                     for e in self.executions.values()))
 
 
 def record_node_ids(ir) -> None:

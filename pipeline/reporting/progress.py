@@ -44,6 +44,14 @@ class NodeRecord:
     work_started: Optional[float] = None
     beam_setup_seconds: float = 0.0
 
+    def end_work(self, now: float) -> None:
+        """The executor ended at `now`: its time, less Beam's set-up, is
+        the node's work."""
+        if self.work_started is not None:
+            self.work_seconds = max(
+                0.0, now - self.work_started - self.beam_setup_seconds)
+            self.work_started = None
+
     @property
     def overhead_seconds(self) -> float:
         """The node's time outside its executor."""
@@ -88,12 +96,8 @@ class ProgressHandler(logging.Handler):
                                                - node.work_started)
             elif _EXECUTOR_ENDS.match(message):
                 node_id = self._current.get(record.thread)
-                node = self.records.get(node_id) if node_id else None
-                if node and node.work_started is not None:
-                    node.work_seconds = max(
-                        0.0, self._clock() - node.work_started
-                        - node.beam_setup_seconds)
-                    node.work_started = None
+                if node_id:
+                    self.records[node_id].end_work(self._clock())
             elif match := _FINISHED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
                 now = self._clock()
@@ -116,12 +120,9 @@ class ProgressHandler(logging.Handler):
         with self._lock:
             for node_id, node in self.records.items():
                 if node.started is not None:
-                    node.seconds = self._clock() - node.started
-                    if node.work_started is not None:
-                        node.work_seconds = max(
-                            0.0, self._clock() - node.work_started
-                            - node.beam_setup_seconds)
-                        node.work_started = None
+                    now = self._clock()
+                    node.seconds = now - node.started
+                    node.end_work(now)
                     node.started = None
                     node.status = FAILED
                     self._report(node_id, node)
