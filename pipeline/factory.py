@@ -196,7 +196,9 @@ def _baseline_resolver(trainer, custom_resolvers: bool):
 def compile_ir(tfx_pipeline: Pipeline):
     """TFX's compiled IR of a pipeline, as the runners that run TFX's
     Launcher (local, Beam, Kubeflow) run it: each run's context in ML
-    Metadata records the run's own nodes (see `metadata.runs`)."""
+    Metadata records the run's own nodes and the pipeline's fingerprint
+    (see `metadata.runs`)."""
     ir = compiler.Compiler().compile(tfx_pipeline)
     runs.record_node_ids(ir)
+    runs.record_pipeline_fingerprint(ir)
     return ir

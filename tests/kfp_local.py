@@ -1,29 +1,71 @@
 """Runs a compiled KFP pipeline package on this machine, task by task.
 
 This is what the KFP backend does with the package, minus Kubernetes: it
-orders the root DAG's tasks by their `dependentTasks`, resolves each task's
-input parameters (pipeline parameters, the job uuid), fills the
-`{{$.inputs.parameters[...]}}` placeholders of the task's container args, sets
-the environment the kfp-kubernetes platform spec asks for (secrets as env
-vars, from a dict standing in for the cluster's secrets), and runs the
-container's exact command and args as a subprocess. The image is not used:
-the command runs in this environment, where the package is installed as it
-is in the image. Any placeholder or input kind this runner does not know
-fails the run, so the test cannot pass on a package it did not fully read.
+orders each DAG's tasks by their `dependentTasks`, resolves each task's
+input parameters (pipeline parameters, the job uuid, another task's output
+parameter), evaluates a sub-DAG's `triggerPolicy.condition` (what `dsl.If`
+compiles to) and runs or skips the sub-DAG, fills the
+`{{$.inputs.parameters[...]}}` and `{{$.outputs.parameters[...]
+.output_file}}` placeholders of the task's container args, sets the
+environment the kfp-kubernetes platform spec asks for (secrets as env vars,
+from a dict standing in for the cluster's secrets), runs the container's
+exact command and args as a subprocess, and reads the output parameters it
+wrote. Values are rendered into a command line as the backend's Go code
+does (`true`/`false`; a number with `strconv.FormatFloat(v, 'f', -1, 64)`,
+so `1.0` is `1`). The image is not used: the command runs in this
+environment, where the package is installed as it is in the image. Any
+placeholder, input kind or condition this runner does not know fails the
+run, so a test cannot pass on a package it did not fully read.
 """
 
+import dataclasses
+import os
 import re
 import subprocess
-from typing import Dict, List, Optional
+import tempfile
+from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import yaml
 
-PLACEHOLDER = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+INPUT = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+OUTPUT_FILE = re.compile(
+    r"\{\{\$\.outputs\.parameters\['([^']+)'\]\.output_file\}\}")
+# The conditions `dsl.If(task.output == 'text')` (or `!=`) compiles to.
+CONDITION = re.compile(
+    r"^inputs\.parameter_values\['([^']+)'\] (==|!=) '([^']*)'$")
 JOB_UUID = "{{$.pipeline_job_uuid}}"
 
 
 class PackageError(AssertionError):
     """The package uses something this runner does not understand."""
+
+
+@dataclasses.dataclass
+class Result:
+    """What a run did.
+
+    Attributes:
+      tasks: (task name, finished process) of every task that ran, in
+        order; the last one failed if the run failed.
+      outputs: task name -> its output parameters.
+      skipped: the names of the sub-DAGs whose condition was false, and of
+        the tasks in them.
+    """
+    tasks: List[Tuple[str, subprocess.CompletedProcess]] = \
+        dataclasses.field(default_factory=list)
+    outputs: Dict[str, Dict[str, str]] = dataclasses.field(
+        default_factory=dict)
+    skipped: List[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.tasks) and self.tasks[-1][1].returncode != 0
+
+    @property
+    def names(self) -> List[str]:
+        """The names of the tasks that ran."""
+        return [name for name, _ in self.tasks]
 
 
 def load(path: str):
@@ -34,13 +76,12 @@ def load(path: str):
     return documents[0], platform
 
 
-def task_order(spec: dict) -> List[str]:
-    """Root task names in an order that respects `dependentTasks`."""
-    tasks = spec["root"]["dag"]["tasks"]
+def task_order(tasks: dict) -> List[str]:
+    """A DAG's task keys in an order that respects `dependentTasks`."""
     order, done = [], set()
     while len(order) < len(tasks):
-        ready = [name for name, task in sorted(tasks.items())
-                 if name not in done
+        ready = [key for key, task in sorted(tasks.items())
+                 if key not in done
                  and set(task.get("dependentTasks", [])) <= done]
         if not ready:
             raise PackageError(f"cycle among {sorted(set(tasks) - done)}")
@@ -49,88 +90,194 @@ def task_order(spec: dict) -> List[str]:
     return order
 
 
+def _typed(value, kind: str):
+    if kind == "NUMBER_INTEGER":
+        return int(value)
+    if kind == "NUMBER_DOUBLE":
+        return float(value)
+    if kind == "BOOLEAN":
+        if isinstance(value, str):
+            return {"true": True, "false": False}[value.lower()]
+        return bool(value)
+    if kind == "STRING":
+        return str(value)
+    raise PackageError(f"parameter type {kind} is not supported here")
+
+
+def render(value) -> str:
+    """A parameter value as the KFP backend writes it into a command."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return np.format_float_positional(value, trim="-")
+    return str(value)
+
+
 def _pipeline_parameters(spec: dict, overrides: dict) -> dict:
     definitions = spec["root"].get("inputDefinitions", {}).get(
         "parameters", {})
     unknown = set(overrides) - set(definitions)
     if unknown:
         raise PackageError(f"no pipeline parameters {sorted(unknown)}")
-    values = {}
-    for name, definition in definitions.items():
-        value = overrides.get(name, definition.get("defaultValue"))
-        if definition["parameterType"] == "NUMBER_INTEGER":
-            value = int(value)
-        values[name] = value
-    return values
+    return {name: _typed(overrides.get(name, definition.get("defaultValue")),
+                         definition["parameterType"])
+            for name, definition in definitions.items()}
 
 
-def _task_inputs(task: dict, parameters: dict, job_uuid: str) -> dict:
+def _task_inputs(task: dict, parameters: dict, outputs: dict,
+                 job_uuid: str) -> dict:
     inputs = {}
     for name, source in task.get("inputs", {}).get("parameters", {}).items():
+        runtime = source.get("runtimeValue", {})
         if "componentInputParameter" in source:
             inputs[name] = parameters[source["componentInputParameter"]]
-        elif source.get("runtimeValue", {}).get("constant") == JOB_UUID:
+        elif "taskOutputParameter" in source:
+            producer = source["taskOutputParameter"]
+            inputs[name] = outputs[producer["producerTask"]][
+                producer["outputParameterKey"]]
+        elif runtime.get("constant") == JOB_UUID:
             inputs[name] = job_uuid
-        elif "constant" in source.get("runtimeValue", {}):
-            inputs[name] = source["runtimeValue"]["constant"]
+        elif "constant" in runtime:
+            inputs[name] = runtime["constant"]
         else:
             raise PackageError(f"input {name!r}: unknown source {source}")
     return inputs
 
 
-def _fill(arg: str, inputs: dict) -> str:
+def condition_holds(condition: str, inputs: dict) -> bool:
+    """A `triggerPolicy.condition` of the forms `dsl.If` compiles to."""
+    match = CONDITION.match(condition)
+    if not match:
+        raise PackageError(f"condition {condition!r} is not supported here")
+    name, operator, text = match.groups()
+    equal = render(inputs[name]) == text
+    return equal if operator == "==" else not equal
+
+
+def _fill(arg: str, inputs: dict, output_files: dict) -> str:
     def value(match):
         name = match.group(1)
         if name not in inputs:
             raise PackageError(f"placeholder for unknown input {name!r}")
-        return str(inputs[name])
-    filled = PLACEHOLDER.sub(value, arg)
+        return render(inputs[name])
+
+    def output_file(match):
+        name = match.group(1)
+        if name not in output_files:
+            raise PackageError(f"placeholder for unknown output {name!r}")
+        return output_files[name]
+
+    filled = OUTPUT_FILE.sub(output_file, INPUT.sub(value, arg))
     if "{{$" in filled:
         raise PackageError(f"unknown placeholder in {arg[:200]!r}")
     return filled
 
 
-def task_commands(path: str, job_uuid: str,
-                  parameters: Optional[dict] = None,
-                  secrets: Optional[Dict[str, dict]] = None):
-    """[(task name, command + args, extra env)] in dependency order."""
-    spec, platform = load(path)
-    values = _pipeline_parameters(spec, parameters or {})
-    executors = spec["deploymentSpec"]["executors"]
-    platform_executors = (platform.get("platforms", {}).get("kubernetes", {})
-                          .get("deploymentSpec", {}).get("executors", {}))
-    commands = []
-    for name in task_order(spec):
-        task = spec["root"]["dag"]["tasks"][name]
-        component = spec["components"][task["componentRef"]["name"]]
+def _dag_task_names(spec: dict, component: dict) -> List[str]:
+    """Every task name inside a DAG component, nested DAGs included."""
+    names = []
+    for task in component["dag"]["tasks"].values():
+        names.append(task["taskInfo"]["name"])
+        child = spec["components"][task["componentRef"]["name"]]
+        if "dag" in child:
+            names.extend(_dag_task_names(spec, child))
+    return names
+
+
+class _Runner:
+    """One run of a package: walks its DAGs and runs their containers."""
+
+    def __init__(self, path: str, job_uuid: str, env: dict,
+                 secrets: Optional[Dict[str, dict]], timeout: int):
+        self.spec, platform = load(path)
+        self.platform_executors = (
+            platform.get("platforms", {}).get("kubernetes", {})
+            .get("deploymentSpec", {}).get("executors", {}))
+        self.job_uuid = job_uuid
+        self.env = env
+        self.secrets = secrets or {}
+        self.timeout = timeout
+        self.result = Result()
+
+    def run_dag(self, component: dict, parameters: dict) -> bool:
+        """Runs a DAG's tasks in order; False once a task failed."""
+        tasks = component["dag"]["tasks"]
+        outputs: Dict[str, dict] = {}
+        for key in task_order(tasks):
+            task = tasks[key]
+            name = task["taskInfo"]["name"]
+            child = self.spec["components"][task["componentRef"]["name"]]
+            inputs = _task_inputs(task, parameters, outputs, self.job_uuid)
+            condition = task.get("triggerPolicy", {}).get("condition")
+            if condition and not condition_holds(condition, inputs):
+                self.result.skipped.append(name)
+                if "dag" in child:
+                    self.result.skipped.extend(
+                        _dag_task_names(self.spec, child))
+                continue
+            if condition and "dag" not in child:
+                raise PackageError(f"condition on container task {name!r}")
+            if "dag" in child:
+                if not self.run_dag(child, inputs):
+                    return False
+                continue
+            outputs[key] = self.run_container(name, child, inputs)
+            if outputs[key] is None:
+                return False
+        return True
+
+    def run_container(self, name: str, component: dict,
+                      inputs: dict) -> Optional[dict]:
+        """Runs one task; its output parameters, or None if it failed."""
         label = component["executorLabel"]
-        container = executors[label]["container"]
-        inputs = _task_inputs(task, values, job_uuid)
-        argv = [_fill(a, inputs)
-                for a in container["command"] + container.get("args", [])]
+        container = self.spec["deploymentSpec"]["executors"][label][
+            "container"]
+        declared = component.get("outputDefinitions", {}).get(
+            "parameters", {})
+        with tempfile.TemporaryDirectory() as outputs_dir:
+            # KFP gives each output its own path; the folder may not exist.
+            output_files = {out: os.path.join(outputs_dir, out, "value")
+                            for out in declared}
+            argv = [_fill(a, inputs, output_files)
+                    for a in container["command"] + container.get("args",
+                                                                  [])]
+            completed = subprocess.run(
+                argv, env=dict(self.env, **self._task_env(label, container)),
+                capture_output=True, text=True, timeout=self.timeout,
+                check=False)
+            self.result.tasks.append((name, completed))
+            if completed.returncode != 0:
+                return None
+            values = {}
+            for out, path in output_files.items():
+                if not os.path.isfile(path):
+                    raise PackageError(f"task {name!r} wrote no output "
+                                       f"{out!r}")
+                with open(path, encoding="utf-8") as f:
+                    values[out] = _typed(f.read(),
+                                         declared[out]["parameterType"])
+        self.result.outputs[name] = values
+        return values
+
+    def _task_env(self, label: str, container: dict) -> dict:
         env = {}
-        for entry in platform_executors.get(label, {}).get("secretAsEnv", []):
-            secret = (secrets or {})[entry["secretName"]]
+        for entry in self.platform_executors.get(label, {}).get(
+                "secretAsEnv", []):
+            secret = self.secrets[entry["secretName"]]
             for pair in entry["keyToEnv"]:
                 env[pair["envVar"]] = secret[pair["secretKey"]]
         for entry in container.get("env", []):
             env[entry["name"]] = entry["value"]
-        commands.append((task["taskInfo"]["name"], argv, env))
-    return commands
+        return env
 
 
 def run(path: str, job_uuid: str, env: dict,
         parameters: Optional[dict] = None,
-        secrets: Optional[Dict[str, dict]] = None, timeout: int = 900):
-    """Runs every task; returns [(task name, CompletedProcess)], stopping at
-    the first task that fails, as the KFP backend would."""
-    results = []
-    for name, argv, task_env in task_commands(path, job_uuid, parameters,
-                                              secrets):
-        result = subprocess.run(argv, env=dict(env, **task_env),
-                                capture_output=True, text=True,
-                                timeout=timeout, check=False)
-        results.append((name, result))
-        if result.returncode != 0:
-            break
-    return results
+        secrets: Optional[Dict[str, dict]] = None,
+        timeout: int = 900) -> Result:
+    """Runs the package's tasks, stopping at the first task that fails, as
+    the KFP backend would."""
+    runner = _Runner(path, job_uuid, env, secrets, timeout)
+    runner.run_dag(runner.spec["root"],
+                   _pipeline_parameters(runner.spec, parameters or {}))
+    return runner.result

@@ -18,7 +18,7 @@ It relies on TFDS's documented data dir layout,
 import json
 import os
 from importlib import metadata
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 PROPERTY = "data_files"
 _TFDS_DISTRIBUTION = "tensorflow-datasets"
@@ -63,6 +63,13 @@ def record(version_dir: str, files: List[str],
         "tfds": tfds_release(),
         "files": {path: _stat(path) for path in sorted(files)},
     }, sort_keys=True)
+
+
+def split_name(tfds_name: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """(name, config, version) of TFDS's `name[/config][:version]`."""
+    rest, _, version = tfds_name.partition(":")
+    name, _, config = rest.partition("/")
+    return name, config or None, version or None
 
 
 def versions_dir(data_dir: Optional[str], name: str,

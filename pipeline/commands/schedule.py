@@ -76,6 +76,11 @@ def schedule(ctx, target, cron_expression, once_if_changed, run_now,
                 experiment or pipeline.name, token, values)
             click.echo(f"Recurring run {result.recurring_run_id} of pipeline "
                        f"{result.pipeline_id} version {result.version_id}")
+            if pipeline.scheduled(values).get(deployment.ONLY_IF_CHANGED):
+                click.echo(
+                    "A tick on the same pipeline and unchanged data stops "
+                    "after its decide task, which says why (--param "
+                    "only_if_changed=false runs every tick in full).")
         else:
             name = deployment.vertex_schedule(
                 pipeline, deployment.Vertex(project, region, service_account),

@@ -8,10 +8,16 @@ TFX stores them on the run's context: a DAG that changes between runs
 (warm start toggled, a component added by an upgrade) does not make older
 or newer runs look incomplete. Runs recorded before that (no node ids on
 their context) are judged against every node the pipeline ever had.
+
+A run that the Kubeflow package started also records the fingerprint of the
+compiled pipeline it ran (`record_pipeline_fingerprint`), so that a
+scheduled run can tell "the same pipeline on the same data" and skip
+(`decide_for_package`).
 """
 
 import dataclasses
 import datetime
+import hashlib
 import json
 from typing import (Callable, Dict, FrozenSet, Iterator, List, Mapping,
                     Optional)
@@ -26,6 +32,7 @@ from pipeline.metadata import lineage
 from pipeline.metadata.store import MetadataStore
 
 NODE_IDS_PROPERTY = "node_ids"
+PIPELINE_FINGERPRINT_PROPERTY = "pipeline_fingerprint"
 SUCCEEDED, FAILED, INCOMPLETE = "succeeded", "failed", "incomplete"
 FINGERPRINT_PROPERTY = "data_fingerprint"
 
@@ -49,11 +56,14 @@ class Run:
       run_id: the run id (the `pipeline_run` context's name).
       executions: node id -> the node's (latest) execution in the run.
       node_ids: the nodes of the pipeline this run ran.
+      pipeline_fingerprint: the fingerprint of the compiled pipeline it
+        ran, if recorded (see `record_pipeline_fingerprint`).
     """
 
     run_id: str
     executions: Mapping[str, metadata_store_pb2.Execution]
     node_ids: FrozenSet[str]
+    pipeline_fingerprint: Optional[str] = None
 
     def state(self, node_id: str) -> Optional[int]:
         """The node's `Execution.State` in this run, or None if it did not
@@ -98,17 +108,41 @@ class Run:
                                      for e in self.executions.values()))
 
 
-def record_node_ids(ir) -> None:
-    """Writes the compiled pipeline's node ids into every node's
-    `pipeline_run` context spec, so that TFX stores them (as a custom
-    property) on the run's context whichever node registers it first."""
-    node_ids = json.dumps(sorted(n.pipeline_node.node_info.id
-                                 for n in ir.nodes))
+def _run_context_specs(ir):
+    """Every node's `pipeline_run` context spec in a compiled IR: what TFX
+    stores on the run's context, whichever node registers it first."""
     for node in ir.nodes:
         for spec in node.pipeline_node.contexts.contexts:
             if spec.type.name == constants.PIPELINE_RUN_CONTEXT_TYPE_NAME:
-                spec.properties[NODE_IDS_PROPERTY].field_value \
-                    .string_value = node_ids
+                yield spec
+
+
+def record_node_ids(ir) -> None:
+    """Writes the compiled pipeline's node ids onto its run context."""
+    node_ids = json.dumps(sorted(n.pipeline_node.node_info.id
+                                 for n in ir.nodes))
+    for spec in _run_context_specs(ir):
+        spec.properties[NODE_IDS_PROPERTY].field_value.string_value = node_ids
+
+
+def pipeline_fingerprint(ir) -> str:
+    """sha256 of a compiled pipeline as it runs (run-time parameters
+    applied, the run id not yet), leaving out the fingerprint itself."""
+    bare = type(ir)()
+    bare.CopyFrom(ir)
+    for spec in _run_context_specs(bare):
+        spec.properties.pop(PIPELINE_FINGERPRINT_PROPERTY, None)
+    return hashlib.sha256(bare.SerializeToString(deterministic=True)
+                          ).hexdigest()
+
+
+def record_pipeline_fingerprint(ir) -> str:
+    """Writes `pipeline_fingerprint(ir)` onto the run context; returns it."""
+    fingerprint = pipeline_fingerprint(ir)
+    for spec in _run_context_specs(ir):
+        spec.properties[PIPELINE_FINGERPRINT_PROPERTY].field_value \
+            .string_value = fingerprint
+    return fingerprint
 
 
 def pipeline_names(store: MetadataStore) -> List[str]:
@@ -159,7 +193,9 @@ def _load(store: MetadataStore, run_contexts, node_contexts: Dict[int, str]
         result.append(Run(
             run_id=context.name, executions=executions,
             node_ids=(frozenset(json.loads(recorded)) if recorded
-                      else every_node)))
+                      else every_node),
+            pipeline_fingerprint=lineage.custom_property(
+                context, PIPELINE_FINGERPRINT_PROPERTY)))
     return result
 
 
@@ -228,8 +264,8 @@ def last_successful(store: MetadataStore, pipeline: str
 
 
 @dataclasses.dataclass(frozen=True)
-class DataDecision:
-    """Whether a scheduled run should start, and why."""
+class Decision:
+    """Whether a scheduled run should go ahead, and why."""
 
     run: bool
     reason: str
@@ -237,7 +273,7 @@ class DataDecision:
 
 def unchanged_since(store: MetadataStore, last: Optional[Run],
                     check: Callable[[Optional[str]], Optional[str]]
-                    ) -> Optional[DataDecision]:
+                    ) -> Optional[Decision]:
     """`schedule --once-if-changed`'s quick path: "no new data" if `check`,
     given the data manifest that `last` (the last successful run) recorded
     (see components/tfds_example_gen/manifest.py), says why the data is the
@@ -248,14 +284,14 @@ def unchanged_since(store: MetadataStore, last: Optional[Run],
     reason = check(lineage.custom_property(ingested, manifest.PROPERTY))
     if reason is None:
         return None
-    return DataDecision(False, (
+    return Decision(False, (
         f"no new data ({reason}, as in the last successful run "
         f"{last.run_id}): not running."))
 
 
 def decide_on_data(store: Optional[MetadataStore], last: Optional[Run],
                    pipeline: str, fingerprint: str,
-                   dataset: str) -> DataDecision:
+                   dataset: str) -> Decision:
     """What `schedule --once-if-changed` does: run unless the last run that
     succeeded ingested data with this fingerprint.
 
@@ -268,7 +304,7 @@ def decide_on_data(store: Optional[MetadataStore], last: Optional[Run],
     """
     short = fingerprint[:12]
     if last is None:
-        return DataDecision(True, (
+        return Decision(True, (
             f"no successful run of {pipeline} yet ({dataset}, fingerprint "
             f"{short}): running."))
     ingested = examples(store, last)
@@ -276,11 +312,47 @@ def decide_on_data(store: Optional[MetadataStore], last: Optional[Run],
                                                 FINGERPRINT_PROPERTY)
                         if ingested else None)
     if last_fingerprint == fingerprint:
-        return DataDecision(False, (
+        return Decision(False, (
             f"no new data ({dataset}, fingerprint {short}, as in the last "
             f"successful run {last.run_id}): not running."))
-    return DataDecision(True, (
+    return Decision(True, (
         f"data changed ({dataset}, fingerprint {short}; the last successful "
         f"run {last.run_id} had "
         f"{last_fingerprint[:12] if last_fingerprint else 'none'}): "
         "running."))
+
+
+def decide_for_package(store: MetadataStore, pipeline: str,
+                       fingerprint: str,
+                       check: Callable[[Optional[str]], Optional[str]]
+                       ) -> Decision:
+    """What a run of the Kubeflow package decides before its DAG: skip it
+    only if the last successful run ran this same compiled pipeline and the
+    data is certainly the same (`unchanged_since` with `check`); otherwise
+    run it, and TFX's cache skips inside the DAG whatever is unchanged.
+
+    Args:
+      store: the pipeline's ML Metadata store.
+      pipeline: the pipeline's name.
+      fingerprint: `pipeline_fingerprint` of the pipeline about to run.
+      check: as for `unchanged_since`.
+    """
+    short = fingerprint[:12]
+    last = last_successful(store, pipeline)
+    if last is None:
+        return Decision(True, f"no successful run of {pipeline} yet: "
+                              "running.")
+    if last.pipeline_fingerprint != fingerprint:
+        before = (last.pipeline_fingerprint or "")[:12] or "none recorded"
+        return Decision(True, (
+            f"the compiled pipeline changed (fingerprint {short}; the last "
+            f"successful run {last.run_id} ran {before}): running."))
+    quick = unchanged_since(store, last, check)
+    if quick is None:
+        return Decision(True, (
+            "the data cannot be told unchanged without reading it (the "
+            f"last successful run {last.run_id} ran the same pipeline, "
+            f"{short}): running; ExampleGen fingerprints the data and "
+            "TFX's cache skips what is unchanged."))
+    return Decision(False, f"same compiled pipeline ({short}) and "
+                           f"{quick.reason}")

@@ -5,6 +5,13 @@ entrypoint (`python -m pipeline.runners.node_entrypoint`) with the compiled TFX 
 embedded, the node id and the KFP run id; tasks depend on each other as the
 TFX DAG does. TFX's Launcher, in each task, does the resolving, caching and
 lineage against the shared ML Metadata store, so KFP's own caching is off.
+
+Before them runs one small task, `decide` (`pipeline.runners.
+decide_entrypoint`, no TensorFlow), and the TFX tasks sit in a `dsl.If` on
+its output: with the pipeline parameter `only_if_changed` (which `schedule
+--target kubeflow` sets) a run of the same compiled pipeline on unchanged
+data stops there, its reason recorded as the task's output; otherwise the
+DAG runs as it always did.
 """
 
 from typing import Dict, List
@@ -16,10 +23,13 @@ from kfp import kubernetes
 from pipeline import factory
 from pipeline import nodes
 from pipeline.metadata import urls
+from pipeline.runners import decide_entrypoint
 from pipeline.runners import node_entrypoint
 from pipeline_config import IMAGE_SETUP_FILE, KubeflowConfig, PipelineConfig
 
 ENTRYPOINT = ["python", "-m", "pipeline.runners.node_entrypoint"]
+DECIDE_ENTRYPOINT = ["python", "-m", "pipeline.runners.decide_entrypoint"]
+DECIDE_TASK = "decide"
 TPU_RESOURCE = "google.com/tpu"
 GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
 GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
@@ -57,6 +67,22 @@ def _node_component(node_id: str, image: str, ir_text: str,
     return dsl.container_component(tfx_node)
 
 
+def _decide_component(image: str, ir_text: str, metadata_url: str):
+    """The KFP container component that decides whether the DAG runs."""
+
+    def decide(epochs: int, dataset_version: str, only_if_changed: bool,
+               decision: dsl.OutputPath(str), reason: dsl.OutputPath(str)):
+        return dsl.ContainerSpec(
+            image=image, command=DECIDE_ENTRYPOINT,
+            args=["--metadata", metadata_url, "--epochs", epochs,
+                  "--dataset-version", dataset_version,
+                  "--only-if-changed", only_if_changed,
+                  "--decision-file", decision, "--reason-file", reason,
+                  "--pipeline-ir", ir_text])
+
+    return dsl.container_component(decide)
+
+
 def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     """The KFP pipeline (a kfp GraphComponent) for `config`."""
     ir = compile_ir(config, kubeflow.trainer_tpus)
@@ -64,37 +90,58 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
                                            kubeflow.metadata_url)
                   for node_id in dag(ir)}
+    decide = _decide_component(kubeflow.image, ir_text,
+                               kubeflow.metadata_url)
 
     @dsl.pipeline(name=config.name,
                   description=f"TFX pipeline on {config.dataset.tfds_name}",
                   pipeline_root=config.pipeline_root)
     def kfp_pipeline(epochs: int = config.training.epochs,
-                     dataset_version: str = config.dataset.version or ""):
-        tasks = {}
-        for node_id, upstream in dag(ir).items():
-            task = components[node_id](
-                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, epochs=epochs,
-                dataset_version=dataset_version)
-            task.set_display_name(node_id)
-            task.set_caching_options(False)  # TFX caches, per node, in MLMD
-            task.set_retry(num_retries=kubeflow.retries,
-                           backoff_duration="60s", backoff_factor=2.0)
-            if node_id == nodes.TRAINER:
-                _trainer_resources(task, kubeflow)
-            else:
-                task.set_cpu_request(kubeflow.cpu_request)
-                task.set_cpu_limit(kubeflow.cpu_limit)
-                task.set_memory_request(kubeflow.memory_request)
-                task.set_memory_limit(kubeflow.memory_limit)
-            if kubeflow.metadata_secret:
-                name, key = kubeflow.metadata_secret.split(":")
-                kubernetes.use_secret_as_env(
-                    task, secret_name=name, secret_key_to_env={
-                        key: urls.MYSQL_PASSWORD_ENV})
-            task.after(*(tasks[u] for u in upstream))
-            tasks[node_id] = task
+                     dataset_version: str = config.dataset.version or "",
+                     only_if_changed: bool = False):
+        decision = decide(epochs=epochs, dataset_version=dataset_version,
+                          only_if_changed=only_if_changed)
+        decision.set_display_name(DECIDE_TASK)
+        decision.set_caching_options(False)  # It reads ML Metadata now.
+        _small_resources(decision, kubeflow)
+        _metadata_secret(decision, kubeflow)
+        with dsl.If(decision.outputs["decision"] ==
+                    decide_entrypoint.RUN, name="changed"):
+            tasks = {}
+            for node_id, upstream in dag(ir).items():
+                task = components[node_id](
+                    run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, epochs=epochs,
+                    dataset_version=dataset_version)
+                task.set_display_name(node_id)
+                task.set_caching_options(False)  # TFX caches, in MLMD
+                task.set_retry(num_retries=kubeflow.retries,
+                               backoff_duration="60s", backoff_factor=2.0)
+                if node_id == nodes.TRAINER:
+                    _trainer_resources(task, kubeflow)
+                else:
+                    _small_resources(task, kubeflow)
+                _metadata_secret(task, kubeflow)
+                task.after(*(tasks[u] for u in upstream))
+                tasks[node_id] = task
 
     return kfp_pipeline
+
+
+def _small_resources(task, kubeflow: KubeflowConfig) -> None:
+    """CPU and memory of every pod but the Trainer's."""
+    task.set_cpu_request(kubeflow.cpu_request)
+    task.set_cpu_limit(kubeflow.cpu_limit)
+    task.set_memory_request(kubeflow.memory_request)
+    task.set_memory_limit(kubeflow.memory_limit)
+
+
+def _metadata_secret(task, kubeflow: KubeflowConfig) -> None:
+    """The ML Metadata password from a Kubernetes secret, if configured."""
+    if kubeflow.metadata_secret:
+        name, key = kubeflow.metadata_secret.split(":")
+        kubernetes.use_secret_as_env(task, secret_name=name,
+                                     secret_key_to_env={
+                                         key: urls.MYSQL_PASSWORD_ENV})
 
 
 def _trainer_resources(task, kubeflow: KubeflowConfig) -> None:

@@ -169,6 +169,8 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
                  if pipeline_ir_file else "--pipeline-ir")
         raise click.UsageError(f"{where} is {error}") from None
     set_run_parameters(ir, epochs, dataset_version)
+    # What the package's decide task compares a scheduled run against.
+    runs.record_pipeline_fingerprint(ir)
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
     absl_logging.set_verbosity(absl_logging.INFO)
     redact_logs()

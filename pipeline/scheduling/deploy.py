@@ -18,6 +18,10 @@ import yaml
 from pipeline.scheduling import cron
 
 HEALTHZ = "/apis/v2beta1/healthz"
+# The Kubeflow package's parameter that makes a run stop after its decide
+# task when nothing changed (see pipeline/runners/kubeflow.py); a schedule
+# sets it unless told otherwise.
+ONLY_IF_CHANGED = "only_if_changed"
 PROBE_TIMEOUT_SECONDS = 10
 
 
@@ -43,6 +47,12 @@ class Package:
                     f"one of the pipeline's parameters "
                     f"{sorted(self.parameters) or '(none)'}.")
             kind = self.parameters[name]
+            if kind == "BOOLEAN":
+                if text.lower() not in ("true", "false"):
+                    raise DeployError(f"parameter {name} takes true or "
+                                      f"false, got {text!r}.")
+                values[name] = text.lower() == "true"
+                continue
             try:
                 values[name] = (int(text) if kind == "NUMBER_INTEGER"
                                 else float(text) if kind == "NUMBER_DOUBLE"
@@ -52,6 +62,13 @@ class Package:
                     f"parameter {name} takes a {kind.lower()}, got "
                     f"{text!r}.") from None
         return values
+
+    def scheduled(self, values: dict) -> dict:
+        """The values a recurring run gets: it stops after the decide task
+        when nothing changed, unless the user set `only_if_changed`."""
+        if ONLY_IF_CHANGED in self.parameters:
+            return dict({ONLY_IF_CHANGED: True}, **values)
+        return dict(values)
 
 
 def read_package(path: str, target: str) -> Package:
@@ -199,7 +216,8 @@ def kfp_schedule(package: Package, host: str, cron_expression: str,
                  experiment: str, token: Optional[str] = None,
                  parameters: Optional[dict] = None) -> KfpResult:
     """Uploads a new version and creates a recurring run of it: never two
-    runs at once, no catch-up of missed ticks."""
+    runs at once, no catch-up of missed ticks, and a tick that finds
+    nothing changed stops after one small task (`Package.scheduled`)."""
     kfp_cron = cron.for_kfp(cron_expression)  # Before any call.
     client = _kfp_client(host, token)
     pipeline_id, version_id = _kfp_upload(client, host, package)
@@ -210,7 +228,8 @@ def kfp_schedule(package: Package, host: str, cron_expression: str,
         host, lambda: client.create_recurring_run(
             result.experiment_id, f"{package.name}-schedule",
             cron_expression=kfp_cron, max_concurrency=1, no_catchup=True,
-            params=parameters or {}, pipeline_id=pipeline_id,
+            params=package.scheduled(parameters or {}),
+            pipeline_id=pipeline_id,
             version_id=version_id).recurring_run_id)
     return result
 

@@ -67,7 +67,8 @@ class FakeStore:
     def close(self):
         self._handle.__exit__(None, None, None)
 
-    def _ir(self, run_id: str, warm_start: bool):
+    def compiled(self, warm_start: bool = False):
+        """A copy of the compiled pipeline the runs run (no run id yet)."""
         if warm_start not in self._compiled:
             config = pc.PipelineConfig(
                 output_dir=str(self._tmp / "out"), schema_path=SCHEMA,
@@ -77,6 +78,10 @@ class FakeStore:
                 factory.create_pipeline(config))
         ir = type(self._compiled[warm_start])()
         ir.CopyFrom(self._compiled[warm_start])
+        return ir
+
+    def _ir(self, run_id: str, warm_start: bool):
+        ir = self.compiled(warm_start)
         runtime_parameter_utils.substitute_runtime_parameter(
             ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
         return ir

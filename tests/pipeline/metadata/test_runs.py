@@ -6,6 +6,7 @@ import pytest
 
 from pipeline import nodes
 from pipeline.metadata import runs
+from pipeline.runners import node_entrypoint
 from tests.pipeline.metadata import fake_runs
 from tests.pipeline.metadata.fake_runs import (CACHED, FAILED, KILLED,
                                                Outcome)
@@ -156,3 +157,70 @@ def test_quick_check_cannot_tell_without_a_manifest_or_a_run(fake):
     runs.unchanged_since(fake.store, runs.last_successful(fake.store, P),
                          lambda recorded: seen.append(recorded))
     assert seen == [None]
+
+
+def _package(fake, ir=None, check=lambda recorded: "files unchanged"):
+    """What a scheduled run of the Kubeflow package decides."""
+    ir = ir if ir is not None else fake.compiled()
+    return runs.decide_for_package(fake.store, P,
+                                   runs.pipeline_fingerprint(ir), check)
+
+
+def test_pipeline_fingerprint_leaves_itself_out_and_sees_parameters(fake):
+    ir = fake.compiled()
+    fingerprint = runs.pipeline_fingerprint(ir)
+    assert runs.record_pipeline_fingerprint(ir) == fingerprint
+    assert runs.pipeline_fingerprint(ir) == fingerprint
+    node_entrypoint.set_run_parameters(ir, epochs=9)
+    assert runs.pipeline_fingerprint(ir) != fingerprint
+
+
+def test_runs_record_the_fingerprint_of_their_pipeline(fake):
+    fake.run("r1")
+    assert runs.get_run(fake.store, P, "r1").pipeline_fingerprint == \
+        runs.pipeline_fingerprint(fake.compiled())
+
+
+def test_package_runs_when_nothing_ran_yet(fake):
+    decision = _package(fake)
+    assert decision.run and "no successful run" in decision.reason
+
+
+def test_package_skips_the_same_pipeline_on_unchanged_data(fake):
+    fake.run("r1", Outcome(data_files="manifest-1"))
+    seen = []
+
+    def check(recorded):
+        seen.append(recorded)
+        return "files unchanged"
+
+    decision = _package(fake, check=check)
+    assert not decision.run and seen == ["manifest-1"]
+    assert decision.reason.startswith("same compiled pipeline (")
+    assert "no new data (files unchanged" in decision.reason
+    assert "r1" in decision.reason
+
+
+def test_package_runs_after_its_pipeline_changed(fake):
+    fake.run("r1", Outcome(data_files="manifest-1"))
+    ir = fake.compiled()
+    node_entrypoint.set_run_parameters(ir, epochs=9)
+    decision = _package(fake, ir)
+    assert decision.run
+    assert "compiled pipeline changed" in decision.reason
+    assert "r1" in decision.reason
+    assert _package(fake, fake.compiled(warm_start=True)).run
+
+
+def test_package_runs_when_the_data_cannot_be_told_unchanged(fake):
+    fake.run("r1", Outcome(data_files="manifest-1"))
+    decision = _package(fake, check=lambda recorded: None)
+    assert decision.run and "cannot be told unchanged" in decision.reason
+
+
+def test_package_compares_with_the_last_successful_run(fake):
+    """A later failed run of another pipeline version does not count."""
+    fake.run("r1", Outcome(data_files="manifest-1"))
+    fake.run("r2", Outcome(by_node={nodes.TRAINER: FAILED}),
+             warm_start=True)
+    assert not _package(fake).run

@@ -15,6 +15,7 @@ from pipeline import nodes
 from pipeline.runners import kubeflow as kubeflow_runner
 from pipeline.metadata import urls
 from pipeline.runners import node_entrypoint
+from pipeline.scheduling import deploy
 from tests.pipeline import helpers
 
 
@@ -55,8 +56,19 @@ def _platform(documents):
             for label, value in executors.items()}
 
 
-def _tasks(spec):
+def _root_tasks(spec):
     return {t.task_info.name: t for t in spec.root.dag.tasks.values()}
+
+
+def _tasks(spec):
+    """TFX node id -> its task, inside the condition on the decision."""
+    condition = _root_tasks(spec)["changed"]
+    dag = spec.components[condition.component_ref.name].dag
+    return {t.task_info.name: t for t in dag.tasks.values()}
+
+
+def _args(container):
+    return [v.string_value for v in container.fields["args"].list_value.values]
 
 
 def _executor(spec, task):
@@ -73,9 +85,43 @@ def test_task_graph_equals_the_tfx_dag(compiled):
     names = {key: t.task_info.name for key, t in
              spec.root.dag.tasks.items()}
     assert set(tasks) == set(expected) == set(helpers.NODES)
+    inner = spec.components[_root_tasks(spec)["changed"].component_ref.name]
+    names = {key: t.task_info.name for key, t in inner.dag.tasks.items()}
     for node_id, task in tasks.items():
         assert sorted(names[d] for d in task.dependent_tasks) == \
             sorted(expected[node_id]), node_id
+
+
+def test_one_decide_task_gates_every_tfx_task(compiled):
+    """The TFX tasks run only if the decide task's output says `run`."""
+    _, kubeflow, spec, platform = compiled
+    root = _root_tasks(spec)
+    assert set(root) == {kubeflow_runner.DECIDE_TASK, "changed"}
+    decide, changed = root[kubeflow_runner.DECIDE_TASK], root["changed"]
+    decide_key = next(k for k, t in spec.root.dag.tasks.items()
+                      if t.task_info.name == kubeflow_runner.DECIDE_TASK)
+    assert list(changed.dependent_tasks) == [decide_key]
+    [channel] = [name for name, value in changed.inputs.parameters.items()
+                 if value.task_output_parameter.producer_task == decide_key]
+    assert changed.inputs.parameters[channel].task_output_parameter \
+        .output_parameter_key == "decision"
+    assert changed.trigger_policy.condition == (
+        f"inputs.parameter_values['{channel}'] == 'run'")
+    container = _executor(spec, decide)
+    command = [v.string_value for v in
+               container.fields["command"].list_value.values]
+    assert command == kubeflow_runner.DECIDE_ENTRYPOINT
+    args = _args(container)
+    assert args[args.index("--metadata") + 1] == kubeflow.metadata_url
+    trainer_args = _args(_executor(spec, _tasks(spec)[nodes.TRAINER]))
+    assert args[args.index("--pipeline-ir") + 1] == \
+        trainer_args[trainer_args.index("--pipeline-ir") + 1]
+    assert not decide.caching_options.enable_cache
+    outputs = spec.components[decide.component_ref.name].output_definitions
+    assert set(outputs.parameters) == {"decision", "reason"}
+    [secret] = platform[spec.components[decide.component_ref.name]
+                        .executor_label].secret_as_env
+    assert secret.secret_name == "mlmd-mysql"
 
 
 def test_trainer_has_accelerators_and_resources(compiled):
@@ -187,12 +233,17 @@ def test_every_command_runs_an_importable_module_with_the_ir(compiled):
         assert root.default_value.string_value == "gs://bucket/root"
 
 
-def test_epochs_and_dataset_version_are_pipeline_parameters(compiled):
+def test_epochs_dataset_version_and_only_if_changed_are_parameters(
+        compiled):
     config, _, spec, _ = compiled
     parameters = spec.root.input_definitions.parameters
-    assert set(parameters) == {"epochs", "dataset_version"}
+    assert set(parameters) == {"epochs", "dataset_version",
+                               deploy.ONLY_IF_CHANGED}
     assert parameters["epochs"].default_value.number_value == \
         config.training.epochs
+    # A run started by hand runs; `schedule` asks for the check.
+    assert parameters[deploy.ONLY_IF_CHANGED].default_value \
+        .bool_value is False
     run_ids = {t.inputs.parameters["run_id"].runtime_value.constant
                .string_value for t in _tasks(spec).values()}
     assert run_ids == {"{{$.pipeline_job_uuid}}"}

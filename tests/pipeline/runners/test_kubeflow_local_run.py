@@ -18,6 +18,7 @@ from pipeline.metadata import models
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
+from pipeline.runners import kubeflow
 from pipeline.runners import node_entrypoint
 from tests import kfp_local
 from tests import mariadb
@@ -48,18 +49,19 @@ def _compile(tmp_path, data_dir, metadata_url, root):
     return str(package)
 
 
-def _run(package, job_uuid, password):
+def _run(package, job_uuid, password, **parameters):
     # `python` in the task commands is this environment's interpreter, as it
     # is the image's in a pod.
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1",
                PATH=os.path.dirname(sys.executable) + os.pathsep
                + os.environ["PATH"])
     env.pop(urls.MYSQL_PASSWORD_ENV, None)
-    results = kfp_local.run(package, job_uuid, env, parameters={"epochs": 2},
-                            secrets={SECRET: {"password": password}})
-    for name, result in results:
-        assert result.returncode == 0, (name, result.stderr[-4000:])
-    return [name for name, _ in results]
+    result = kfp_local.run(package, job_uuid, env,
+                           parameters=dict({"epochs": 2}, **parameters),
+                           secrets={SECRET: {"password": password}})
+    assert not result.failed, (result.tasks[-1][0],
+                               result.tasks[-1][1].stderr[-4000:])
+    return result
 
 
 @pytest.mark.slow
@@ -70,8 +72,12 @@ def test_compiled_package_runs_task_by_task_on_mysql(tmp_path, mysql,
     _, platform = kfp_local.load(package)
     assert platform, "no kfp-kubernetes platform spec (secret) in the package"
 
-    tasks = _run(package, "job-1", mysql.password)
-    assert sorted(tasks) == sorted(helpers.NODES)
+    first_run = _run(package, "job-1", mysql.password)
+    tasks = first_run.names
+    assert tasks[0] == kubeflow.DECIDE_TASK
+    assert "started by hand" in first_run.outputs[kubeflow.DECIDE_TASK][
+        "reason"]
+    assert sorted(tasks[1:]) == sorted(helpers.NODES)
     assert tasks.index(nodes.TRAINER) > tasks.index(nodes.TRANSFORM)
 
     store = metadata_store.open_store(mysql.url.replace(
@@ -111,6 +117,26 @@ def test_compiled_package_runs_task_by_task_on_mysql(tmp_path, mysql,
          "--json"], env=env).stdout)
     assert [(m["version"], m["trained_in_run"]) for m in pushed] == [
         (destination.rsplit("/", 1)[1], "job-1")]
+
+    # A scheduled run of the same pipeline on the same data: one task.
+    tick = _run(package, "job-3", mysql.password, only_if_changed=True)
+    assert tick.names == [kubeflow.DECIDE_TASK]
+    assert tick.outputs[kubeflow.DECIDE_TASK]["decision"] == "skip"
+    reason = tick.outputs[kubeflow.DECIDE_TASK]["reason"]
+    assert "same compiled pipeline" in reason and "no new data" in reason
+    assert "job-2" in reason
+    assert set(helpers.NODES) <= set(tick.skipped)
+    assert runs.get_run(store, pipeline_name, "job-3") is None
+
+    # A scheduled run with another run-time parameter: the DAG runs.
+    changed = _run(package, "job-4", mysql.password, only_if_changed=True,
+                   epochs=3)
+    assert "compiled pipeline changed" in changed.outputs[
+        kubeflow.DECIDE_TASK]["reason"]
+    assert sorted(changed.names[1:]) == sorted(helpers.NODES)
+    job_4 = runs.node_states(store, pipeline_name, "job-4")
+    assert job_4[nodes.TRAINER] == "COMPLETE"
+    assert job_4[nodes.EXAMPLE_GEN] == "CACHED"
 
 
 def test_wrong_password_fails_with_the_database_named(tmp_path, mysql):

@@ -79,6 +79,16 @@ def test_schedule_creates_one_recurring_run_without_overlap_or_catchup(
         [pipeline] = state.pipelines.values()
         assert recurring["pipeline_version_reference"][
             "pipeline_version_id"] == pipeline["versions"][-1][0]
+        # Each tick first decides whether anything changed.
+        assert recurring["runtime_config"]["parameters"] == {
+            deploy.ONLY_IF_CHANGED: True}
+        every_tick = _cli("schedule", "--target", "kubeflow", "--package",
+                          kfp_package, "--host", url, "--cron", "@daily",
+                          "--param", "only_if_changed=false",
+                          "--param", "epochs=3")
+        assert every_tick.returncode == 0, every_tick.stderr
+        assert list(state.recurring_runs.values())[-1]["runtime_config"][
+            "parameters"] == {deploy.ONLY_IF_CHANGED: False, "epochs": 3}
 
 
 @pytest.mark.parametrize("args,code,message", [
@@ -179,6 +189,12 @@ def test_kfp_package_names_its_parameters(packages):
         name = next(yaml.safe_load_all(f))["pipelineInfo"]["name"]
     assert package.name == name
     assert package.parameters == {"epochs": "NUMBER_INTEGER",
-                                  "dataset_version": "STRING"}
-    assert package.values(["epochs=3", "dataset_version=2.0.0"]) == {
-        "epochs": 3, "dataset_version": "2.0.0"}
+                                  "dataset_version": "STRING",
+                                  deploy.ONLY_IF_CHANGED: "BOOLEAN"}
+    assert package.values(["epochs=3", "dataset_version=2.0.0",
+                           "only_if_changed=True"]) == {
+        "epochs": 3, "dataset_version": "2.0.0",
+        deploy.ONLY_IF_CHANGED: True}
+    with pytest.raises(deploy.DeployError,
+                       match="only_if_changed takes true or false, got 'y'"):
+        package.values(["only_if_changed=y"])

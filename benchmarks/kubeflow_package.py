@@ -1,0 +1,95 @@
+"""The Kubeflow package, run task by task here (tests/kfp_local.py) with ML
+Metadata in a private MariaDB server (tests/mariadb.py): a cold run, a
+cached run started by hand, and a scheduled tick on unchanged data
+(`only_if_changed=true`). Each task is a fresh `python -m ...` process, as
+it is a fresh pod on a cluster (minus pulling the image and scheduling the
+pod). Used by benchmarks/pipeline_vs_plain.py; also runs alone:
+
+  .venv/bin/python benchmarks/kubeflow_package.py --data-dir DIR
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+from tests import kfp_local  # pylint: disable=wrong-import-position
+from tests import mariadb  # pylint: disable=wrong-import-position
+
+SECRET = "mlmd-mysql"
+
+
+def _compile(package, data_dir, work, metadata_url, epochs, seed, env):
+    subprocess.run([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", package, "--image", "tfds-pipeline:bench",
+        "--pipeline-root", os.path.join(work, "root"),
+        "--metadata", metadata_url, "--metadata-secret",
+        f"{SECRET}:password", "--tfds-data-dir", data_dir,
+        "--epochs", str(epochs), "--seed", str(seed)],
+        cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+
+
+def _timed(package, job, password, env, **parameters):
+    started = time.monotonic()
+    result = kfp_local.run(package, job, env, parameters=parameters,
+                           secrets={SECRET: {"password": password}},
+                           timeout=3600)
+    wall = time.monotonic() - started
+    if result.failed:
+        name, process = result.tasks[-1]
+        raise RuntimeError(f"task {name} of {job} failed:\n"
+                           f"{process.stderr[-4000:]}")
+    return {"wall_seconds": wall, "tasks_run": result.names,
+            "tasks_skipped": result.skipped,
+            "decision": result.outputs["decide"]}
+
+
+def measure(data_dir, work, epochs, seed, env):
+    """{cold, cached, tick}: wall seconds, the tasks that ran and the
+    decide task's outputs, for one MariaDB store."""
+    env = dict(env, PATH=os.path.dirname(sys.executable) + os.pathsep
+               + env.get("PATH", ""))
+    with mariadb.running(os.path.join(work, "mariadb")) as server:
+        package = os.path.join(work, "pipeline.yaml")
+        _compile(package, data_dir, work, server.url, epochs, seed, env)
+        return {
+            "cold": _timed(package, "job-cold", server.password, env),
+            "cached": _timed(package, "job-cached", server.password, env),
+            "tick": _timed(package, "job-tick", server.password, env,
+                           only_if_changed=True),
+        }
+
+
+def report(measured) -> None:
+    """Prints what `measure` returned."""
+    for label, run in measured.items():
+        print(f"  {label:7} {run['wall_seconds']:7.1f} s  "
+              f"{len(run['tasks_run'])} task(s) ran, "
+              f"{len(run['tasks_skipped'])} skipped; decide: "
+              f"{run['decision']['reason']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", required=True,
+                        help="TFDS data dir with fashion_mnist prepared.")
+    parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    work = args.work_dir or tempfile.mkdtemp(prefix="bench-kfp-")
+    print("Kubeflow package, task by task on MariaDB:")
+    report(measure(os.path.abspath(args.data_dir), work, args.epochs,
+                   args.seed, dict(os.environ, TF_USE_LEGACY_KERAS="1")))
+
+
+if __name__ == "__main__":
+    main()
