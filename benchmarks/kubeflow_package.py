@@ -71,9 +71,10 @@ def measure(data_dir, work, epochs, seed, env):
 def report(measured) -> None:
     """Prints what `measure` returned."""
     for label, run in measured.items():
+        skipped = (f", the rest skipped ({', '.join(run['tasks_skipped'])})"
+                   if run["tasks_skipped"] else "")
         print(f"  {label:7} {run['wall_seconds']:7.1f} s  "
-              f"{len(run['tasks_run'])} task(s) ran, "
-              f"{len(run['tasks_skipped'])} skipped; decide: "
+              f"{len(run['tasks_run'])} task(s) ran{skipped}; decide: "
               f"{run['decision']['reason']}")
 
 

@@ -7,7 +7,9 @@ a fresh process and for every seed: the plain script as a user writes it
 (new output dir); for the first seed also the pipeline again (fully cached)
 and a `schedule --once-if-changed` tick on the unchanged data; then the
 pipeline cold on a training split ten times larger (`--scale`, built from
-the real images by benchmarks/scaled_fashion_mnist.py). Prints wall
+the real images by benchmarks/scaled_fashion_mnist.py); then the Kubeflow
+package task by task on MariaDB (benchmarks/kubeflow_package.py: cold,
+cached, and a scheduled tick on unchanged data). Prints wall
 seconds, ratios to the plain script, test accuracy (means over seeds),
 peak memory (RSS of the process tree), seconds per component, examples per
 second, and each target with its measured value and whether it is met.
@@ -26,6 +28,8 @@ import threading
 import time
 
 import psutil
+
+import kubeflow_package
 from pipeline import nodes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -128,6 +132,11 @@ def main():
                              "with this many times the training examples "
                              "(benchmarks/scaled_fashion_mnist.py); 0 skips "
                              "it.")
+    parser.add_argument("--kubeflow", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="Also run the Kubeflow package task by task "
+                             "on a private MariaDB server (needs Debian's "
+                             "mariadb-server).")
     parser.add_argument("--json", default=None, help="Also write JSON here.")
     args = parser.parse_args()
     if not args.manual_dir:
@@ -173,6 +182,12 @@ def main():
                            dataset=("fashion_mnist_scaled",
                                     f"x{args.scale}"))
 
+    kubeflow = None
+    if args.kubeflow:
+        kubeflow = kubeflow_package.measure(
+            data_dir, os.path.join(work, "kubeflow"), args.epochs, seeds[0],
+            env)
+
     plain_wall = _mean([r["wall_seconds"] for r in plain])
     plain_accuracy = _mean([r["accuracy"] for r in plain])
     cold_wall = _mean([r["wall_seconds"] for r in cold])
@@ -195,11 +210,16 @@ def main():
             (f"x{args.scale} / x1 peak memory",
              scaled["peak_rss_mib"] / cold[0]["peak_rss_mib"], "<=", 2.0),
         ]
+    if kubeflow:
+        targets += [
+            ("Kubeflow unchanged tick: tasks run",
+             len(kubeflow["tick"]["tasks_run"]), "<=", 1),
+        ]
     result = {
         "epochs": args.epochs, "runner": args.runner, "seeds": seeds,
         "plain": plain, "plain_mirrored": mirrored, "pipeline_cold": cold,
         "pipeline_cached": cached[0], "once_if_changed_tick": tick[0],
-        "pipeline_scaled": scaled,
+        "pipeline_scaled": scaled, "kubeflow_package": kubeflow,
         "targets": [{"what": w, "measured": v, "target": f"{op} {t}",
                      "met": v <= t if op == "<=" else v >= t}
                     for w, v, op, t in targets],
@@ -239,6 +259,11 @@ def main():
               f" examples/s, Trainer "
               f"{args.scale * TRAIN_EXAMPLES * args.epochs / scaled_seconds[nodes.TRAINER]:.0f}"
               " examples/s")
+    if kubeflow:
+        print(f"Kubeflow package, task by task on MariaDB (seed {seeds[0]}; "
+              f"tick / plain wall "
+              f"{kubeflow['tick']['wall_seconds'] / plain_wall:.3f}):")
+        kubeflow_package.report(kubeflow)
     print("Targets:")
     for target in result["targets"]:
         print(f"  {target['what']:34} {target['measured']:8.3f}  "
