@@ -34,6 +34,8 @@ setuptools.setup(
         "click",
         "croniter",
         "matplotlib",
+        "markdown",  # The model card's HTML (TensorBoard needs it too).
+        "tensorflow-serving-api",  # The warm-up file's PredictionLogs.
     ],
     extras_require={"test": ["pytest", "psutil"]},
     entry_points={"console_scripts": ["tfds-pipeline=pipeline.cli:console_main"]},

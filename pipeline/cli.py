@@ -25,6 +25,7 @@ from pipeline.commands import deploy as deploy_command
 from pipeline.commands import infer_schema as infer_schema_command
 from pipeline.commands import models as models_command
 from pipeline.commands import options
+from pipeline.commands import rollback as rollback_command
 from pipeline.commands import run as run_command
 from pipeline.commands import runs as runs_command
 from pipeline.commands import schedule as schedule_command
@@ -41,7 +42,7 @@ def cli():
 for command in (run_command.run, compile_command.compile_command,
                 deploy_command.deploy, schedule_command.schedule,
                 runs_command.runs, models_command.models,
-                infer_schema_command.infer_schema):
+                rollback_command.rollback, infer_schema_command.infer_schema):
     cli.add_command(command)
 
 

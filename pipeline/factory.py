@@ -23,6 +23,7 @@ from components.evaluator.component import Evaluator
 from components.example_validator.component import StrictExampleValidator
 from components.pusher.component import Pusher
 from components.schema_importer.component import ImportSchemaGen
+from components.serving_validator.component import ServingValidator
 from components.tfds_example_gen.component import TfdsExampleGen
 from components.trainer.component import Trainer
 from pipeline import nodes
@@ -65,7 +66,7 @@ def create_pipeline(
     orchestration: Orchestration = Orchestration(),
 ) -> Pipeline:
     """Wires ExampleGen -> validation -> Transform -> Trainer -> Evaluator ->
-    Pusher for `config`.
+    ServingValidator -> Pusher for `config`.
 
     Args:
       config: the validated pipeline settings.
@@ -154,9 +155,21 @@ def create_pipeline(
             max_class_accuracy_drop=evaluation.max_class_accuracy_drop)
     ).with_id(nodes.EVALUATOR)
 
+    # Only a model that a fresh TensorFlow process loads and that answers
+    # right through both signatures is pushed (with its warm-up file).
+    serving_validator = ServingValidator(
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        schema=schema_importer.outputs["schema"],
+        model_blessing=evaluator.outputs["blessing"],
+        evaluation=evaluator.outputs["evaluation"],
+        model_run=trainer.outputs["model_run"]
+    ).with_id(nodes.SERVING_VALIDATOR)
+
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_validator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=config.serving_dir))
@@ -168,7 +181,7 @@ def create_pipeline(
         components=[example_gen, statistics_gen, schema_importer,
                     example_validator, transform,
                     *([warm_start] if warm_start else []), trainer,
-                    model_resolver, evaluator, pusher],
+                    model_resolver, evaluator, serving_validator, pusher],
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

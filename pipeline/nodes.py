@@ -16,6 +16,7 @@ WARM_START_RESOLVER = "warm_start_model_resolver"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
 EVALUATOR = "Evaluator"
+SERVING_VALIDATOR = "ServingValidator"
 PUSHER = "Pusher"
 
 # Resolvers have no executor to cache: they resolve again on every run.
@@ -30,3 +31,4 @@ EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"
 MODEL_BLESSING_KEY = "model_blessing"
 PUSHED_MODEL_KEY = "pushed_model"
+INFRA_BLESSING_KEY = "infra_blessing"

@@ -10,18 +10,24 @@ it, are imported only by the functions that read its files.
 
 import json
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
+
+from components.tfds_example_gen import properties
 
 ACCURACY_PROPERTY = "accuracy"
 EXAMPLE_COUNT_PROPERTY = "example_count"
 PER_CLASS_ACCURACY_PROPERTY = "per_class_accuracy"
 
 
-def read_metrics(evaluation_uri: str) -> Dict[str, Any]:
+def read_metrics(evaluation_uri: str,
+                 class_names: Optional[Sequence[str]] = None
+                 ) -> Dict[str, Any]:
     """From a TFMA output directory: the candidate's overall accuracy,
-    example count and per-class accuracy; the baseline's, when the
-    Evaluator had one; the candidate's confusion matrix (rows: true class,
-    columns: predicted); and why validation failed, if it did."""
+    example count and per-class accuracy (keyed by class index); the
+    baseline's, when the Evaluator had one; the candidate's confusion
+    matrix (rows: true class, columns: predicted); and why validation
+    failed, if it did. With the dataset's `class_names`, those too (by
+    index), and the failures name the classes."""
     import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
     from components import features  # pylint: disable=import-outside-toplevel
     from components.evaluator import eval_config  # pylint: disable=import-outside-toplevel
@@ -59,9 +65,12 @@ def read_metrics(evaluation_uri: str) -> Dict[str, Any]:
     matrix = _confusion_matrix(evaluation_uri)
     if matrix:
         metrics["confusion_matrix"] = matrix
-    failures = _validation_failures(evaluation_uri)
+    failures = _validation_failures(evaluation_uri, class_names)
     if failures is not None:
         metrics["validation_failures"] = failures
+    if class_names:
+        metrics["class_names"] = {str(i): name
+                                  for i, name in enumerate(class_names)}
     return metrics
 
 
@@ -106,7 +115,9 @@ def _confusion_matrix(evaluation_uri: str) -> Optional[List[List[int]]]:
     return None
 
 
-def _validation_failures(evaluation_uri: str) -> Optional[List[str]]:
+def _validation_failures(evaluation_uri: str,
+                         class_names: Optional[Sequence[str]] = None
+                         ) -> Optional[List[str]]:
     """Why the gate refused the model ([] if it passed), or None if the
     evaluation had no thresholds."""
     import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
@@ -117,7 +128,8 @@ def _validation_failures(evaluation_uri: str) -> Optional[List[str]]:
     failures = []
     for per_slice in result.metric_validations_per_slice:
         keys = per_slice.slice_key.single_slice_keys
-        where = (f"class {keys[0].int64_value}" if keys else "overall")
+        where = ("class " + properties.describe_class(
+            keys[0].int64_value, class_names) if keys else "overall")
         for failure in per_slice.failures:
             failures.append(f"{where}: {failure.metric_key.name} "
                             f"{failure.metric_value.double_value.value:.4f}"

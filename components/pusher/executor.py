@@ -8,75 +8,41 @@ which is atomic on a local or POSIX file system. On object stores such as
 GCS a rename is a copy, so there the guarantee is only as strong as TFX's
 (saved_model.pb written last).
 
-Each version records which trained model it came from (a `.source-<version>`
-file beside it, which TF Serving ignores), and a model that is already the
-newest version is not pushed again. Locally the baseline resolver already
+With serving validation upstream (components/serving_validator), what is
+published is its validated copy of the model, which holds TensorFlow
+Serving's warm-up file. Each version records which trained model it came
+from and the sha256 of
+every file (files beside it, which TF Serving ignores; see
+serving_dir.py), and a model that is already the newest version is not
+pushed again. Locally the baseline resolver already
 keeps a cached re-run from reaching the Pusher with new inputs; on Vertex,
 whose resolver is TFX's LatestBlessedModelStrategy, this is what stops a
 re-run on unchanged data from pushing the same model as a new version.
 """
 
-import os
-import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils
+from tfx.utils import path_utils
 from tfx.utils import proto_utils
 
-STAGING_PREFIX = ".incomplete-"
-SOURCE_PREFIX = ".source-"
+from components.pusher import serving_dir
 
 
-def newest(base_dir: str) -> Tuple[Optional[str], Optional[str]]:
-    """(newest version, the model it was pushed from), or Nones."""
-    if not fileio.exists(base_dir):
-        return None, None
-    versions = [n.rstrip("/") for n in fileio.listdir(base_dir)]
-    versions = [n for n in versions if n.isdigit()]
-    if not versions:
-        return None, None
-    version = max(versions, key=int)
-    source = os.path.join(base_dir, SOURCE_PREFIX + version)
-    if not fileio.exists(source):
-        return version, None
-    return version, io_utils.read_string_file(source).strip()
-
-
-def publish(model_dir: str, base_dir: str,
-            clock: Callable[[], float] = time.time) -> Tuple[str, str]:
-    """Copies `model_dir` to a new version under `base_dir`, atomically.
-
-    The version is the current Unix time, or one more than the newest
-    existing version if that is later, so versions only grow. The version's
-    `.source-<version>` file names `model_dir`.
-
-    Returns:
-      (version, path of the new version directory).
-    """
-    fileio.makedirs(base_dir)
-    existing = []
-    for name in fileio.listdir(base_dir):
-        name = name.rstrip("/")
-        if name.startswith(STAGING_PREFIX):
-            # Left by a push that crashed; never loaded by a model server.
-            fileio.rmtree(os.path.join(base_dir, name))
-        elif name.isdigit():
-            existing.append(int(name))
-    version = str(max(int(clock()), max(existing, default=0) + 1))
-    staging = os.path.join(base_dir, STAGING_PREFIX + version)
-    final = os.path.join(base_dir, version)
-    io_utils.copy_dir(model_dir, staging)
-    io_utils.write_string_file(
-        os.path.join(base_dir, SOURCE_PREFIX + version), model_dir)
-    fileio.rename(staging, final)
-    return version, final
+def validated_copy(input_dict: Dict[str, List[types.Artifact]]
+                   ) -> Optional[str]:
+    """The copy of the model that serving validation blessed, with its
+    warm-up file, if the InfraBlessing holds one (TFX's `has_model`)."""
+    blessings = input_dict.get(standard_component_specs.INFRA_BLESSING_KEY)
+    if blessings and blessings[0].get_int_custom_property("has_model"):
+        return path_utils.stamped_model_path(blessings[0].uri)
+    return None
 
 
 class Executor(pusher_executor.Executor):
@@ -100,17 +66,19 @@ class Executor(pusher_executor.Executor):
                 "only file-system push destinations are supported, got "
                 f"{destination.WhichOneof('destination')!r}.")
         model_path = self.GetModelPath(input_dict)
-        served_version, served_source = newest(
+        served_version, served_source = serving_dir.newest(
             destination.filesystem.base_directory)
         if served_source == model_path:
             logging.info("Model %s is already served as version %s; not "
                          "pushed again.", model_path, served_version)
             self._MarkNotPushed(model_push)
             return
-        version, serving_path = publish(
-            model_path, destination.filesystem.base_directory)
-        logging.info("Model version %s published at %s.", version,
-                     serving_path)
-        io_utils.copy_dir(model_path, model_push.uri)
+        validated = validated_copy(input_dict) or model_path
+        version, serving_path = serving_dir.publish(
+            validated, destination.filesystem.base_directory,
+            model_source=model_path)
+        logging.info("Model version %s published at %s from %s.", version,
+                     serving_path, validated)
+        io_utils.copy_dir(validated, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=version)

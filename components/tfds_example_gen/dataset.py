@@ -13,6 +13,8 @@ from typing import List, Mapping, Optional
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from components import features
+
 
 class DatasetError(ValueError):
     """A dataset cannot be found or prepared; the message says what to do."""
@@ -73,6 +75,19 @@ def prepare(builder, manual_dir: Optional[str] = None) -> None:
             f"could not prepare TFDS dataset {builder.info.full_name!r} "
             f"{source}: {type(error).__name__}: {str(error).strip()}. "
             f"{advice}") from error
+
+
+def class_names(builder) -> Optional[List[str]]:
+    """The names of the label's classes, if the label is a ClassLabel
+    with names (TFDS names a ClassLabel made from a count `0`, `1`, ...,
+    which say nothing the index does not)."""
+    described = builder.info.features
+    label = (described[features.LABEL_KEY]
+             if features.LABEL_KEY in described.keys() else None)
+    if not isinstance(label, tfds.features.ClassLabel):
+        return None
+    names = list(label.names)
+    return None if names == [str(i) for i in range(len(names))] else names
 
 
 def check_splits(builder, splits: Mapping[str, str]) -> None:

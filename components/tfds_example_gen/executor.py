@@ -64,6 +64,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         # What it read, for a scheduler's quick "no new data" check.
         examples.set_string_custom_property(manifest.PROPERTY, manifest.record(
             builder.data_dir, dataset.data_files(builder, splits), splits))
+        names = dataset.class_names(builder)
+        if names:
+            examples.set_string_custom_property(properties.CLASS_NAMES,
+                                                json.dumps(names))
         examples.set_json_value_custom_property(
             properties.NUM_EXAMPLES, {
                 split: builder.info.splits[tfds_split].num_examples

@@ -10,7 +10,6 @@ its weights.
 """
 
 import json
-import os
 import time
 from typing import Callable, Optional
 
@@ -26,13 +25,13 @@ from components import features
 from components import autograph
 from components.trainer import distribution
 from components.trainer import executor as trainer_executor
+from components.trainer import record as training_record
 from components.trainer import model as model_lib
 from components.trainer import signatures
 from components.trainer import warm_start as warm_start_lib
 
 IMAGE_XF = features.transformed_name(features.IMAGE_KEY)
 LABEL_XF = features.transformed_name(features.LABEL_KEY)
-TRAINING_RECORD = "training.json"
 _READ_BATCH = 1024
 
 
@@ -88,7 +87,9 @@ def run_fn(fn_args: FnArgs) -> None:
     warm_start_lib.save(model, fn_args.serving_model_dir)
     seconds["export"] = time.monotonic() - started
     _write_record(fn_args.model_run_dir, strategy, global_batch,
-                  history.history, warm_start, seconds)
+                  history.history, warm_start, seconds,
+                  settings={k: v for k, v in params.items()
+                            if k != trainer_executor.EXAMPLE_COUNTS})
 
 
 def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
@@ -168,9 +169,11 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
 
 
 def _write_record(model_run_dir, strategy, global_batch, history,
-                  warm_start, seconds) -> None:
-    """Writes how training ran next to the TensorBoard logs."""
+                  warm_start, seconds, settings) -> None:
+    """Writes how training ran, and with which settings, next to the
+    TensorBoard logs."""
     record = {
+        "settings": settings,
         "warm_start": warm_start,
         "num_replicas_in_sync": strategy.num_replicas_in_sync,
         "devices": list(strategy.extended.worker_devices),
@@ -179,6 +182,5 @@ def _write_record(model_run_dir, strategy, global_batch, history,
         "history": {k: [float(v) for v in values]
                     for k, values in history.items()},
     }
-    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_RECORD),
-                           "w") as f:
+    with tf.io.gfile.GFile(training_record.path(model_run_dir), "w") as f:
         json.dump(record, f, indent=2)

@@ -1,4 +1,5 @@
-"""`models`: the models the pipeline pushed, with their lineage."""
+"""`models`: the models the pipeline pushed, with their lineage; with
+`--verify`, whether every served version still matches its manifest."""
 
 import click
 
@@ -7,13 +8,28 @@ from pipeline.commands import options
 
 @click.command()
 @options.history_options
-def models(output_dir, metadata_url, pipeline_name, limit, as_json):
+@click.option("--verify", is_flag=True,
+              help="Check every version in the serving directory against "
+                   "the sha256 manifest the Pusher wrote beside it; exit 1 "
+                   "if any is damaged.")
+@click.option("--serving-dir", default=None,
+              help="With --verify: the serving directory as this machine "
+                   "sees it (a gs:// URI or a mount) [default: where the "
+                   "pipeline pushed].")
+def models(output_dir, metadata_url, pipeline_name, limit, as_json, verify,
+           serving_dir):
     """List pushed models with their lineage: the run that trained each,
-    its evaluation and the data it was trained on."""
+    its evaluation and the data it was trained on (or, for a rollback,
+    the version it published again)."""
+    if verify:
+        return _verify(output_dir, metadata_url, pipeline_name, as_json,
+                       serving_dir)
+    if serving_dir:
+        raise click.UsageError("--serving-dir goes with --verify.")
     records, name = options.history_records(
         "model_records", output_dir, metadata_url, pipeline_name, limit, as_json)
     if records is None:
-        return
+        return None
     click.echo(f"Models pushed by {name}, newest first:")
     click.echo(f"{'VERSION':12} {'PUSHED (UTC)':19}  {'ACCURACY':8}  "
                f"{'TRAINED IN RUN':24} DATA")
@@ -23,6 +39,40 @@ def models(output_dir, metadata_url, pipeline_name, limit, as_json):
             f"{options.accuracy(record.accuracy):8}  "
             f"{record.trained_in_run or '-':24} {record.dataset or '-'} "
             f"{options.short(record.data_fingerprint)}")
+        if record.weakest_class:
+            click.echo(f"    weakest class {record.weakest_class}")
+        if record.restores:
+            click.echo(f"    rollback: publishes version {record.restores} "
+                       "again")
         click.echo(f"    served from {record.destination}")
         click.echo(f"    model {record.model_uri}")
         click.echo(f"    examples {record.examples_uri or '-'}")
+    return None
+
+
+def _verify(output_dir, metadata_url, pipeline_name, as_json, serving_dir):
+    import json  # pylint: disable=import-outside-toplevel
+    from components.pusher import serving_dir as layout  # pylint: disable=import-outside-toplevel
+    base = serving_dir or options.serving_base(
+        output_dir, metadata_url, pipeline_name)
+    versions = layout.versions(base)
+    if not versions:
+        raise click.ClickException(f"no served versions in {base}.")
+    results = [{"version": v, "path": layout.version_dir(base, v),
+                "problems": layout.problems(base, v)} for v in versions]
+    damaged = [r for r in results if r["problems"]]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        click.echo(f"Served versions in {base} (a server serves "
+                   f"{versions[-1]}):")
+        for result in reversed(results):
+            state = ("ok" if not result["problems"] else
+                     "DAMAGED: " + "; ".join(result["problems"]))
+            click.echo(f"  {result['version']:12} {state}")
+        click.echo(f"{len(damaged)} of {len(results)} version(s) damaged."
+                   if damaged else f"All {len(results)} version(s) match "
+                                   "their manifests.")
+    if damaged:
+        raise SystemExit(1)
+    return None

@@ -196,19 +196,31 @@ def given(ctx: click.Context, names) -> list:
             == click.core.ParameterSource.COMMANDLINE]
 
 
-def history_options(function):
-    """Which store and pipeline `runs` and `models` read."""
+def store_options(function):
+    """Which ML Metadata store and pipeline a command reads (`runs`,
+    `models`) or records in (`rollback`)."""
     decorators = [
         click.option("--output-dir",
                      default=default(PIPELINE, "output_dir"),
                      show_default=True, envvar="PIPELINE_OUTPUT_DIR",
-                     help="Read the local sqlite store under this dir."),
+                     help="Use the local sqlite store under this dir."),
         click.option("--metadata", "metadata_url", default=None,
-                     help="Read this store instead: sqlite:///path, "
+                     help="Use this store instead: sqlite:///path, "
                           "mysql://user@host:port/db (password in "
-                          "MLMD_MYSQL_PASSWORD) or grpc://host:port."),
+                          "MLMD_MYSQL_PASSWORD) or grpc://host:port (the "
+                          "store the pipeline's Kubeflow tasks use)."),
         click.option("--pipeline", "pipeline_name", default=None,
                      help="Pipeline name [default: the store's only one]."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def history_options(function):
+    """Which store and pipeline `runs` and `models` read, and how much."""
+    decorators = [
+        store_options,
         click.option("--limit", type=click.IntRange(min=0), default=20,
                      show_default=True,
                      help="Show this many, newest first (0: all)."),
@@ -220,15 +232,17 @@ def history_options(function):
     return function
 
 
-def history_store(output_dir, metadata_url, pipeline_name):
-    """(store opened read-only, pipeline name) for `runs` and `models`."""
+def history_store(output_dir, metadata_url, pipeline_name,
+                  read_only=True):
+    """(store, pipeline name) for `runs`, `models` and `rollback`; opened
+    read-only unless the command records something."""
     from pipeline.metadata import runs  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
     try:
         url = (urls.parse(metadata_url) if metadata_url is not None else
                urls.local_sqlite(pipeline_config.metadata_path(output_dir)))
-        store = metadata_store.open_store(url, read_only=True)
+        store = metadata_store.open_store(url, read_only=read_only)
         names = runs.pipeline_names(store)
     except urls.MetadataUrlError as error:
         raise click.UsageError(str(error)) from None
@@ -272,3 +286,16 @@ def short(fingerprint) -> str:
 def accuracy(value) -> str:
     """An accuracy as listings show it."""
     return f"{value:.4f}" if value is not None else "-"
+
+
+def serving_base(output_dir, metadata_url, pipeline_name) -> str:
+    """The serving directory the pipeline pushed to, from ML Metadata (the
+    parent of the last push's destination)."""
+    from pipeline.metadata import models  # pylint: disable=import-outside-toplevel
+    store, name = history_store(output_dir, metadata_url, pipeline_name)
+    last = models.last_pushed(store, name)
+    if last is None:
+        raise click.ClickException(
+            f"{name} has pushed no model yet (so it has no serving "
+            "directory); pass --serving-dir to check one.")
+    return last.destination.rstrip("/").rsplit("/", 1)[0]

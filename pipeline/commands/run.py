@@ -75,11 +75,23 @@ def format_summary(summary: dict, path: str) -> str:
         lines.append(f"  accuracy {metrics['accuracy']:.4f} on "
                      f"{metrics.get('example_count', '?')} eval examples")
     lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
+    validation = summary.get("serving_validation")
+    if validation and validation["passed"]:
+        latency = validation["latency_ms"].get("serving_default", {})
+        lines.append(
+            "  serving: loads and answers in a fresh process (p50 "
+            + ", ".join(f"{latency[k]:.1f} ms at batch {k.rsplit('_', 1)[1]}"
+                        for k in sorted(latency) if k.startswith("p50"))
+            + ")")
+    elif validation:
+        lines.append(f"  serving: REFUSED: {validation['reason']}")
     if summary["pushed_model"]:
         lines.append(f"  pushed:  {summary['pushed_model']}")
     else:
         lines.append("  pushed:  nothing new (serving "
                      f"{summary.get('serving_model') or 'nothing'})")
+    if summary.get("model_card"):
+        lines.append(f"Model card: {summary['model_card']}")
     if summary.get("report"):
         lines.append(f"Report:  {summary['report']}")
     lines.append(f"Summary: {path}")

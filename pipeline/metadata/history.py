@@ -10,10 +10,12 @@ existed are read from TFMA's files, importing it then.
 
 import dataclasses
 import datetime
+import json
 import os
 from typing import Dict, List, Optional
 
 from components.evaluator import metrics as evaluator_metrics
+from components.tfds_example_gen import properties as example_properties
 from pipeline import nodes
 from pipeline.metadata import lineage
 from pipeline.metadata import models as models_lib
@@ -52,6 +54,22 @@ class ModelRecord:
     data_fingerprint: Optional[str]
     dataset: Optional[str]
     examples_uri: Optional[str]
+    # A rollback's record: the version it published again.
+    restores: Optional[str] = None
+    # Accuracy per class index, and the classes' names by index.
+    per_class_accuracy: Dict[str, float] = dataclasses.field(
+        default_factory=dict)
+    class_names: Dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def weakest_class(self) -> Optional[str]:
+        """The class the model gets wrong most, e.g. `6 (Shirt) 0.6100`."""
+        if not self.per_class_accuracy:
+            return None
+        index, value = min(self.per_class_accuracy.items(),
+                           key=lambda kv: kv[1])
+        return (f"{example_properties.describe_class(index, self.class_names)}"
+                f" {value:.4f}")
 
     def to_json(self) -> dict:
         return _json(self)
@@ -82,6 +100,19 @@ def _accuracy(evaluation) -> Optional[float]:
     # Recorded before the Evaluator kept its metrics in ML Metadata.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return evaluator_metrics.read_metrics(evaluation.uri).get("accuracy")
+
+
+def _per_class(evaluation) -> Dict[str, float]:
+    recorded = (lineage.custom_property(
+        evaluation, evaluator_metrics.PER_CLASS_ACCURACY_PROPERTY)
+        if evaluation is not None else None)
+    return json.loads(recorded) if recorded else {}
+
+
+def _class_names(examples) -> Dict[str, str]:
+    names = (example_properties.class_names(lineage.custom_property(
+        examples, example_properties.CLASS_NAMES)) if examples else None)
+    return {str(i): name for i, name in enumerate(names or [])}
 
 
 def run_records(store: MetadataStore, pipeline: str,
@@ -134,5 +165,8 @@ def model_records(store: MetadataStore, pipeline: str,
                 examples, runs_lib.FINGERPRINT_PROPERTY)
                 if examples else None),
             dataset=_dataset(examples) if examples else None,
-            examples_uri=examples.uri if examples else None))
+            examples_uri=examples.uri if examples else None,
+            restores=model.restores,
+            per_class_accuracy=_per_class(model.evaluation),
+            class_names=_class_names(examples)))
     return records

@@ -1,12 +1,13 @@
 """Models as ML Metadata records them: what was pushed, from which run and
-data. (Which model is a candidate's baseline is the baseline resolver's
-decision, in resolvers.py.)"""
+data, and what a rollback published again. (Which model is a candidate's
+baseline is the baseline resolver's decision, in resolvers.py.)"""
 
 import dataclasses
 import datetime
 from typing import List, Optional
 
 import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import constants
 
 from pipeline import nodes
@@ -19,6 +20,11 @@ CURRENT_MODEL_ID_PROPERTY = "current_model_id"
 PUSHED_PROPERTY = "pushed"
 PUSHED_VERSION_PROPERTY = "pushed_version"
 PUSHED_DESTINATION_PROPERTY = "pushed_destination"
+# What `rollback` records on the PushedModel it writes.
+RESTORES_PROPERTY = "restores_version"
+REPLACES_PROPERTY = "replaces_version"
+ROLLBACK_TYPE = "tfds_pipeline.Rollback"
+PUSHED_MODEL_TYPE = "PushedModel"
 
 
 def _quoted(text: str) -> str:
@@ -80,13 +86,19 @@ class PushedModel:
         return lineage.custom_property(self.pushed_artifact,
                                        PUSHED_DESTINATION_PROPERTY)
 
+    @property
+    def restores(self) -> Optional[str]:
+        """The version this one published again, if it is a rollback."""
+        return lineage.custom_property(self.pushed_artifact,
+                                       RESTORES_PROPERTY)
+
 
 def pushed_models(store: MetadataStore, pipeline: str,
                   limit: Optional[int] = None) -> List[PushedModel]:
     """Every model the pipeline pushed (not the Pusher's no-ops), newest
     version first; at most `limit` (None: all)."""
     artifacts = _of_pipeline(
-        store, pipeline, "PushedModel",
+        store, pipeline, PUSHED_MODEL_TYPE,
         f"custom_properties.{PUSHED_PROPERTY}.int_value = 1")
     artifacts.sort(key=lambda a: int(lineage.custom_property(
         a, PUSHED_VERSION_PROPERTY) or 0), reverse=True)
@@ -128,3 +140,48 @@ def pushed_time(store: MetadataStore, model: PushedModel
                 ) -> datetime.datetime:
     [execution] = store.get_executions_by_id([model.pusher_execution_id])
     return lineage.timestamp(execution.last_update_time_since_epoch)
+
+
+def record_rollback(store: MetadataStore, pipeline: str,
+                    restored: PushedModel, version: str, destination: str,
+                    replaces: str) -> int:
+    """Records that `restored` was published again as `version`: an
+    execution in the pipeline's context whose inputs are the restored
+    push's model and blessing and whose output is a PushedModel, so that
+    `pushed_models` (and `models`) list it with the model's lineage.
+    Returns the execution's id."""
+    context = store.get_context_by_type_and_name(
+        constants.PIPELINE_CONTEXT_TYPE_NAME, pipeline)
+    type_id = store.put_execution_type(metadata_store_pb2.ExecutionType(
+        name=ROLLBACK_TYPE))
+    execution = metadata_store_pb2.Execution(
+        type_id=type_id,
+        last_known_state=metadata_store_pb2.Execution.COMPLETE)
+    pushed = metadata_store_pb2.Artifact(
+        type_id=store.get_artifact_type(PUSHED_MODEL_TYPE).id,
+        uri=destination, state=metadata_store_pb2.Artifact.LIVE)
+    for key, value in ((PUSHED_VERSION_PROPERTY, version),
+                       (PUSHED_DESTINATION_PROPERTY, destination),
+                       (RESTORES_PROPERTY, restored.version),
+                       (REPLACES_PROPERTY, replaces)):
+        pushed.custom_properties[key].string_value = value
+    pushed.custom_properties[PUSHED_PROPERTY].int_value = 1
+
+    def event(kind, key):
+        return metadata_store_pb2.Event(
+            type=kind, path=metadata_store_pb2.Event.Path(
+                steps=[metadata_store_pb2.Event.Path.Step(key=key),
+                       metadata_store_pb2.Event.Path.Step(index=0)]))
+
+    restored_inputs = lineage.inputs(store, restored.pusher_execution_id)
+    artifacts_and_events = [
+        (restored.model, event(metadata_store_pb2.Event.INPUT,
+                               nodes.MODEL_KEY))]
+    for blessing in restored_inputs.get(nodes.MODEL_BLESSING_KEY, [])[:1]:
+        artifacts_and_events.append((blessing, event(
+            metadata_store_pb2.Event.INPUT, nodes.MODEL_BLESSING_KEY)))
+    artifacts_and_events.append((pushed, event(
+        metadata_store_pb2.Event.OUTPUT, nodes.PUSHED_MODEL_KEY)))
+    execution_id, _, _ = store.put_execution(
+        execution, artifacts_and_events, [context])
+    return execution_id

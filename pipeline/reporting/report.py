@@ -13,6 +13,7 @@ import html
 import io
 import json
 import os
+import pathlib
 from typing import Any, Dict, List, Optional
 
 import matplotlib
@@ -22,6 +23,8 @@ import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=wrong-import-position
 
+from components.tfds_example_gen import properties as example_properties  # pylint: disable=wrong-import-position
+from components.trainer import record as training_record  # pylint: disable=wrong-import-position
 from pipeline import nodes  # pylint: disable=wrong-import-position
 from pipeline.metadata import runs as metadata_runs  # pylint: disable=wrong-import-position
 
@@ -122,7 +125,7 @@ def _training_curves(model_run_uri: Optional[str]):
     """(record, PNG) from the Trainer's training.json."""
     if not model_run_uri:
         return None, None
-    path = os.path.join(model_run_uri, "training.json")
+    path = training_record.path(model_run_uri)
     if not tf.io.gfile.exists(path):
         return None, None
     with tf.io.gfile.GFile(path) as f:
@@ -155,7 +158,10 @@ def _per_class(metrics: Dict[str, Any]) -> Optional[str]:
         axes.bar([p + width / 2 for p in positions],
                  [baseline.get(c, 0) for c in classes], width=width,
                  label="baseline")
-    axes.set_xticks(list(positions), classes)
+    names = metrics.get("class_names") or {}
+    axes.set_xticks(list(positions), [names.get(c, c) for c in classes],
+                    rotation=30 if names else 0, ha="right" if names
+                    else "center", fontsize="small")
     axes.set_xlabel("class")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1.05)
@@ -163,7 +169,8 @@ def _per_class(metrics: Dict[str, Any]) -> Optional[str]:
     return _png(figure)
 
 
-def _confusion(matrix: Optional[List[List[int]]]) -> Optional[str]:
+def _confusion(matrix: Optional[List[List[int]]],
+               names: Dict[str, str]) -> Optional[str]:
     if not matrix:
         return None
     size = len(matrix)
@@ -178,9 +185,24 @@ def _confusion(matrix: Optional[List[List[int]]]) -> Optional[str]:
                       color="white" if count > peak / 2 else "black")
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
-    axes.set_xticks(range(size))
-    axes.set_yticks(range(size))
+    labels = [names.get(str(i), str(i)) for i in range(size)]
+    axes.set_xticks(range(size), labels, rotation=45 if names else 0,
+                    ha="right" if names else "center", fontsize="small")
+    axes.set_yticks(range(size), labels, fontsize="small")
     return _png(figure)
+
+
+def _validation(validation: Optional[Dict[str, Any]]) -> str:
+    """ServingValidator's verdict in a few words."""
+    if not validation:
+        return "did not run"
+    if not validation["passed"]:
+        return "refused: " + (validation.get("reason") or "-")
+    latency = validation.get("latency_ms", {}).get("serving_default", {})
+    return "passed; serving_default p50 / p99: " + ", ".join(
+        f"{latency[f'p50_batch_{size}']:.1f} / "
+        f"{latency[f'p99_batch_{size}']:.1f} ms at batch {size}"
+        for size in sorted({int(k.rsplit('_', 1)[1]) for k in latency}))
 
 
 def render(summary: Dict[str, Any], statistics_uri: Optional[str],
@@ -209,11 +231,20 @@ def render(summary: Dict[str, Any], statistics_uri: Optional[str],
           if baseline else "no baseline (first blessed model)"],
          ["gate", decision + (": " + "; ".join(failures) if failures
                               else "")],
+         ["serving validation", _validation(
+             summary.get("serving_validation"))],
          ["pushed", summary.get("pushed_model") or "nothing new"],
          ["serving", summary.get("serving_model") or "nothing"],
          ["wall time", f"{summary.get('wall_seconds', 0):.1f} s"],
          *([["metrics", "could not be read: " + metrics["unreadable"]]]
            if metrics.get("unreadable") else [])]))
+
+    card = summary.get("model_card")
+    if card:
+        link = (pathlib.Path(card).as_uri() if "://" not in card else card)
+        sections.append(
+            f'<p>Model card of the served version: <a id="model-card" '
+            f'href="{html.escape(link)}">{html.escape(card)}</a></p>')
 
     components = summary.get("components") or {}
     timeline = _timeline(components)
@@ -258,13 +289,15 @@ def render(summary: Dict[str, Any], statistics_uri: Optional[str],
     per_class = metrics.get("per_class_accuracy") or {}
     base_class = baseline.get("per_class_accuracy") or {}
     bars = _per_class(metrics)
-    confusion = _confusion(metrics.get("confusion_matrix"))
+    names = metrics.get("class_names") or {}
+    confusion = _confusion(metrics.get("confusion_matrix"), names)
     sections.append(
         "<h2>Evaluation</h2>" + _table(
             ["class", "candidate accuracy", "baseline accuracy"],
             [["all", accuracy(metrics.get("accuracy")),
               accuracy(baseline.get("accuracy"))]]
-            + [[c, accuracy(v), accuracy(base_class.get(c))]
+            + [[example_properties.describe_class(c, names), accuracy(v),
+                accuracy(base_class.get(c))]
                for c, v in per_class.items()])
         + (_figure("Accuracy per class, candidate vs baseline", bars)
            if bars else "")

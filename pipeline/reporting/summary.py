@@ -11,6 +11,10 @@ import os
 from typing import Any, Dict, Optional
 
 from components.evaluator import metrics as evaluator_metrics
+from components.pusher import serving_dir as layout
+from components.serving_validator import model_card
+from components.serving_validator import properties as validator_properties
+from components.tfds_example_gen import properties as example_properties
 from pipeline import nodes
 from pipeline.metadata import lineage
 from pipeline.metadata import models
@@ -18,11 +22,11 @@ from pipeline.metadata import runs
 from pipeline.metadata.store import MetadataStore
 from pipeline.reporting import progress
 
-def _metrics(evaluation_uri: str) -> Dict[str, Any]:
+def _metrics(evaluation_uri: str, class_names=None) -> Dict[str, Any]:
     """The evaluation's metrics; if its files cannot be read, says so in
     the summary (and the log) instead of leaving parts out."""
     try:
-        return evaluator_metrics.read_metrics(evaluation_uri)
+        return evaluator_metrics.read_metrics(evaluation_uri, class_names)
     except Exception as error:  # pylint: disable=broad-except
         logging.exception("cannot read the evaluation at %s", evaluation_uri)
         return {"unreadable": f"{evaluation_uri}: {type(error).__name__}: "
@@ -47,7 +51,12 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
     pusher = outputs(nodes.PUSHER)
     metrics: Dict[str, Any] = {}
     if evaluator.get(nodes.EVALUATION_KEY):
-        metrics = _metrics(evaluator[nodes.EVALUATION_KEY][0].uri)
+        metrics = _metrics(evaluator[nodes.EVALUATION_KEY][0].uri,
+                           example_properties.class_names(
+                               lineage.custom_property(
+                                   examples[0],
+                                   example_properties.CLASS_NAMES))
+                           if examples else None)
     blessings = evaluator.get(nodes.BLESSING_KEY)
     blessed = bool(blessings) and lineage.custom_property(
         blessings[0], models.BLESSED_PROPERTY) == 1
@@ -60,6 +69,8 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
                 pushed[0], models.PUSHED_PROPERTY) == 1):
         pushed_model = lineage.custom_property(
             pushed[0], models.PUSHED_DESTINATION_PROPERTY)
+    validation = outputs(nodes.SERVING_VALIDATOR).get(nodes.BLESSING_KEY)
+    served = latest_version(serving_dir)
     example_gen = records.get(nodes.EXAMPLE_GEN)
     status = example_gen.status if example_gen else None
     new_data = {progress.EXECUTED: True, progress.CACHED: False}.get(status)
@@ -84,8 +95,11 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
         "time": _time_split(records, wall_seconds, time_split or {}),
         "metrics": metrics,
         "blessed": blessed,
+        "serving_validation": (_serving_validation(validation[0])
+                               if validation else None),
         "pushed_model": pushed_model,
-        "serving_model": latest_version(serving_dir),
+        "serving_model": served,
+        "model_card": _model_card(served),
         "wall_seconds": round(wall_seconds, 3),
     }
 
@@ -115,12 +129,34 @@ def _time_split(records: Dict[str, progress.NodeRecord],
     }.items()}
 
 
+def _serving_validation(blessing) -> Dict[str, Any]:
+    """ServingValidator's verdict, as it recorded it on its blessing."""
+    latency = lineage.custom_property(blessing,
+                                      validator_properties.LATENCY_MS)
+    return {
+        "passed": lineage.custom_property(
+            blessing, validator_properties.BLESSED) == 1,
+        "reason": lineage.custom_property(
+            blessing, validator_properties.REASON) or None,
+        "latency_ms": json.loads(latency) if latency else {},
+        "details": os.path.join(blessing.uri,
+                                validator_properties.RESULT_FILE),
+    }
+
+
+def _model_card(version_dir: Optional[str]) -> Optional[str]:
+    """The HTML model card of a served version, if it has one (versions
+    pushed before serving validation have none)."""
+    if not version_dir:
+        return None
+    path = f"{version_dir}/{model_card.HTML_FILE}"
+    return path if layout.FILES.exists(path) else None
+
+
 def latest_version(serving_dir: str) -> Optional[str]:
     """The version directory TensorFlow Serving would serve, if any."""
-    if not os.path.isdir(serving_dir):
-        return None
-    versions = [int(n) for n in os.listdir(serving_dir) if n.isdigit()]
-    return os.path.join(serving_dir, str(max(versions))) if versions else None
+    versions = layout.versions(serving_dir)
+    return layout.version_dir(serving_dir, versions[-1]) if versions else None
 
 
 def write(summary: Dict[str, Any], path: str) -> None:

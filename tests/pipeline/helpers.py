@@ -17,7 +17,8 @@ from tests.conftest import REPO, SCHEMA
 
 NODES = [nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.SCHEMA_IMPORTER,
          nodes.EXAMPLE_VALIDATOR, nodes.TRANSFORM, nodes.TRAINER,
-         nodes.BASELINE_RESOLVER, nodes.EVALUATOR, nodes.PUSHER]
+         nodes.BASELINE_RESOLVER, nodes.EVALUATOR, nodes.SERVING_VALIDATOR,
+         nodes.PUSHER]
 # Resolvers have no executor to cache: they resolve again on every run.
 CACHEABLE = [n for n in NODES if n != nodes.BASELINE_RESOLVER]
 

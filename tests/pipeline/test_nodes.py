@@ -19,7 +19,8 @@ def test_node_ids_are_the_dags(tmp_path):
     assert _node_ids(config) == {
         nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.SCHEMA_IMPORTER,
         nodes.EXAMPLE_VALIDATOR, nodes.TRANSFORM, nodes.TRAINER,
-        nodes.BASELINE_RESOLVER, nodes.EVALUATOR, nodes.PUSHER}
+        nodes.BASELINE_RESOLVER, nodes.EVALUATOR, nodes.SERVING_VALIDATOR,
+        nodes.PUSHER}
     warm = pc.PipelineConfig(output_dir=str(tmp_path), schema_path=SCHEMA,
                              training=pc.TrainingConfig(warm_start=True))
     assert _node_ids(warm) - _node_ids(config) == {
@@ -35,3 +36,4 @@ def test_output_keys_are_tfxs():
     assert nodes.BLESSING_KEY == specs.BLESSING_KEY
     assert nodes.MODEL_BLESSING_KEY == specs.MODEL_BLESSING_KEY
     assert nodes.PUSHED_MODEL_KEY == specs.PUSHED_MODEL_KEY
+    assert nodes.INFRA_BLESSING_KEY == specs.INFRA_BLESSING_KEY

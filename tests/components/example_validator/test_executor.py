@@ -40,6 +40,7 @@ def test_anomalies_stop_the_run_before_training(tmp_path, tfds_data_dir):
     summary = helpers.read_summary(config.summary_path)
     statuses = helpers.statuses(summary)
     assert statuses[nodes.EXAMPLE_VALIDATOR] == "failed"
-    for node in (nodes.TRANSFORM, nodes.TRAINER, nodes.EVALUATOR, nodes.PUSHER):
+    for node in (nodes.TRANSFORM, nodes.TRAINER, nodes.EVALUATOR,
+                 nodes.SERVING_VALIDATOR, nodes.PUSHER):
         assert statuses[node] == "skipped"
     assert summary["pushed_model"] is None

@@ -64,6 +64,11 @@ class FakeStore:
         self._version = 1000
         self._compiled = {}
 
+    @property
+    def last_pushed_version(self) -> str:
+        """The version the last pushing run recorded."""
+        return str(self._version)
+
     def close(self):
         self._handle.__exit__(None, None, None)
 

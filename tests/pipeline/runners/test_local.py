@@ -12,7 +12,9 @@ import os
 
 import pytest
 
+from components.pusher import serving_dir
 from pipeline import nodes
+from pipeline.commands import run as run_command
 from pipeline.metadata import resolvers
 from pipeline.runners import local as local_runner
 from tests.pipeline import helpers
@@ -88,6 +90,41 @@ def test_pushed_model_answers_both_signatures(runs):
     helpers.check_signatures(runs["first"]["pushed_model"])
 
 
+def test_the_pushed_version_was_validated_for_serving(runs):
+    """Validated in a fresh process, with TF Serving's warm-up file and
+    the sha256 of every file beside it."""
+    first = runs["first"]
+    validation = first["serving_validation"]
+    assert validation["passed"] is True and validation["reason"] is None
+    assert validation["latency_ms"]["serving_default"]["p50_batch_64"] > 0
+    pushed = first["pushed_model"]
+    warmup_file = os.path.join(pushed, "assets.extra",
+                               "tf_serving_warmup_requests")
+    assert os.path.getsize(warmup_file) > 0
+    base, version = os.path.split(pushed)
+    assert serving_dir.problems(base, version) == []
+    assert "serving: loads and answers in a fresh process" in \
+        run_command.format_summary(first, "last_run.json")
+
+
+def test_the_pushed_version_carries_its_model_card(runs):
+    first = runs["first"]
+    with open(os.path.join(first["pushed_model"], "assets.extra",
+                           "model_card.md"), encoding="utf-8") as f:
+        card = f.read()
+    assert "Dataset: `tiny_images/clean`, TFDS version 1.0.0" in card
+    assert f"Accuracy {first['metrics']['accuracy']:.4f} on 120 eval" in card
+    assert "There was no baseline" in card
+    assert "0 (T-shirt/top), 1 (Trouser)" in card
+    assert "--epochs 2" in card
+    assert first["model_card"] == os.path.join(
+        first["pushed_model"], "assets.extra", "model_card.html")
+    with open(first["report"], encoding="utf-8") as f:
+        assert 'id="model-card"' in f.read()
+    # Class names where classes appear, with their index.
+    assert first["metrics"]["class_names"]["6"] == "Shirt"
+
+
 def test_training_used_the_configured_settings(runs):
     record = helpers.training_records(runs["config"].output_dir)[0]
     assert record["num_replicas_in_sync"] == 1
@@ -124,6 +161,9 @@ def test_model_that_fails_the_gate_is_not_pushed(runs):
     assert statuses[nodes.PUSHER] == "executed"
     assert noisy["blessed"] is False
     assert noisy["pushed_model"] is None
+    assert noisy["serving_validation"]["passed"] is False
+    assert "not blessed by the Evaluator" in \
+        noisy["serving_validation"]["reason"]
     assert noisy["metrics"]["accuracy"] < 0.5
     assert any(f.startswith("overall: sparse_categorical_accuracy")
                for f in noisy["metrics"]["validation_failures"])

@@ -1,10 +1,14 @@
-"""Publishing a version is atomic and versions only grow."""
+"""The serving directory: publishing a version is atomic, checked and
+recorded in a manifest; versions only grow; damage is found."""
 
+import hashlib
+import json
 import os
 
 import pytest
 
 from components.pusher import executor
+from components.pusher import serving_dir
 from pipeline import nodes
 
 
@@ -18,10 +22,11 @@ def _model(tmp_path):
 
 def test_publish_copies_to_a_new_version(tmp_path):
     base = str(tmp_path / "serving")
-    version, path = executor.publish(_model(tmp_path), base,
+    version, path = serving_dir.publish(_model(tmp_path), base,
                                      clock=lambda: 1000.0)
     assert version == "1000" and path == os.path.join(base, "1000")
-    assert sorted(os.listdir(base)) == [".source-1000", "1000"]
+    assert sorted(os.listdir(base)) == [".manifest-1000.json",
+                                        ".source-1000", "1000"]
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
     assert os.path.isfile(os.path.join(path, "variables", "variables.index"))
 
@@ -29,8 +34,8 @@ def test_publish_copies_to_a_new_version(tmp_path):
 def test_versions_grow_even_within_one_second(tmp_path):
     base = str(tmp_path / "serving")
     model = _model(tmp_path)
-    first, _ = executor.publish(model, base, clock=lambda: 1000.0)
-    second, _ = executor.publish(model, base, clock=lambda: 1000.0)
+    first, _ = serving_dir.publish(model, base, clock=lambda: 1000.0)
+    second, _ = serving_dir.publish(model, base, clock=lambda: 1000.0)
     assert int(second) == int(first) + 1
 
 
@@ -38,39 +43,90 @@ def test_staging_left_by_a_crash_is_removed(tmp_path):
     base = tmp_path / "serving"
     (base / "999").mkdir(parents=True)
     (base / ".incomplete-1000" / "variables").mkdir(parents=True)
-    executor.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
-    assert sorted(os.listdir(base)) == [".source-1000", "1000", "999"]
+    serving_dir.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
+    assert sorted(os.listdir(base)) == [".manifest-1000.json",
+                                        ".source-1000", "1000", "999"]
 
 
 def test_crash_mid_copy_leaves_no_version(tmp_path, monkeypatch):
     base = tmp_path / "serving"
     (base / "5").mkdir(parents=True)
 
-    def crash(source, destination, **kwargs):
+    def crash(source, destination):
         os.makedirs(destination)
         raise OSError("disk full")
 
-    monkeypatch.setattr(executor.io_utils, "copy_dir", crash)
+    monkeypatch.setattr(serving_dir.FILES, "copytree", crash)
     with pytest.raises(OSError, match="disk full"):
-        executor.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
+        serving_dir.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
     # Only the old version and a hidden staging dir: nothing a server loads.
     assert [n for n in os.listdir(base) if n.isdigit()] == ["5"]
 
 
 def test_each_version_names_the_model_it_came_from(tmp_path):
     base = str(tmp_path / "serving")
-    assert executor.newest(base) == (None, None)
+    assert serving_dir.newest(base) == (None, None)
     model = _model(tmp_path)
-    executor.publish(model, base, clock=lambda: 1000.0)
-    assert executor.newest(base) == ("1000", model)
+    serving_dir.publish(model, base, clock=lambda: 1000.0)
+    assert serving_dir.newest(base) == ("1000", model)
     other = tmp_path / "other"
     other.mkdir()
     (other / "saved_model.pb").write_bytes(b"pb2")
-    executor.publish(str(other), base, clock=lambda: 1000.0)
-    assert executor.newest(base) == ("1001", str(other))
+    serving_dir.publish(str(other), base, clock=lambda: 1000.0)
+    assert serving_dir.newest(base) == ("1001", str(other))
     # Only version directories are what TF Serving loads.
     assert sorted(n for n in os.listdir(base) if n.isdigit()) == [
         "1000", "1001"]
+
+
+def test_the_manifest_holds_every_file_s_sha256(tmp_path):
+    base = str(tmp_path / "serving")
+    model = _model(tmp_path)
+    version, _ = serving_dir.publish(model, base, clock=lambda: 1000.0)
+    with open(serving_dir.manifest_path(base, version),
+              encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert manifest["version"] == "1000" and manifest["source"] == model
+    assert sorted(manifest["files"]) == ["saved_model.pb",
+                                         "variables/variables.index"]
+    assert manifest["files"]["saved_model.pb"] == hashlib.sha256(
+        b"pb").hexdigest()
+    assert manifest["files"]["variables/variables.index"] == \
+        hashlib.sha256(b"idx").hexdigest()
+    assert serving_dir.problems(base, version) == []
+
+
+def test_damage_is_named_file_by_file(tmp_path):
+    base = str(tmp_path / "serving")
+    version, path = serving_dir.publish(_model(tmp_path), base,
+                                        clock=lambda: 1000.0)
+    with open(os.path.join(path, "saved_model.pb"), "ab") as f:
+        f.write(b"!")
+    os.remove(os.path.join(path, "variables", "variables.index"))
+    (tmp_path / "serving" / version / "stray.txt").write_text("x")
+    assert serving_dir.problems(base, version) == [
+        "missing variables/variables.index", "changed saved_model.pb",
+        "not in the manifest stray.txt"]
+    os.remove(serving_dir.manifest_path(base, version))
+    assert serving_dir.problems(base, version)[0].startswith(
+        "no readable manifest")
+
+
+def test_a_copy_that_differs_is_not_published(tmp_path, monkeypatch):
+    base = tmp_path / "serving"
+    copytree = serving_dir.FILES.copytree
+
+    def damaging(source, destination):
+        copytree(source, destination)
+        with open(os.path.join(destination, "saved_model.pb"), "wb") as f:
+            f.write(b"bit rot")
+
+    monkeypatch.setattr(serving_dir.FILES, "copytree", damaging)
+    with pytest.raises(serving_dir.PublishError,
+                       match="differs from it \\(saved_model.pb\\)"):
+        serving_dir.publish(_model(tmp_path), str(base),
+                            clock=lambda: 1000.0)
+    assert os.listdir(base) == []
 
 
 def _push(tmp_path, model_uri, blessing_uri, serving, name):

@@ -1,0 +1,189 @@
+"""ServingValidator executor: artifacts in, the probe in a fresh process,
+the verdict out (see component.py)."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tfx import types
+from tfx.components.util import model_utils
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+from tfx.utils import path_utils
+
+from components import features
+from components.evaluator import metrics as evaluator_metrics
+from components.serving_validator import checks
+from components.serving_validator import model_card
+from components.serving_validator import probe
+from components.serving_validator import properties
+from components.serving_validator import warmup
+from components.tfds_example_gen import properties as example_properties
+from components.trainer import record as training_record
+
+BATCH_SIZES = (1, 64)
+
+# A model that takes longer than this to load and answer is refused.
+PROBE_TIMEOUT_SECONDS = 600
+
+
+def eval_examples(examples: types.Artifact, split: str, count: int
+                  ) -> List[bytes]:
+    """The first `count` serialized examples of a split."""
+    uri = artifact_utils.get_split_uri([examples], split)
+    files = sorted(tf.io.gfile.glob(os.path.join(uri, "*")))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return [record.numpy() for record in dataset.take(count)]
+
+
+def images_of(serialized: List[bytes],
+              contract: features.FeatureContract) -> np.ndarray:
+    """The raw uint8 images of serialized examples, as `serving_images`
+    takes them."""
+    images = []
+    for record in serialized:
+        example = tf.train.Example.FromString(record)
+        raw = example.features.feature[features.IMAGE_KEY].bytes_list.value[0]
+        images.append(np.frombuffer(raw, np.uint8).reshape(
+            contract.image_shape))
+    return np.stack(images)
+
+
+def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
+              repeats: int) -> dict:
+    """The probe's result, from a fresh Python process."""
+    with tempfile.TemporaryDirectory() as folder:
+        probe.write_requests(folder, serialized, images)
+        output = os.path.join(folder, "probe.json")
+        try:
+            process = subprocess.run(
+                [sys.executable, "-m", "components.serving_validator.probe",
+                 "--model", model_dir, "--requests", folder, "--output",
+                 output, "--batch-sizes",
+                 ",".join(str(min(s, len(serialized))) for s in BATCH_SIZES),
+                 "--repeats", str(repeats)],
+                capture_output=True, text=True, check=False,
+                timeout=PROBE_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            return {"loaded": False, "error": (
+                f"no answer within {PROBE_TIMEOUT_SECONDS} s")}
+        if process.returncode != 0 or not os.path.isfile(output):
+            return {"loaded": False, "error": (
+                f"the serving process exited with {process.returncode}: "
+                f"{process.stderr.strip()[-1500:]}")}
+        with open(output, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def record(blessing: types.Artifact, verdict: checks.Verdict,
+           details: Dict[str, Any]) -> None:
+    """The verdict on the artifact (properties, as TFX's InfraValidator
+    marks it) and in its folder."""
+    blessing.set_int_custom_property(properties.BLESSED,
+                                     int(verdict.passed))
+    blessing.set_string_custom_property(properties.REASON,
+                                        "; ".join(verdict.reasons))
+    blessing.set_string_custom_property(
+        properties.LATENCY_MS, json.dumps(verdict.latency_ms,
+                                          sort_keys=True))
+    io_utils.write_string_file(
+        os.path.join(blessing.uri, properties.RESULT_FILE),
+        json.dumps(dict(details, **verdict.to_json()), indent=1))
+    # The marker files TFX's InfraValidator writes.
+    io_utils.write_string_file(os.path.join(
+        blessing.uri, "INFRA_BLESSED" if verdict.passed
+        else "INFRA_NOT_BLESSED"), "")
+
+
+class Executor(base_executor.BaseExecutor):
+    """Calls the candidate as TensorFlow Serving would; blesses it only if
+    it answers right, and then holds it with its warm-up file."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        model_dir = path_utils.serving_model_path(
+            model.uri, path_utils.is_old_model_artifact(model))
+        evaluator_blessing = input_dict.get("model_blessing")
+        if evaluator_blessing and not model_utils.is_model_blessed(
+                evaluator_blessing[0]):
+            record(blessing, checks.Verdict(False, [
+                "not blessed by the Evaluator, so not validated for "
+                "serving"], {}), {"model": model_dir})
+            return
+        schema = artifact_utils.get_single_uri(input_dict["schema"])
+        contract = features.load_contract(
+            io_utils.get_only_uri_in_dir(schema))
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        serialized = eval_examples(examples, exec_properties["split"],
+                                   max(BATCH_SIZES))
+        images = images_of(serialized, contract)
+        seen = run_probe(model_dir, serialized, images,
+                         int(exec_properties["repeats"]))
+        verdict = checks.judge(
+            seen, contract.num_classes, len(serialized),
+            class_names=example_properties.class_names(
+                examples.get_string_custom_property(
+                    example_properties.CLASS_NAMES)))
+        logging.info("Serving validation of %s: %s", model_dir,
+                     "passed" if verdict.passed else "; ".join(
+                         verdict.reasons))
+        record(blessing, verdict, {
+            "model": model_dir, "examples": len(serialized),
+            "load_seconds": seen.get("load_seconds")})
+        if not verdict.passed:
+            return
+        stamped = path_utils.stamped_model_path(blessing.uri)
+        io_utils.copy_dir(model_dir, stamped)
+        warmup.write(stamped, warmup.prediction_logs(
+            serialized, images, [min(s, len(serialized))
+                                 for s in BATCH_SIZES]))
+        card = self._card(input_dict, examples, contract, verdict)
+        io_utils.write_string_file(os.path.join(
+            stamped, model_card.MARKDOWN_FILE), model_card.markdown(card))
+        io_utils.write_string_file(os.path.join(
+            stamped, model_card.HTML_FILE), model_card.html(card))
+        blessing.set_int_custom_property(properties.HAS_MODEL, 1)
+
+    def _card(self, input_dict, examples: types.Artifact,
+              contract: features.FeatureContract,
+              verdict: checks.Verdict) -> dict:
+        """The model card's facts, from the artifacts the run recorded."""
+        names = example_properties.class_names(
+            examples.get_string_custom_property(
+                example_properties.CLASS_NAMES))
+        evaluation = input_dict.get("evaluation")
+        metrics = (evaluator_metrics.read_metrics(evaluation[0].uri, names)
+                   if evaluation else {})
+        model_run = input_dict.get("model_run")
+        training = {}
+        path = training_record.path(model_run[0].uri) if model_run else None
+        if path and tf.io.gfile.exists(path):
+            training = json.loads(io_utils.read_string_file(path))
+        context = self._context
+        return model_card.facts(
+            pipeline=(context.pipeline_info.id if context
+                      and context.pipeline_info else "-"),
+            run_id=context.pipeline_run_id if context else None,
+            dataset={
+                "name": examples.get_string_custom_property("tfds_name"),
+                "config": examples.get_string_custom_property("tfds_config"),
+                "version": examples.get_string_custom_property(
+                    "tfds_version"),
+                "fingerprint": examples.get_string_custom_property(
+                    "data_fingerprint"),
+                "num_examples": (examples.get_json_value_custom_property(
+                    example_properties.NUM_EXAMPLES) or {}),
+                "class_names": names},
+            training=training, metrics=metrics, verdict=verdict.to_json(),
+            image_shape=contract.image_shape,
+            num_classes=contract.num_classes)
