@@ -1,5 +1,7 @@
 """`rollback`: serve an earlier pushed model again, safely and on record."""
 
+import contextlib
+
 import click
 
 from pipeline.commands import options
@@ -34,7 +36,22 @@ def rollback(output_dir, metadata_url, pipeline_name, serving_dir,
     manifest, renamed into place atomically); every version stays on disk.
     A version whose files do not match its manifest is refused. ML Metadata
     records the rollback with the model's lineage, so `models` lists it.
+    With --output-dir it holds the output dir's lock, as a run does.
     """
+    from pipeline.runners import output_lock  # pylint: disable=import-outside-toplevel
+    # A local output dir is not rolled back while a run might push to it.
+    lock = (output_lock.exclusive(output_dir) if metadata_url is None
+            else contextlib.nullcontext())
+    try:
+        with lock:
+            _rollback(output_dir, metadata_url, pipeline_name, serving_dir,
+                      to_version)
+    except output_lock.Busy as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _rollback(output_dir, metadata_url, pipeline_name, serving_dir,
+              to_version) -> None:
     from components.pusher import serving_dir as layout  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import models  # pylint: disable=import-outside-toplevel
     store, name = options.history_store(output_dir, metadata_url,

@@ -5,8 +5,6 @@ the pipeline with one progress line per component, and writes the summary
 to `<output-dir>/last_run.json`.
 """
 
-import contextlib
-import fcntl
 import logging
 import os
 import time
@@ -23,49 +21,17 @@ from pipeline import factory
 from pipeline.metadata import runs as metadata_runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
+from pipeline.runners import output_lock
 from pipeline.runners import preflight
 from pipeline.reporting import progress
 from pipeline.reporting import summary as summary_lib
 from pipeline_config import PipelineConfig, SOURCE_SETUP_FILE
 
 RUNNERS = ("local", "beam")
-LOCK_FILE = ".run.lock"
 
 
 class RunError(RuntimeError):
     """The run failed; the message says where and why, the log has more."""
-
-
-@contextlib.contextmanager
-def exclusive(output_dir: str):
-    """Holds the output dir's run lock: one pipeline run at a time.
-
-    An advisory `flock` on `<output-dir>/.run.lock`. The kernel releases it
-    when the holding process ends, however it ends, so a crashed or killed
-    run never leaves it held; the file only records the last holder's pid.
-
-    Raises:
-      RunError: another process holds the lock.
-    """
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, LOCK_FILE)
-    with open(path, "a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "?"
-            raise RunError(
-                f"another pipeline run (pid {holder}) is using {output_dir}; "
-                "wait for it to finish, or use another --output-dir.") from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def metadata_url(config: PipelineConfig) -> urls.StoreUrl:
@@ -98,8 +64,11 @@ def run(config: PipelineConfig, runner: str, *,
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}; use one of "
                          f"{', '.join(RUNNERS)}.")
-    with exclusive(config.output_dir):
-        return _run(config, runner, echo, run_id, log_path)
+    try:
+        with output_lock.exclusive(config.output_dir):
+            return _run(config, runner, echo, run_id, log_path)
+    except output_lock.Busy as error:
+        raise RunError(str(error)) from None
 
 
 def _setup_file() -> Optional[str]:

@@ -4,7 +4,7 @@
 pipeline run (by default `python -m pipeline run ...` as a child process, so
 a crash or a leak in one run cannot take the schedule down). Never two at
 once: the loop waits for its run, and the run itself takes the output dir's
-lock (`local_runner.exclusive`), so a run started by hand meanwhile makes
+lock (`output_lock.exclusive`), so a run started by hand meanwhile makes
 the tick fail and be logged, not overlap. Ticks missed while a run was going
 are skipped, not caught up. A failed run is logged and the schedule goes on.
 The first SIGINT/SIGTERM stops scheduling after the current run; a second one

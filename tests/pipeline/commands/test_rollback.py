@@ -151,3 +151,16 @@ def test_nothing_pushed_is_one_message(tmp_path):
     result = _cli("rollback", "--metadata", f"sqlite://{sqlite}")
     assert result.returncode == 1
     assert "has pushed no model yet" in result.stderr
+
+
+def test_rollback_waits_for_no_run_in_the_output_dir(pushed, tmp_path):
+    """With --output-dir, a rollback takes the lock a run takes."""
+    from pipeline.runners import output_lock  # pylint: disable=import-outside-toplevel
+    _, base = pushed
+    with output_lock.exclusive(str(tmp_path)):
+        busy = _cli("rollback", "--output-dir", str(tmp_path))
+    assert busy.returncode == 1
+    assert "another pipeline run or rollback" in busy.stderr
+    assert serving_dir.versions(base) == ["1001", "1002"]
+    _rolled_back_to(_cli("rollback", "--output-dir", str(tmp_path)), base,
+                    "1001")

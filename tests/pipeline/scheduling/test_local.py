@@ -11,7 +11,7 @@ import time
 import pytest
 
 from pipeline.scheduling import cron
-from pipeline.runners import local as local_runner
+from pipeline.runners import output_lock
 from pipeline.scheduling import local as scheduler
 from tests.pipeline import helpers
 
@@ -181,10 +181,11 @@ def test_invalid_cron_is_refused_with_the_expression_named():
 
 
 def test_a_second_run_is_refused_while_one_holds_the_output_dir(tmp_path):
-    with local_runner.exclusive(str(tmp_path)):
-        with pytest.raises(local_runner.RunError,
-                           match=rf"another pipeline run \(pid {os.getpid()}\)"):
-            with local_runner.exclusive(str(tmp_path)):
+    with output_lock.exclusive(str(tmp_path)):
+        with pytest.raises(output_lock.Busy,
+                           match=rf"another pipeline run or rollback \(pid "
+                                 rf"{os.getpid()}\)"):
+            with output_lock.exclusive(str(tmp_path)):
                 pass
 
 
@@ -192,18 +193,18 @@ def test_a_killed_run_does_not_leave_the_lock_held(tmp_path):
     holder = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-c",
          "import sys, time\n"
-         "from pipeline.runners import local as local_runner\n"
-         f"with local_runner.exclusive({str(tmp_path)!r}):\n"
+         "from pipeline.runners import output_lock\n"
+         f"with output_lock.exclusive({str(tmp_path)!r}):\n"
          "    print('held', flush=True)\n"
          "    time.sleep(120)\n"],
         cwd=helpers.REPO, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(local_runner.RunError, match="another pipeline run"):
-        with local_runner.exclusive(str(tmp_path)):
+    with pytest.raises(output_lock.Busy, match="another pipeline run"):
+        with output_lock.exclusive(str(tmp_path)):
             pass
     holder.kill()
     holder.wait()
-    with local_runner.exclusive(str(tmp_path)):
+    with output_lock.exclusive(str(tmp_path)):
         pass  # Free again: the kernel released the dead holder's lock.
 
 
