@@ -35,6 +35,10 @@ OUTPUT_FILE = re.compile(
 CONDITION = re.compile(
     r"^inputs\.parameter_values\['([^']+)'\] (==|!=) '([^']*)'$")
 JOB_UUID = "{{$.pipeline_job_uuid}}"
+# What a task may say; anything else (loops, artifact inputs, exit
+# handlers) is something this runner would silently not do.
+_TASK_KEYS = {"taskInfo", "componentRef", "dependentTasks", "inputs",
+              "cachingOptions", "retryPolicy", "triggerPolicy"}
 
 
 class PackageError(AssertionError):
@@ -126,6 +130,9 @@ def _pipeline_parameters(spec: dict, overrides: dict) -> dict:
 
 def _task_inputs(task: dict, parameters: dict, outputs: dict,
                  job_uuid: str) -> dict:
+    if set(task.get("inputs", {})) - {"parameters"}:
+        raise PackageError(f"task inputs {sorted(task['inputs'])} are not "
+                           "supported here")
     inputs = {}
     for name, source in task.get("inputs", {}).get("parameters", {}).items():
         runtime = source.get("runtimeValue", {})
@@ -208,15 +215,21 @@ class _Runner:
             name = task["taskInfo"]["name"]
             child = self.spec["components"][task["componentRef"]["name"]]
             inputs = _task_inputs(task, parameters, outputs, self.job_uuid)
-            condition = task.get("triggerPolicy", {}).get("condition")
+            unknown = set(task) - _TASK_KEYS
+            policy = task.get("triggerPolicy", {})
+            if unknown or set(policy) - {"condition"}:
+                raise PackageError(f"task {name!r} uses "
+                                   f"{sorted(unknown | set(policy))}, "
+                                   "which this runner does not run")
+            condition = policy.get("condition")
+            if condition and "dag" not in child:
+                raise PackageError(f"condition on container task {name!r}")
             if condition and not condition_holds(condition, inputs):
                 self.result.skipped.append(name)
                 if "dag" in child:
                     self.result.skipped.extend(
                         _dag_task_names(self.spec, child))
                 continue
-            if condition and "dag" not in child:
-                raise PackageError(f"condition on container task {name!r}")
             if "dag" in child:
                 if not self.run_dag(child, inputs):
                     return False

@@ -69,8 +69,7 @@ def read_metrics(evaluation_uri: str,
     if failures is not None:
         metrics["validation_failures"] = failures
     if class_names:
-        metrics["class_names"] = {str(i): name
-                                  for i, name in enumerate(class_names)}
+        metrics["class_names"] = list(class_names)
     return metrics
 
 

@@ -5,8 +5,7 @@ mid-copy leaves a partial version directory that TensorFlow Serving would
 try to load. Here the model is copied into a hidden staging directory (TF
 Serving only considers all-digit directory names) and renamed into place,
 which is atomic on a local or POSIX file system. On object stores such as
-GCS a rename is a copy, so there the guarantee is only as strong as TFX's
-(saved_model.pb written last).
+GCS a rename is a copy of every object (see serving_dir.py).
 
 With serving validation upstream (components/serving_validator), what is
 published is its validated copy of the model, which holds TensorFlow
@@ -66,17 +65,30 @@ class Executor(pusher_executor.Executor):
                 "only file-system push destinations are supported, got "
                 f"{destination.WhichOneof('destination')!r}.")
         model_path = self.GetModelPath(input_dict)
-        served_version, served_source = serving_dir.newest(
-            destination.filesystem.base_directory)
+        base = destination.filesystem.base_directory
+        served_version, served_source = serving_dir.newest(base)
         if served_source == model_path:
             logging.info("Model %s is already served as version %s; not "
                          "pushed again.", model_path, served_version)
             self._MarkNotPushed(model_push)
             return
-        validated = validated_copy(input_dict) or model_path
+        if model_path in serving_dir.replaced_sources(base):
+            # A person rolled it back; a re-run must not undo that.
+            logging.warning("Model %s was taken out of service by a "
+                            "rollback; not pushed again (`python -m "
+                            "pipeline rollback --to VERSION` serves it).",
+                            model_path)
+            self._MarkNotPushed(model_push)
+            return
+        validated = validated_copy(input_dict)
+        if validated is None and input_dict.get(
+                standard_component_specs.INFRA_BLESSING_KEY):
+            raise RuntimeError(
+                "the serving validation blessed the model but holds no "
+                "copy of it to push (no `has_model`); nothing was pushed.")
+        validated = validated or model_path
         version, serving_path = serving_dir.publish(
-            validated, destination.filesystem.base_directory,
-            model_source=model_path)
+            validated, base, model_source=model_path)
         logging.info("Model version %s published at %s from %s.", version,
                      serving_path, validated)
         io_utils.copy_dir(validated, model_push.uri)

@@ -3,15 +3,18 @@ what the Pusher keeps beside each version so that a reader can trust it.
 
   <base>/<version>/                 a SavedModel; TF Serving serves the
                                     highest all-digit name
-  <base>/.incomplete-<version>/     a push in progress (not all digits, so
-                                    never loaded; removed by the next push)
+  <base>/.incomplete-<id>/          a push in progress (not all digits, so
+                                    never loaded; removed by a later push
+                                    once an hour old)
   <base>/.source-<version>          the trained model it was pushed from
   <base>/.manifest-<version>.json   sha256 of every file of the version
 
 A version is published by copying the model into a staging directory,
 checking the copy against the model's checksums and renaming it into place:
-atomic on a local or POSIX file system (on GCS a rename is a copy, so
-there only the manifest, written before the rename, protects a reader).
+atomic on a local or POSIX file system (on GCS a rename is a copy of every
+object, so there a reader can see a version before it is complete). The
+version's source and manifest are written just after the rename; a version
+without a manifest is reported as unverified, not as damaged.
 
 Local paths go through `os`; URIs (`gs://...`) through `tf.io.gfile`,
 imported only then, so that `models --verify` and `rollback` on a local
@@ -23,12 +26,16 @@ import json
 import os
 import shutil
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+import uuid
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 STAGING_PREFIX = ".incomplete-"
 SOURCE_PREFIX = ".source-"
 MANIFEST_PREFIX = ".manifest-"
 MANIFEST_SUFFIX = ".json"
+# A staging folder untouched this long belongs to a push that crashed.
+STALE_STAGING_SECONDS = 3600
+_CLAIM_ATTEMPTS = 10
 _CHUNK = 1 << 20
 
 
@@ -94,6 +101,16 @@ class _Files:
         else:
             os.rename(source, destination)
 
+    def age_seconds(self, path: str) -> Optional[float]:
+        """Seconds since `path` was last modified; None if unknown."""
+        gfile = self.gfile(path)
+        try:
+            modified = (gfile.stat(path).mtime_nsec / 1e9 if gfile
+                        else os.path.getmtime(path))
+        except Exception:  # pylint: disable=broad-except
+            return None  # e.g. a GCS "folder", which has no time of its own
+        return time.time() - modified
+
     def rmtree(self, path: str) -> None:
         gfile = self.gfile(path)
         if gfile:
@@ -156,26 +173,33 @@ def checksums(directory: str) -> Dict[str, str]:
 
 
 def read_manifest(base: str, version: str) -> Optional[dict]:
-    """The version's manifest, or None if it has none (pushed before
-    manifests existed) or it cannot be read as one."""
+    """The version's manifest; None if it has none (pushed before
+    manifests existed, or a push that stopped right after its rename).
+
+    Raises:
+      ValueError: the manifest exists but is not one.
+    """
     path = manifest_path(base, version)
     if not FILES.exists(path):
         return None
+    with FILES.open(path, "r") as f:
+        manifest = json.loads(f.read())
+    if not isinstance(manifest, dict) or not isinstance(
+            manifest.get("files"), dict):
+        raise ValueError(f"{path} is not a manifest")
+    return manifest
+
+
+def problems(base: str, version: str) -> Optional[List[str]]:
+    """What is wrong with a served version against its manifest: [] if it
+    is intact; files missing, changed or not in the manifest, or an
+    unreadable manifest; None if it has no manifest to check against."""
     try:
-        with FILES.open(path, "r") as f:
-            manifest = json.loads(f.read())
+        manifest = read_manifest(base, version)
     except ValueError:
-        return None
-    return manifest if isinstance(manifest.get("files"), dict) else None
-
-
-def problems(base: str, version: str) -> List[str]:
-    """What is wrong with a served version against its manifest ([]: it is
-    intact): files missing, changed or not in the manifest, or no
-    manifest."""
-    manifest = read_manifest(base, version)
+        return [f"unreadable manifest {manifest_path(base, version)}"]
     if manifest is None:
-        return [f"no readable manifest ({manifest_path(base, version)})"]
+        return None
     expected = manifest["files"]
     found = checksums(version_dir(base, version))
     found_problems = [f"missing {p}" for p in sorted(set(expected) -
@@ -188,6 +212,32 @@ def problems(base: str, version: str) -> List[str]:
     return found_problems
 
 
+def replaced_sources(base: str) -> Set[str]:
+    """The trained models that a rollback took out of service: the Pusher
+    does not serve them again by itself (`rollback --to` can)."""
+    replaced = set()
+    for version in versions(base):
+        try:
+            manifest = read_manifest(base, version)
+        except ValueError:
+            continue
+        if manifest and manifest.get("replaces"):
+            source_of = source(base, manifest["replaces"])
+            if source_of:
+                replaced.add(source_of)
+    return replaced
+
+
+def _clear_stale_staging(base: str) -> None:
+    """Removes staging folders a crashed push left (never loaded by a model
+    server); a push still copying into its own is left alone."""
+    for name in FILES.listdir(base):
+        if name.startswith(STAGING_PREFIX):
+            age = FILES.age_seconds(_join(base, name))
+            if age is not None and age > STALE_STAGING_SECONDS:
+                FILES.rmtree(_join(base, name))
+
+
 def publish(model_dir: str, base: str,
             clock: Callable[[], float] = time.time,
             model_source: Optional[str] = None,
@@ -195,8 +245,12 @@ def publish(model_dir: str, base: str,
     """Copies `model_dir` to a new version under `base`, atomically, with
     its manifest.
 
-    The version is the current Unix time, or one more than the newest
-    existing version if that is later, so versions only grow.
+    The copy goes to a staging folder of its own and is checked against
+    `model_dir`'s checksums; then it is renamed to the next version: the
+    current Unix time, or one more than the newest existing version if that
+    is later, so versions only grow. A rename that loses a race for that
+    version (another push or rollback took it) tries the next one. The
+    version's source and manifest are written once the version is claimed.
 
     Args:
       model_dir: the SavedModel to publish.
@@ -210,19 +264,13 @@ def publish(model_dir: str, base: str,
       (version, path of the new version directory).
 
     Raises:
-      PublishError: the copy differs from `model_dir` (nothing published).
+      PublishError: the copy differs from `model_dir`, or no version could
+        be claimed (nothing published).
     """
     FILES.makedirs(base)
-    existing = []
-    for name in FILES.listdir(base):
-        if name.startswith(STAGING_PREFIX):
-            # Left by a push that crashed; never loaded by a model server.
-            FILES.rmtree(_join(base, name))
-        elif name.isdigit():
-            existing.append(int(name))
-    version = str(max(int(clock()), max(existing, default=0) + 1))
-    staging = _join(base, STAGING_PREFIX + version)
+    _clear_stale_staging(base)
     expected = checksums(model_dir)
+    staging = _join(base, STAGING_PREFIX + uuid.uuid4().hex)
     FILES.copytree(model_dir, staging)
     copied = checksums(staging)
     if copied != expected:
@@ -233,12 +281,31 @@ def publish(model_dir: str, base: str,
         raise PublishError(f"the copy of {model_dir} in {staging} differs "
                            f"from it ({', '.join(differ[:5])}); nothing was "
                            "published.")
+    for _ in range(_CLAIM_ATTEMPTS):
+        existing = versions(base)
+        version = str(max(int(clock()),
+                          int(existing[-1]) + 1 if existing else 0))
+        final = version_dir(base, version)
+        if FILES.exists(final):
+            continue
+        try:
+            # Fails if another push renamed its copy to `final` meanwhile.
+            FILES.rename(staging, final)
+        except Exception:  # pylint: disable=broad-except
+            # OSError here, tf.errors.OpError on a URI: a lost race.
+            if FILES.exists(staging):
+                continue
+            raise
+        break
+    else:
+        FILES.rmtree(staging)
+        raise PublishError(f"could not claim a new version in {base} in "
+                           f"{_CLAIM_ATTEMPTS} attempts; nothing was "
+                           "published.")
     with FILES.open(_join(base, SOURCE_PREFIX + version), "w") as f:
         f.write(model_source or model_dir)
     with FILES.open(manifest_path(base, version), "w") as f:
         f.write(json.dumps(dict(extra or {}, version=version,
                                 source=model_source or model_dir,
                                 files=expected), indent=1, sort_keys=True))
-    final = version_dir(base, version)
-    FILES.rename(staging, final)
     return version, final

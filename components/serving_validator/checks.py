@@ -76,6 +76,10 @@ def judge(seen: dict, num_classes: int, num_examples: int,
         return Verdict(False, [f"the model does not load: "
                                f"{seen.get('error', 'unknown error')}"], {})
     reasons: List[str] = []
+    warmup = seen.get("warmup") or {}
+    if "error" in warmup:
+        reasons.append("its TensorFlow Serving warm-up file fails, so a "
+                       f"server would not load it: {warmup['error']}")
     answers = {}
     latencies = {}
     for name, signature in seen["signatures"].items():

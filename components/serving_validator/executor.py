@@ -46,19 +46,40 @@ def eval_examples(examples: types.Artifact, split: str, count: int
 def images_of(serialized: List[bytes],
               contract: features.FeatureContract) -> np.ndarray:
     """The raw uint8 images of serialized examples, as `serving_images`
-    takes them."""
+    takes them.
+
+    Raises:
+      ValueError: an example's image is not `contract.image_bytes` bytes.
+    """
     images = []
-    for record in serialized:
+    for index, record in enumerate(serialized):
         example = tf.train.Example.FromString(record)
-        raw = example.features.feature[features.IMAGE_KEY].bytes_list.value[0]
-        images.append(np.frombuffer(raw, np.uint8).reshape(
+        values = example.features.feature[features.IMAGE_KEY].bytes_list.value
+        if len(values) != 1 or len(values[0]) != contract.image_bytes:
+            raise ValueError(
+                f"example {index}'s {features.IMAGE_KEY!r} is not one raw "
+                f"image of {contract.image_bytes} bytes (shape "
+                f"{list(contract.image_shape)}, the schema's); check that "
+                "the schema matches the data.")
+        images.append(np.frombuffer(values[0], np.uint8).reshape(
             contract.image_shape))
     return np.stack(images)
 
 
+class ProbeFailed(RuntimeError):
+    """The checking process itself failed (killed, out of memory, timed
+    out): the component fails and is retried; the model is not judged."""
+
+
 def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
               repeats: int) -> dict:
-    """The probe's result, from a fresh Python process."""
+    """The probe's result, from a fresh Python process.
+
+    Raises:
+      ProbeFailed: the process did not finish its check. A verdict of
+        "refused" is recorded and cached, so it is kept for the model's
+        own faults (which the probe reports) and not used for these.
+    """
     with tempfile.TemporaryDirectory() as folder:
         probe.write_requests(folder, serialized, images)
         output = os.path.join(folder, "probe.json")
@@ -72,12 +93,14 @@ def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
                 capture_output=True, text=True, check=False,
                 timeout=PROBE_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            return {"loaded": False, "error": (
-                f"no answer within {PROBE_TIMEOUT_SECONDS} s")}
+            raise ProbeFailed(
+                f"the serving check of {model_dir} gave no answer within "
+                f"{PROBE_TIMEOUT_SECONDS} s") from None
         if process.returncode != 0 or not os.path.isfile(output):
-            return {"loaded": False, "error": (
-                f"the serving process exited with {process.returncode}: "
-                f"{process.stderr.strip()[-1500:]}")}
+            raise ProbeFailed(
+                f"the serving check of {model_dir} ended with exit code "
+                f"{process.returncode} before it could judge the model: "
+                f"{process.stderr.strip()[-1500:]}")
         with open(output, encoding="utf-8") as f:
             return json.load(f)
 
@@ -124,10 +147,19 @@ class Executor(base_executor.BaseExecutor):
         contract = features.load_contract(
             io_utils.get_only_uri_in_dir(schema))
         examples = artifact_utils.get_single_instance(input_dict["examples"])
-        serialized = eval_examples(examples, exec_properties["split"],
-                                   max(BATCH_SIZES))
+        split = exec_properties["split"]
+        serialized = eval_examples(examples, split, max(BATCH_SIZES))
+        if not serialized:
+            raise ValueError(f"the {split!r} split of {examples.uri} has no "
+                             "examples to call the model with.")
         images = images_of(serialized, contract)
-        seen = run_probe(model_dir, serialized, images,
+        sizes = [min(s, len(serialized)) for s in BATCH_SIZES]
+        # What would be pushed, warm-up file included, is what is checked.
+        stamped = path_utils.stamped_model_path(blessing.uri)
+        io_utils.copy_dir(model_dir, stamped)
+        warmup.write(stamped, warmup.prediction_logs(serialized, images,
+                                                     sizes))
+        seen = run_probe(stamped, serialized, images,
                          int(exec_properties["repeats"]))
         verdict = checks.judge(
             seen, contract.num_classes, len(serialized),
@@ -141,12 +173,8 @@ class Executor(base_executor.BaseExecutor):
             "model": model_dir, "examples": len(serialized),
             "load_seconds": seen.get("load_seconds")})
         if not verdict.passed:
+            io_utils.delete_dir(stamped)
             return
-        stamped = path_utils.stamped_model_path(blessing.uri)
-        io_utils.copy_dir(model_dir, stamped)
-        warmup.write(stamped, warmup.prediction_logs(
-            serialized, images, [min(s, len(serialized))
-                                 for s in BATCH_SIZES]))
         card = self._card(input_dict, examples, contract, verdict)
         io_utils.write_string_file(os.path.join(
             stamped, model_card.MARKDOWN_FILE), model_card.markdown(card))

@@ -18,8 +18,9 @@ from components.tfds_example_gen import properties
 
 MARKDOWN_FILE = "assets.extra/model_card.md"
 HTML_FILE = "assets.extra/model_card.html"
-# TrainingConfig fields (pipeline_config) and their `run` flags.
-_FLAGS = (("epochs", "--epochs"), ("batch_size_per_replica", "--batch-size"),
+# TrainingConfig fields (pipeline_config) and their `run` flags; a test
+# checks each flag against the `run` command.
+RUN_FLAGS = (("epochs", "--epochs"), ("batch_size_per_replica", "--batch-size"),
           ("cpu_replicas", "--cpu-replicas"), ("seed", "--seed"),
           ("shuffle_buffer", "--shuffle-buffer"),
           ("validate_every", "--validate-every"),
@@ -74,12 +75,21 @@ def reproduce_command(card: Dict[str, Any]) -> str:
         args += ["--dataset-config", dataset["config"]]
     args += ["--dataset-version", str(dataset["version"])]
     settings = card["training"].get("settings", {})
-    for key, flag in _FLAGS:
+    for key, flag in RUN_FLAGS:
         if settings.get(key) is not None:
             args += [flag, str(settings[key])]
     if settings.get("warm_start"):
         args.append("--warm-start")
     return " ".join(shlex.quote(a) for a in args)
+
+
+def _architecture(training: Dict[str, Any]) -> str:
+    """The layers, optimizer and loss the Trainer recorded."""
+    model = training.get("model")
+    if not model:
+        return "(its layers were not recorded)"
+    return (", ".join(model["layers"]) + f"; {model['optimizer']}, "
+            f"{model['loss'].replace('_', ' ')}")
 
 
 def _table(header: List[str], rows: List[List[Any]]) -> List[str]:
@@ -103,9 +113,8 @@ def markdown(card: Dict[str, Any]) -> str:
              "every file is in `.manifest-<version>.json` beside it.", "",
              "## Model", "",
              f"A Keras classifier of {shape} images into "
-             f"{card['num_classes']} classes: Flatten, Dense 512 (ReLU), "
-             "Dropout 0.2, Dense softmax; Adam, sparse categorical "
-             "cross-entropy, under `tf.distribute` "
+             f"{card['num_classes']} classes: {_architecture(training)}; "
+             "trained under `tf.distribute` "
              f"({training.get('num_replicas_in_sync', '-')} replica(s)).",
              "", "Serving signatures: `serving_default` (serialized "
              "`tf.Example`s, input `examples`) and `serving_images` (uint8 "

@@ -6,7 +6,8 @@ own that imports nothing but TensorFlow and NumPy.
 
 The requests folder holds `examples.tfrecord` (serialized tf.Examples, as
 `serving_default` takes them) and `images.npy` (uint8, as `serving_images`
-takes them), made from the same real examples (see `write_requests`). The probe loads the model
+takes them), made from the same real examples (see `write_requests`). A
+warm-up file in the model is replayed first, as TF Serving would. The probe loads the model
 (the error, if it cannot), calls each signature on the whole batch, times
 `--repeats` calls at each batch size, and writes what it saw as JSON for
 `checks.judge` to decide on. It decides nothing itself.
@@ -21,6 +22,8 @@ import tensorflow as tf
 
 SIGNATURES = {"serving_default": "examples", "serving_images": "images"}
 OUTPUT = "probabilities"
+# Where TF Serving looks for a version's warm-up requests.
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 
 
 def _call(function, key, values):
@@ -38,7 +41,7 @@ def probe(model_dir: str, requests: dict, batch_sizes, repeats: int
         return {"loaded": False,
                 "error": f"{type(error).__name__}: {error}"[:2000]}
     result = {"loaded": True, "load_seconds": time.perf_counter() - started,
-              "signatures": {}}
+              "signatures": {}, "warmup": replay_warmup(model, model_dir)}
     for name, key in SIGNATURES.items():
         seen = result["signatures"][name] = {}
         function = model.signatures.get(name)
@@ -66,6 +69,31 @@ def probe(model_dir: str, requests: dict, batch_sizes, repeats: int
         except Exception as error:  # pylint: disable=broad-except
             seen["error"] = f"{type(error).__name__}: {error}"[:2000]
     return result
+
+
+def replay_warmup(model, model_dir: str) -> dict:
+    """Replays the model's warm-up file as TensorFlow Serving does when it
+    loads a version (a record it cannot answer fails the load):
+    {"records": n} or {"error": why}; {} if the model has none."""
+    path = f"{model_dir.rstrip('/')}/{WARMUP_FILE}"
+    if not tf.io.gfile.exists(path):
+        return {}
+    # TF Serving's own request protos; still nothing of the pipeline's.
+    from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=import-outside-toplevel
+    count = 0
+    try:
+        for record in tf.data.TFRecordDataset(path):
+            request = prediction_log_pb2.PredictionLog.FromString(
+                record.numpy()).predict_log.request
+            function = model.signatures[request.model_spec.signature_name]
+            inputs = {key: tf.constant(tf.make_ndarray(tensor))
+                      for key, tensor in request.inputs.items()}
+            function(**inputs)[OUTPUT].numpy()
+            count += 1
+    except Exception as error:  # pylint: disable=broad-except
+        return {"error": f"record {count}: {type(error).__name__}: "
+                         f"{error}"[:2000]}
+    return {"records": count}
 
 
 EXAMPLES_FILE = "examples.tfrecord"

@@ -12,8 +12,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from components.serving_validator import probe
 
-# The path inside a SavedModel where TF Serving looks for it.
-WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+WARMUP_FILE = probe.WARMUP_FILE
 
 
 def prediction_logs(serialized: Sequence[bytes], images: np.ndarray,

@@ -12,15 +12,17 @@ from tfx.types.component_spec import ExecutionParameter
 
 from components.tfds_example_gen import driver
 from components.tfds_example_gen import executor
+from components.tfds_example_gen import properties
 
 
 class TfdsExampleGenSpec(types.ComponentSpec):
     """Parameters: which dataset, which splits, where TFDS keeps it."""
 
     PARAMETERS = {
-        "dataset": ExecutionParameter(type=str),
-        "splits": ExecutionParameter(type=str),
-        "data_dir": ExecutionParameter(type=str, optional=True),
+        properties.DATASET_PARAMETER: ExecutionParameter(type=str),
+        properties.SPLITS_PARAMETER: ExecutionParameter(type=str),
+        properties.DATA_DIR_PARAMETER: ExecutionParameter(type=str,
+                                                          optional=True),
         "manual_dir": ExecutionParameter(type=str, optional=True),
         # Filled in by the driver at run time; part of the cache key.
         driver.FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),

@@ -15,6 +15,7 @@ from tfx.proto.orchestration import driver_output_pb2
 from tfx.orchestration import data_types_utils
 
 from components.tfds_example_gen import dataset
+from components.tfds_example_gen import properties
 
 FINGERPRINT_KEY = "data_fingerprint"
 
@@ -29,10 +30,11 @@ class TfdsDriver(base_driver.BaseDriver, ir_base_driver.BaseDriver):
     def run(self, execution_info: data_types.ExecutionInfo
             ) -> driver_output_pb2.DriverOutput:
         props = execution_info.exec_properties
-        builder = dataset.get_builder(props["dataset"],
-                                      props.get("data_dir") or None)
+        builder = dataset.get_builder(
+            props[properties.DATASET_PARAMETER],
+            props.get(properties.DATA_DIR_PARAMETER) or None)
         dataset.prepare(builder, props.get("manual_dir") or None)
-        splits = json.loads(props["splits"])
+        splits = json.loads(props[properties.SPLITS_PARAMETER])
         dataset.check_splits(builder, splits)
         result = driver_output_pb2.DriverOutput()
         data_types_utils.set_metadata_value(

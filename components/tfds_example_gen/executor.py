@@ -27,9 +27,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
-        splits = json.loads(exec_properties["splits"])
-        builder = dataset.get_builder(exec_properties["dataset"],
-                                      exec_properties.get("data_dir") or None)
+        splits = json.loads(exec_properties[properties.SPLITS_PARAMETER])
+        builder = dataset.get_builder(
+            exec_properties[properties.DATASET_PARAMETER],
+            exec_properties.get(properties.DATA_DIR_PARAMETER) or None)
         dataset.prepare(builder, exec_properties.get("manual_dir") or None)
         encodings = converter.encodings_for(builder.info.features)
         examples.split_names = artifact_utils.encode_split_names(list(splits))

@@ -18,7 +18,7 @@ It relies on TFDS's documented data dir layout,
 import json
 import os
 from importlib import metadata
-from typing import List, Mapping, Optional, Tuple
+from typing import Callable, List, Mapping, Optional, Tuple
 
 PROPERTY = "data_files"
 _TFDS_DISTRIBUTION = "tensorflow-datasets"
@@ -102,3 +102,9 @@ def unchanged(recorded: Optional[str], *, data_dir: Optional[str],
     return (f"the {len(manifest['files'])} prepared files of version "
             f"{manifest['version']} are unchanged (size and modification "
             "time)")
+
+
+def checker(**dataset) -> Callable[[Optional[str]], Optional[str]]:
+    """`unchanged` for one dataset (keyword arguments as for it), as the
+    schedulers' "no new data" checks take it."""
+    return lambda recorded: unchanged(recorded, **dataset)

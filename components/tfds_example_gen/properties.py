@@ -1,8 +1,15 @@
-"""Custom properties TfdsExampleGen records on its Examples artifact that
-other steps read; importable without TensorFlow or TFDS."""
+"""Names other steps read from TfdsExampleGen without TensorFlow or TFDS:
+its execution parameters (read from a compiled pipeline) and the custom
+properties it records on its Examples artifact."""
 
 import json
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import List, Optional, Sequence
+
+# Execution parameters: `name[/config][:version]`, the split mapping (JSON)
+# and the TFDS data dir.
+DATASET_PARAMETER = "dataset"
+SPLITS_PARAMETER = "splits"
+DATA_DIR_PARAMETER = "data_dir"
 
 # Split name -> number of examples written, e.g. {"train": 60000}.
 NUM_EXAMPLES = "num_examples"
@@ -16,17 +23,13 @@ def class_names(recorded: Optional[str]) -> Optional[List[str]]:
     return json.loads(recorded) if recorded else None
 
 
-def describe_class(index, names: Union[None, Sequence[str],
-                                       Mapping[str, str]]) -> str:
-    """A class as messages and tables show it: `3 (Dress)`, or `3`.
-
-    Args:
-      index: the class id.
-      names: the names by index, as a list or as {"3": "Dress", ...}.
-    """
+def class_name(index, names: Optional[Sequence[str]]) -> Optional[str]:
+    """The name of class `index` (an int or its string), if known."""
     index = int(index)
-    if isinstance(names, Mapping):
-        name = names.get(str(index))
-    else:
-        name = names[index] if names and 0 <= index < len(names) else None
-    return f"{index} ({name})" if name else str(index)
+    return names[index] if names and 0 <= index < len(names) else None
+
+
+def describe_class(index, names: Optional[Sequence[str]]) -> str:
+    """A class as messages and tables show it: `3 (Dress)`, or `3`."""
+    name = class_name(index, names)
+    return f"{int(index)} ({name})" if name else str(int(index))

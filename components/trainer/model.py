@@ -31,3 +31,20 @@ def build_model(image_shape: Sequence[int], num_classes: int,
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution)
     return model
+
+
+def describe(model: tf.keras.Model) -> dict:
+    """The model as the model card shows it: layers, optimizer, loss."""
+    layers = []
+    for layer in model.layers:
+        config = layer.get_config()
+        details = [f"{config[k]}" for k in ("units", "rate")
+                   if k in config]
+        activation = config.get("activation")
+        if activation and activation != "linear":
+            details.append(getattr(activation, "__name__", str(activation)))
+        layers.append(" ".join([type(layer).__name__, *details]))
+    return {"layers": layers,
+            "optimizer": type(model.optimizer).__name__,
+            "loss": model.loss if isinstance(model.loss, str)
+            else getattr(model.loss, "__name__", str(model.loss))}

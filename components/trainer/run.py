@@ -89,7 +89,8 @@ def run_fn(fn_args: FnArgs) -> None:
     _write_record(fn_args.model_run_dir, strategy, global_batch,
                   history.history, warm_start, seconds,
                   settings={k: v for k, v in params.items()
-                            if k != trainer_executor.EXAMPLE_COUNTS})
+                            if k != trainer_executor.EXAMPLE_COUNTS},
+                  model=model_lib.describe(model))
 
 
 def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
@@ -169,11 +170,12 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
 
 
 def _write_record(model_run_dir, strategy, global_batch, history,
-                  warm_start, seconds, settings) -> None:
+                  warm_start, seconds, settings, model) -> None:
     """Writes how training ran, and with which settings, next to the
     TensorBoard logs."""
     record = {
         "settings": settings,
+        "model": model,
         "warm_start": warm_start,
         "num_replicas_in_sync": strategy.num_replicas_in_sync,
         "devices": list(strategy.extended.worker_devices),

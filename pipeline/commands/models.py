@@ -58,21 +58,30 @@ def _verify(output_dir, metadata_url, pipeline_name, as_json, serving_dir):
     versions = layout.versions(base)
     if not versions:
         raise click.ClickException(f"no served versions in {base}.")
-    results = [{"version": v, "path": layout.version_dir(base, v),
-                "problems": layout.problems(base, v)} for v in versions]
+    results = []
+    for version in versions:
+        found = layout.problems(base, version)
+        results.append({"version": version,
+                        "path": layout.version_dir(base, version),
+                        "verified": found is not None,
+                        "problems": found or []})
     damaged = [r for r in results if r["problems"]]
+    unverified = [r for r in results if not r["verified"]]
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
         click.echo(f"Served versions in {base} (a server serves "
                    f"{versions[-1]}):")
         for result in reversed(results):
-            state = ("ok" if not result["problems"] else
-                     "DAMAGED: " + "; ".join(result["problems"]))
+            state = ("DAMAGED: " + "; ".join(result["problems"])
+                     if result["problems"] else "ok" if result["verified"]
+                     else "not verified: no manifest (pushed before "
+                          "manifests existed)")
             click.echo(f"  {result['version']:12} {state}")
+        checked = len(results) - len(unverified)
         click.echo(f"{len(damaged)} of {len(results)} version(s) damaged."
-                   if damaged else f"All {len(results)} version(s) match "
-                                   "their manifests.")
+                   if damaged else f"All {checked} version(s) with a "
+                                   "manifest match it.")
     if damaged:
         raise SystemExit(1)
     return None

@@ -298,4 +298,4 @@ def serving_base(output_dir, metadata_url, pipeline_name) -> str:
         raise click.ClickException(
             f"{name} has pushed no model yet (so it has no serving "
             "directory); pass --serving-dir to check one.")
-    return last.destination.rstrip("/").rsplit("/", 1)[0]
+    return last.serving_dir

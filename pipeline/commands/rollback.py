@@ -1,9 +1,11 @@
 """`rollback`: serve an earlier pushed model again, safely and on record."""
 
 import contextlib
+import os
 
 import click
 
+import pipeline_config
 from pipeline.commands import options
 
 
@@ -39,6 +41,11 @@ def rollback(output_dir, metadata_url, pipeline_name, serving_dir,
     With --output-dir it holds the output dir's lock, as a run does.
     """
     from pipeline.runners import output_lock  # pylint: disable=import-outside-toplevel
+    local_store = pipeline_config.metadata_path(output_dir)
+    if metadata_url is None and not os.path.isfile(local_store):
+        raise click.ClickException(
+            f"no ML Metadata store at {local_store}: nothing has run in "
+            f"--output-dir {output_dir} (or pass --metadata URL).")
     # A local output dir is not rolled back while a run might push to it.
     lock = (output_lock.exclusive(output_dir) if metadata_url is None
             else contextlib.nullcontext())
@@ -60,7 +67,7 @@ def _rollback(output_dir, metadata_url, pipeline_name, serving_dir,
     if not pushed:
         raise click.ClickException(f"{name} has pushed no model yet: "
                                    "nothing to roll back to.")
-    recorded_base = pushed[0].destination.rstrip("/").rsplit("/", 1)[0]
+    recorded_base = pushed[0].serving_dir
     base = serving_dir or recorded_base
     versions = layout.versions(base)
     if not versions:
@@ -68,7 +75,11 @@ def _rollback(output_dir, metadata_url, pipeline_name, serving_dir,
     served = versions[-1]
     target = _target(layout, base, versions, served, to_version)
     damage = layout.problems(base, target)
-    if damage:
+    if damage is None:
+        click.echo(f"Version {target} has no manifest (pushed before "
+                   "manifests existed): its files cannot be checked; the "
+                   "new version gets a manifest of them.")
+    elif damage:
         raise click.ClickException(
             f"version {target} in {base} does not match its manifest "
             f"({'; '.join(damage)}): not rolled back. `python -m pipeline "
@@ -85,8 +96,17 @@ def _rollback(output_dir, metadata_url, pipeline_name, serving_dir,
         extra={"restores": target, "replaces": served})
     destination = (path if serving_dir is None else
                    f"{recorded_base}/{version}")
-    models.record_rollback(store, name, record, version, destination,
-                           replaces=served)
+    try:
+        models.record_rollback(store, name, record, version, destination,
+                               replaces=served)
+    except Exception as error:  # pylint: disable=broad-except
+        # MLMD raises its own errors; the version is served either way.
+        raise click.ClickException(
+            f"version {version} ({path}) now serves the model of version "
+            f"{target}, but ML Metadata did not record it "
+            f"({type(error).__name__}: {error}), so `models` will not list "
+            "it; to undo, remove that version folder and its "
+            f".manifest-{version}.json and .source-{version}.") from None
     click.echo(f"Rolled back {name}: version {version} now serves the model "
                f"of version {target} (replacing {served}, which stays on "
                f"disk); {path}.")

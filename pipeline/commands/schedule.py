@@ -148,11 +148,10 @@ def _data_changed(config: pipeline_config.PipelineConfig):
             raise click.ClickException(str(error)) from None
         dataset = config.dataset
         last = runs.last_successful(store, config.name)
-        quick = runs.unchanged_since(
-            store, last, lambda recorded: manifest.unchanged(
-                recorded, data_dir=dataset.data_dir, name=dataset.name,
-                config=dataset.config, version=dataset.version,
-                splits=dataset.splits))
+        quick = runs.unchanged_since(store, last, manifest.checker(
+            data_dir=dataset.data_dir, name=dataset.name,
+            config=dataset.config, version=dataset.version,
+            splits=dataset.splits))
         if quick is not None:
             return quick.run, quick.reason
     # TFDS imports TensorFlow, whose C++ start-up noise (CUDA plugin

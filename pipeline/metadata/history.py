@@ -59,7 +59,7 @@ class ModelRecord:
     # Accuracy per class index, and the classes' names by index.
     per_class_accuracy: Dict[str, float] = dataclasses.field(
         default_factory=dict)
-    class_names: Dict[str, str] = dataclasses.field(default_factory=dict)
+    class_names: List[str] = dataclasses.field(default_factory=list)
 
     @property
     def weakest_class(self) -> Optional[str]:
@@ -109,10 +109,10 @@ def _per_class(evaluation) -> Dict[str, float]:
     return json.loads(recorded) if recorded else {}
 
 
-def _class_names(examples) -> Dict[str, str]:
+def _class_names(examples) -> List[str]:
     names = (example_properties.class_names(lineage.custom_property(
         examples, example_properties.CLASS_NAMES)) if examples else None)
-    return {str(i): name for i, name in enumerate(names or [])}
+    return names or []
 
 
 def run_records(store: MetadataStore, pipeline: str,

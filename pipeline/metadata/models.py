@@ -87,6 +87,11 @@ class PushedModel:
                                        PUSHED_DESTINATION_PROPERTY)
 
     @property
+    def serving_dir(self) -> str:
+        """The serving directory it was pushed to (the version's parent)."""
+        return self.destination.rstrip("/").rsplit("/", 1)[0]
+
+    @property
     def restores(self) -> Optional[str]:
         """The version this one published again, if it is a rollback."""
         return lineage.custom_property(self.pushed_artifact,

@@ -158,8 +158,10 @@ def _per_class(metrics: Dict[str, Any]) -> Optional[str]:
         axes.bar([p + width / 2 for p in positions],
                  [baseline.get(c, 0) for c in classes], width=width,
                  label="baseline")
-    names = metrics.get("class_names") or {}
-    axes.set_xticks(list(positions), [names.get(c, c) for c in classes],
+    names = metrics.get("class_names") or []
+    axes.set_xticks(list(positions),
+                    [example_properties.class_name(c, names) or c
+                     for c in classes],
                     rotation=30 if names else 0, ha="right" if names
                     else "center", fontsize="small")
     axes.set_xlabel("class")
@@ -170,7 +172,7 @@ def _per_class(metrics: Dict[str, Any]) -> Optional[str]:
 
 
 def _confusion(matrix: Optional[List[List[int]]],
-               names: Dict[str, str]) -> Optional[str]:
+               names: List[str]) -> Optional[str]:
     if not matrix:
         return None
     size = len(matrix)
@@ -185,7 +187,8 @@ def _confusion(matrix: Optional[List[List[int]]],
                       color="white" if count > peak / 2 else "black")
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
-    labels = [names.get(str(i), str(i)) for i in range(size)]
+    labels = [example_properties.class_name(i, names) or str(i)
+              for i in range(size)]
     axes.set_xticks(range(size), labels, rotation=45 if names else 0,
                     ha="right" if names else "center", fontsize="small")
     axes.set_yticks(range(size), labels, fontsize="small")
@@ -289,7 +292,7 @@ def render(summary: Dict[str, Any], statistics_uri: Optional[str],
     per_class = metrics.get("per_class_accuracy") or {}
     base_class = baseline.get("per_class_accuracy") or {}
     bars = _per_class(metrics)
-    names = metrics.get("class_names") or {}
+    names = metrics.get("class_names") or []
     confusion = _confusion(metrics.get("confusion_matrix"), names)
     sections.append(
         "<h2>Evaluation</h2>" + _table(

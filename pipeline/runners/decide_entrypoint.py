@@ -25,6 +25,7 @@ from typing import Mapping, Optional
 import click
 
 from components.tfds_example_gen import manifest
+from components.tfds_example_gen import properties
 from pipeline import nodes
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
@@ -42,20 +43,20 @@ def example_gen_dataset(ir) -> Mapping[str, Optional[str]]:
     parameters = example_gen.parameters.parameters
     return {key: (parameters[key].field_value.string_value
                   if key in parameters else None)
-            for key in ("dataset", "splits", "data_dir")}
+            for key in (properties.DATASET_PARAMETER,
+                        properties.SPLITS_PARAMETER,
+                        properties.DATA_DIR_PARAMETER)}
 
 
 def decide(ir, store: metadata_store.MetadataStore) -> runs.Decision:
     """Whether this pipeline (run-time parameters applied) should run."""
     dataset = example_gen_dataset(ir)
-    name, config, version = manifest.split_name(dataset["dataset"])
-
-    def check(recorded):
-        return manifest.unchanged(
-            recorded, data_dir=dataset["data_dir"] or None, name=name,
-            config=config, version=version,
-            splits=json.loads(dataset["splits"]))
-
+    name, config, version = manifest.split_name(
+        dataset[properties.DATASET_PARAMETER])
+    check = manifest.checker(
+        data_dir=dataset[properties.DATA_DIR_PARAMETER] or None, name=name,
+        config=config, version=version,
+        splits=json.loads(dataset[properties.SPLITS_PARAMETER]))
     return runs.decide_for_package(store, ir.pipeline_info.id,
                                    runs.pipeline_fingerprint(ir), check)
 
@@ -90,6 +91,9 @@ def main(pipeline_ir, metadata_url, epochs, dataset_version,
     node_entrypoint.set_run_parameters(ir, epochs, dataset_version)
     if only_if_changed:
         try:
+            # Writable although it only reads: a new MySQL database has no
+            # ML Metadata tables yet, which a read-only connection cannot
+            # create (the first TFX task would create them anyway).
             store = metadata_store.open_store(urls.parse(metadata_url),
                                               read_only=False)
         except urls.MetadataUrlError as error:

@@ -103,6 +103,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                           only_if_changed=only_if_changed)
         decision.set_display_name(DECIDE_TASK)
         decision.set_caching_options(False)  # It reads ML Metadata now.
+        _retries(decision, kubeflow)
         _small_resources(decision, kubeflow)
         _metadata_secret(decision, kubeflow)
         with dsl.If(decision.outputs["decision"] ==
@@ -114,8 +115,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                     dataset_version=dataset_version)
                 task.set_display_name(node_id)
                 task.set_caching_options(False)  # TFX caches, in MLMD
-                task.set_retry(num_retries=kubeflow.retries,
-                               backoff_duration="60s", backoff_factor=2.0)
+                _retries(task, kubeflow)
                 if node_id == nodes.TRAINER:
                     _trainer_resources(task, kubeflow)
                 else:
@@ -125,6 +125,12 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                 tasks[node_id] = task
 
     return kfp_pipeline
+
+
+def _retries(task, kubeflow: KubeflowConfig) -> None:
+    """A failed task (a pod evicted, a store that blinked) tries again."""
+    task.set_retry(num_retries=kubeflow.retries, backoff_duration="60s",
+                   backoff_factor=2.0)
 
 
 def _small_resources(task, kubeflow: KubeflowConfig) -> None:

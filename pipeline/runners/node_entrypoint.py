@@ -21,6 +21,7 @@ from typing import Optional
 
 import click
 
+from components.tfds_example_gen import properties
 from pipeline import nodes
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
@@ -81,7 +82,7 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
                 custom_config["epochs"] = int(epochs)
                 value.string_value = json.dumps(custom_config)
         if dataset_version and node_id == nodes.EXAMPLE_GEN:
-            value = parameters["dataset"].field_value
+            value = parameters[properties.DATASET_PARAMETER].field_value
             value.string_value = (value.string_value.split(":")[0] + ":"
                                   + dataset_version)
 

@@ -39,13 +39,43 @@ def test_versions_grow_even_within_one_second(tmp_path):
     assert int(second) == int(first) + 1
 
 
-def test_staging_left_by_a_crash_is_removed(tmp_path):
+def test_staging_left_by_a_crash_is_removed_once_stale(tmp_path):
     base = tmp_path / "serving"
     (base / "999").mkdir(parents=True)
-    (base / ".incomplete-1000" / "variables").mkdir(parents=True)
+    crashed = base / ".incomplete-1000"
+    (crashed / "variables").mkdir(parents=True)
+    old = 1_000_000.0  # 1970: long stale.
+    os.utime(crashed, (old, old))
+    copying = base / ".incomplete-another-push"
+    copying.mkdir()  # Modified just now: a push still copying.
     serving_dir.publish(_model(tmp_path), str(base), clock=lambda: 1000.0)
-    assert sorted(os.listdir(base)) == [".manifest-1000.json",
-                                        ".source-1000", "1000", "999"]
+    assert sorted(os.listdir(base)) == [
+        ".incomplete-another-push", ".manifest-1000.json", ".source-1000",
+        "1000", "999"]
+
+
+def test_a_version_taken_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    """Two pushes in the same second: the one that renames second takes
+    the next version and leaves the first one's files alone."""
+    base = tmp_path / "serving"
+    rename = serving_dir.FILES.rename
+    other = _model(tmp_path / "other")
+
+    def racing(source, destination):
+        monkeypatch.setattr(serving_dir.FILES, "rename", rename)
+        serving_dir.publish(other, str(base), clock=lambda: 1000.0)
+        rename(source, destination)  # Now taken: raises.
+
+    monkeypatch.setattr(serving_dir.FILES, "rename", racing)
+    version, _ = serving_dir.publish(_model(tmp_path), str(base),
+                                     clock=lambda: 1000.0)
+    assert version == "1001"
+    assert serving_dir.source(str(base), "1000") == other
+    assert serving_dir.source(str(base), "1001") == str(tmp_path / "model")
+    assert serving_dir.problems(str(base), "1000") == []
+    assert serving_dir.problems(str(base), "1001") == []
+    assert not [n for n in os.listdir(base)
+                if n.startswith(serving_dir.STAGING_PREFIX)]
 
 
 def test_crash_mid_copy_leaves_no_version(tmp_path, monkeypatch):
@@ -107,9 +137,14 @@ def test_damage_is_named_file_by_file(tmp_path):
     assert serving_dir.problems(base, version) == [
         "missing variables/variables.index", "changed saved_model.pb",
         "not in the manifest stray.txt"]
+    with open(serving_dir.manifest_path(base, version), "w",
+              encoding="utf-8") as f:
+        f.write("{not json")
+    assert serving_dir.problems(base, version) == [
+        f"unreadable manifest {serving_dir.manifest_path(base, version)}"]
+    # Pushed before manifests existed: not checkable, not damaged.
     os.remove(serving_dir.manifest_path(base, version))
-    assert serving_dir.problems(base, version)[0].startswith(
-        "no readable manifest")
+    assert serving_dir.problems(base, version) is None
 
 
 def test_a_copy_that_differs_is_not_published(tmp_path, monkeypatch):
@@ -163,3 +198,26 @@ def test_the_model_already_served_is_not_pushed_again(tmp_path):
     assert again.get_int_custom_property("pushed") == 0
     assert [n for n in os.listdir(serving) if n.isdigit()] == [
         first.get_string_custom_property("pushed_version")]
+
+
+def test_a_rolled_back_model_is_not_pushed_again(tmp_path):
+    """A re-run that reaches the Pusher with the model a person rolled
+    back must not serve it again."""
+    serving = str(tmp_path / "serving")
+    good_uri, bad_uri = (tmp_path / "Trainer" / "model" / n for n in "12")
+    for uri in (good_uri, bad_uri):
+        _model(uri)
+        os.rename(uri / "model", uri / "Format-Serving")
+    first = _push(tmp_path, str(good_uri), str(tmp_path / "b1"), serving,
+                  "push1").get_string_custom_property("pushed_version")
+    second = _push(tmp_path, str(bad_uri), str(tmp_path / "b2"), serving,
+                   "push2").get_string_custom_property("pushed_version")
+    serving_dir.publish(os.path.join(serving, first), serving,
+                        model_source=serving_dir.source(serving, first),
+                        extra={"restores": first, "replaces": second})
+    assert serving_dir.replaced_sources(serving) == {
+        str(bad_uri / "Format-Serving")}
+    again = _push(tmp_path, str(bad_uri), str(tmp_path / "b3"), serving,
+                  "push3")
+    assert again.get_int_custom_property("pushed") == 0
+    assert len(serving_dir.versions(serving)) == 3

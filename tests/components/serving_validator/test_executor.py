@@ -255,3 +255,32 @@ def test_the_probe_imports_nothing_but_tensorflow(tmp_path):
     seen = json.loads((tmp_path / "out.json").read_text())
     verdict = checks.judge(seen, CLASSES, 4)
     assert verdict.passed, verdict.reasons
+
+
+def test_a_probe_that_cannot_finish_fails_the_component(tmp_path,
+                                                        monkeypatch):
+    """Not a refusal (which would be cached): the execution fails and is
+    retried."""
+    monkeypatch.setattr(executor, "PROBE_TIMEOUT_SECONDS", 0.01)
+    with pytest.raises(executor.ProbeFailed, match="gave no answer within"):
+        _validate(tmp_path, _model_artifact(tmp_path))
+
+
+def test_a_warmup_file_a_server_cannot_replay_is_refused(tmp_path):
+    model = _model_artifact(tmp_path)
+    model_dir = os.path.join(model.uri, "Format-Serving")
+    from tensorflow_serving.apis import predict_pb2  # pylint: disable=import-outside-toplevel
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["examples"].CopyFrom(tf.make_tensor_proto([b"garbage"]))
+    warmup.write(model_dir, [prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request))])
+    from components.serving_validator import probe  # pylint: disable=import-outside-toplevel
+    seen = probe.probe(model_dir, {"examples": np.array([], dtype=object),
+                                   "images": np.zeros((0, *SHAPE),
+                                                      np.uint8)}, [], 1)
+    assert seen["warmup"]["error"].startswith("record 0: ")
+    verdict = checks.judge(seen, CLASSES, 0)
+    assert not verdict.passed
+    assert verdict.reasons[0].startswith(
+        "its TensorFlow Serving warm-up file fails")

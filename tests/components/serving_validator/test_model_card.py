@@ -17,7 +17,11 @@ def _card(baseline=True):
                  "fingerprint": "ab" * 32,
                  "num_examples": {"train": 60000, "eval": 10000},
                  "class_names": NAMES},
-        training={"num_replicas_in_sync": 1, "settings": {
+        training={"num_replicas_in_sync": 1, "model": {
+            "layers": ["Flatten", "Dense 512 relu", "Dropout 0.2",
+                       "Dense 3 softmax"],
+            "optimizer": "Adam", "loss": "sparse_categorical_crossentropy"},
+            "settings": {
             "epochs": 5, "batch_size_per_replica": 64, "seed": 0,
             "cpu_replicas": 1, "warm_start": False}},
         metrics=metrics,
@@ -44,6 +48,14 @@ def test_the_card_names_the_data_metrics_baseline_and_latency():
             "--cpu-replicas 1 --seed 0") in text
     assert "the weakest is 2 (Pullover) at 0.6600" in text
     assert "## Intended use" in text and "## Known limits" in text
+    assert ("3 classes: Flatten, Dense 512 relu, Dropout 0.2, Dense 3 "
+            "softmax; Adam, sparse categorical crossentropy") in text
+
+
+def test_each_reproduce_flag_is_a_run_option():
+    from pipeline.commands import run  # pylint: disable=import-outside-toplevel
+    flags = {opt for param in run.run.params for opt in param.opts}
+    assert {flag for _, flag in model_card.RUN_FLAGS} <= flags
 
 
 def test_the_first_model_says_it_had_no_baseline():

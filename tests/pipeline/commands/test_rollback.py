@@ -102,7 +102,7 @@ def test_verify_names_damaged_versions_and_rollback_refuses_them(pushed):
     url, base = pushed
     ok = _cli("models", "--metadata", url, "--verify")
     assert ok.returncode == 0, ok.stderr
-    assert "All 2 version(s) match their manifests." in ok.stdout
+    assert "All 2 version(s) with a manifest match it." in ok.stdout
 
     weights = os.path.join(base, "1001", "variables",
                            "variables.data-00000-of-00001")
@@ -164,3 +164,25 @@ def test_rollback_waits_for_no_run_in_the_output_dir(pushed, tmp_path):
     assert serving_dir.versions(base) == ["1001", "1002"]
     _rolled_back_to(_cli("rollback", "--output-dir", str(tmp_path)), base,
                     "1001")
+
+
+def test_versions_pushed_before_manifests_are_unverified_not_damaged(
+        pushed):
+    url, base = pushed
+    os.remove(serving_dir.manifest_path(base, "1001"))
+    result = _cli("models", "--metadata", url, "--verify")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"1001\s+not verified: no manifest", result.stdout)
+    assert "All 1 version(s) with a manifest match it." in result.stdout
+    rolled = _cli("rollback", "--metadata", url)
+    assert "Version 1001 has no manifest" in rolled.stdout
+    new = _rolled_back_to(rolled, base, "1001")
+    assert serving_dir.problems(base, new) == []
+
+
+def test_a_mistyped_output_dir_creates_nothing(tmp_path):
+    missing = tmp_path / "no-such-output"
+    result = _cli("rollback", "--output-dir", str(missing))
+    assert result.returncode == 1
+    assert "no ML Metadata store at" in result.stderr
+    assert not missing.exists()

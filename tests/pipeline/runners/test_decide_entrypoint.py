@@ -125,3 +125,15 @@ def test_a_bad_ir_is_one_usage_error(tmp_path):
     assert "--pipeline-ir is not a compiled pipeline" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_a_store_it_cannot_reach_fails_the_task_instead_of_deciding(
+        tmp_path):
+    ir = fake_runs.FakeStore(tmp_path).compiled()
+    result, written = _main(tmp_path, ir, "--metadata",
+                            "mysql://mlmd@127.0.0.1:1/mlmd",
+                            "--only-if-changed", "true")
+    assert result.returncode == 1
+    assert "cannot open ML Metadata at mysql://mlmd@127.0.0.1:1/mlmd" in \
+        result.stderr
+    assert written is None

@@ -117,12 +117,14 @@ def test_the_pushed_version_carries_its_model_card(runs):
     assert "There was no baseline" in card
     assert "0 (T-shirt/top), 1 (Trouser)" in card
     assert "--epochs 2" in card
+    assert "Flatten, Dense 512 relu, Dropout 0.2, Dense 10 softmax; Adam" \
+        in card
     assert first["model_card"] == os.path.join(
         first["pushed_model"], "assets.extra", "model_card.html")
     with open(first["report"], encoding="utf-8") as f:
         assert 'id="model-card"' in f.read()
     # Class names where classes appear, with their index.
-    assert first["metrics"]["class_names"]["6"] == "Shirt"
+    assert first["metrics"]["class_names"][6] == "Shirt"
 
 
 def test_training_used_the_configured_settings(runs):
