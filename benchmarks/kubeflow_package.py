@@ -3,24 +3,24 @@ Metadata in a private MariaDB server (tests/mariadb.py): a cold run, a
 cached run started by hand, and a scheduled tick on unchanged data
 (`only_if_changed=true`). Each task is a fresh `python -m ...` process, as
 it is a fresh pod on a cluster (minus pulling the image and scheduling the
-pod). Used by benchmarks/pipeline_vs_plain.py; also runs alone:
+pod). benchmarks/pipeline_vs_plain.py runs it; it also runs alone, from
+the repository's root (it uses the test helpers in `tests/`):
 
-  .venv/bin/python benchmarks/kubeflow_package.py --data-dir DIR
+  .venv/bin/python -m benchmarks.kubeflow_package --data-dir DIR [--json F]
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+from tests import kfp_local
+from tests import mariadb
 
-from tests import kfp_local  # pylint: disable=wrong-import-position
-from tests import mariadb  # pylint: disable=wrong-import-position
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SECRET = "mlmd-mysql"
 
@@ -85,11 +85,16 @@ def main():
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="Also write JSON here.")
     args = parser.parse_args()
     work = args.work_dir or tempfile.mkdtemp(prefix="bench-kfp-")
+    measured = measure(os.path.abspath(args.data_dir), work, args.epochs,
+                       args.seed, dict(os.environ, TF_USE_LEGACY_KERAS="1"))
     print("Kubeflow package, task by task on MariaDB:")
-    report(measure(os.path.abspath(args.data_dir), work, args.epochs,
-                   args.seed, dict(os.environ, TF_USE_LEGACY_KERAS="1")))
+    report(measured)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(measured, f, indent=2)
 
 
 if __name__ == "__main__":
