@@ -18,6 +18,9 @@ warnings.filterwarnings("ignore", category=FutureWarning,
                         module=r"google\..*")
 
 # pylint: disable=wrong-import-position
+from pipeline import startup
+startup.lazy_tfx_components()
+
 import click
 
 from pipeline.commands import compile as compile_command

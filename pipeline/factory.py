@@ -7,7 +7,8 @@ from ml_metadata.proto import metadata_store_pb2
 # TFX's modules, not `tfx.v1`: the public API module also imports every
 # extension (Vertex AI's client library among them), 2.3 s of every run's
 # start-up (`python -X importtime`, README).
-from tfx.components import StatisticsGen, Transform
+from tfx.components.statistics_gen.component import StatisticsGen
+from tfx.components.transform.component import Transform
 from tfx.dsl.compiler import compiler
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (

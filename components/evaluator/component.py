@@ -1,7 +1,7 @@
 """Evaluator: TFX's Evaluator, recording its headline metrics in ML
 Metadata."""
 
-from tfx.components import Evaluator as TfxEvaluator
+from tfx.components.evaluator.component import Evaluator as TfxEvaluator
 from tfx.dsl.components.base import executor_spec
 
 from components.evaluator import executor

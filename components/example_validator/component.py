@@ -1,6 +1,6 @@
 """StrictExampleValidator: TFX's ExampleValidator that fails on anomalies."""
 
-from tfx.components import ExampleValidator
+from tfx.components.example_validator.component import ExampleValidator
 from tfx.dsl.components.base import executor_spec
 
 from components.example_validator import executor

@@ -1,6 +1,6 @@
 """Pusher: TFX's Pusher with an atomic, idempotent file-system push."""
 
-from tfx.components import Pusher as TfxPusher
+from tfx.components.pusher.component import Pusher as TfxPusher
 from tfx.dsl.components.base import executor_spec
 
 from components.pusher import executor

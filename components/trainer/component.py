@@ -1,6 +1,6 @@
 """Trainer: TFX's Trainer with the executor that can split the CPU."""
 
-from tfx.components import Trainer as TfxTrainer
+from tfx.components.trainer.component import Trainer as TfxTrainer
 from tfx.dsl.components.base import executor_spec
 
 from components.trainer import executor

@@ -183,5 +183,7 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    from pipeline import startup  # pylint: disable=ungrouped-imports
+    startup.lazy_tfx_components()
     from pipeline import exit as process_exit  # pylint: disable=ungrouped-imports
     process_exit.run_then_exit(main)
