@@ -109,12 +109,6 @@ def _per_class(evaluation) -> Dict[str, float]:
     return json.loads(recorded) if recorded else {}
 
 
-def _class_names(examples) -> List[str]:
-    names = (example_properties.class_names(lineage.custom_property(
-        examples, example_properties.CLASS_NAMES)) if examples else None)
-    return names or []
-
-
 def run_records(store: MetadataStore, pipeline: str,
                 limit: Optional[int] = None) -> List[RunRecord]:
     """The newest `limit` runs (None: all), newest first."""
@@ -168,5 +162,5 @@ def model_records(store: MetadataStore, pipeline: str,
             examples_uri=examples.uri if examples else None,
             restores=model.restores,
             per_class_accuracy=_per_class(model.evaluation),
-            class_names=_class_names(examples)))
+            class_names=runs_lib.class_names(examples)))
     return records

@@ -27,6 +27,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import constants
 
 from components.tfds_example_gen import manifest
+from components.tfds_example_gen import properties as example_properties
 from pipeline import nodes
 from pipeline.metadata import lineage
 from pipeline.metadata.store import MetadataStore
@@ -254,6 +255,14 @@ def examples(store: MetadataStore, run: Run) -> Optional[lineage.Artifact]:
     """The Examples artifact the run's ExampleGen wrote (or found cached)."""
     found = outputs(store, run, nodes.EXAMPLE_GEN).get(nodes.EXAMPLES_KEY)
     return found[0] if found else None
+
+
+def class_names(examples: Optional[lineage.Artifact]) -> List[str]:
+    """The class names an Examples artifact recorded ([] if none)."""
+    if examples is None:
+        return []
+    return example_properties.class_names(lineage.custom_property(
+        examples, example_properties.CLASS_NAMES)) or []
 
 
 def last_successful(store: MetadataStore, pipeline: str

@@ -14,7 +14,6 @@ from components.evaluator import metrics as evaluator_metrics
 from components.pusher import serving_dir as layout
 from components.serving_validator import model_card
 from components.serving_validator import properties as validator_properties
-from components.tfds_example_gen import properties as example_properties
 from pipeline import nodes
 from pipeline.metadata import lineage
 from pipeline.metadata import models
@@ -52,11 +51,8 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
     metrics: Dict[str, Any] = {}
     if evaluator.get(nodes.EVALUATION_KEY):
         metrics = _metrics(evaluator[nodes.EVALUATION_KEY][0].uri,
-                           example_properties.class_names(
-                               lineage.custom_property(
-                                   examples[0],
-                                   example_properties.CLASS_NAMES))
-                           if examples else None)
+                           runs.class_names(examples[0] if examples
+                                            else None))
     blessings = evaluator.get(nodes.BLESSING_KEY)
     blessed = bool(blessings) and lineage.custom_property(
         blessings[0], models.BLESSED_PROPERTY) == 1
