@@ -4,7 +4,6 @@ the verdict out (see component.py)."""
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from typing import Any, Dict, List
 
@@ -24,8 +23,10 @@ from components.serving_validator import checks
 from components.serving_validator import model_card
 from components.serving_validator import probe
 from components.serving_validator import properties
+from components.serving_validator import standby
 from components.serving_validator import warmup
 from components.tfds_example_gen import properties as example_properties
+from components.tfds_example_gen import records
 from components.trainer import record as training_record
 
 BATCH_SIZES = (1, 64)
@@ -37,10 +38,8 @@ PROBE_TIMEOUT_SECONDS = 600
 def eval_examples(examples: types.Artifact, split: str, count: int
                   ) -> List[bytes]:
     """The first `count` serialized examples of a split."""
-    uri = artifact_utils.get_split_uri([examples], split)
-    files = sorted(tf.io.gfile.glob(os.path.join(uri, "*")))
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    return [record.numpy() for record in dataset.take(count)]
+    return [record.numpy()
+            for record in records.dataset(examples, split).take(count)]
 
 
 def images_of(serialized: List[bytes],
@@ -73,7 +72,8 @@ class ProbeFailed(RuntimeError):
 
 def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
               repeats: int) -> dict:
-    """The probe's result, from a fresh Python process.
+    """The probe's result, from a fresh Python process (one started ahead
+    of need, if the runner started one: see standby.py).
 
     Raises:
       ProbeFailed: the process did not finish its check. A verdict of
@@ -83,16 +83,17 @@ def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
     with tempfile.TemporaryDirectory() as folder:
         probe.write_requests(folder, serialized, images)
         output = os.path.join(folder, "probe.json")
-        try:
-            process = subprocess.run(
-                [sys.executable, "-m", "components.serving_validator.probe",
-                 "--model", model_dir, "--requests", folder, "--output",
+        flags = ["--model", model_dir, "--requests", folder, "--output",
                  output, "--batch-sizes",
                  ",".join(str(min(s, len(serialized))) for s in BATCH_SIZES),
-                 "--repeats", str(repeats)],
-                capture_output=True, text=True, check=False,
-                timeout=PROBE_TIMEOUT_SECONDS)
+                 "--repeats", str(repeats)]
+        process, started_early = standby.process()
+        try:
+            _, stderr = process.communicate(json.dumps(flags) + "\n",
+                                            timeout=PROBE_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
             raise ProbeFailed(
                 f"the serving check of {model_dir} gave no answer within "
                 f"{PROBE_TIMEOUT_SECONDS} s") from None
@@ -100,9 +101,9 @@ def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
             raise ProbeFailed(
                 f"the serving check of {model_dir} ended with exit code "
                 f"{process.returncode} before it could judge the model: "
-                f"{process.stderr.strip()[-1500:]}")
+                f"{stderr.strip()[-1500:]}")
         with open(output, encoding="utf-8") as f:
-            return json.load(f)
+            return dict(json.load(f), started_early=started_early)
 
 
 def record(blessing: types.Artifact, verdict: checks.Verdict,
@@ -171,7 +172,8 @@ class Executor(base_executor.BaseExecutor):
                          verdict.reasons))
         record(blessing, verdict, {
             "model": model_dir, "examples": len(serialized),
-            "load_seconds": seen.get("load_seconds")})
+            "load_seconds": seen.get("load_seconds"),
+            "probe_started_early": seen["started_early"]})
         if not verdict.passed:
             io_utils.delete_dir(stamped)
             return

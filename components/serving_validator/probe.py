@@ -4,6 +4,9 @@ own that imports nothing but TensorFlow and NumPy.
   python -m components.serving_validator.probe --model DIR \
       --requests DIR --output probe.json
 
+or, started ahead of need (see standby.py), `--standby` and the same flags
+as one JSON list on standard input.
+
 The requests folder holds `examples.tfrecord` (serialized tf.Examples, as
 `serving_default` takes them) and `images.npy` (uint8, as `serving_images`
 takes them), made from the same real examples (see `write_requests`). A
@@ -15,6 +18,7 @@ warm-up file in the model is replayed first, as TF Serving would. The probe load
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -118,12 +122,25 @@ def read_requests(folder: str) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--requests", required=True)
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--model")
+    parser.add_argument("--requests")
+    parser.add_argument("--output")
     parser.add_argument("--batch-sizes", default="1,64")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--standby", action="store_true",
+        help="wait for the other flags as one JSON list on standard input "
+             "(see standby.py); end quietly if it closes first")
     args = parser.parse_args()
+    if args.standby:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        args = parser.parse_args(json.loads(line))
+    missing = [f"--{name}" for name in ("model", "requests", "output")
+               if not getattr(args, name)]
+    if missing:
+        parser.error(f"{', '.join(missing)} required")
     result = probe(args.model, read_requests(args.requests),
                    [int(s) for s in args.batch_sizes.split(",")],
                    args.repeats)

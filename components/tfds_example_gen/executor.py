@@ -1,4 +1,5 @@
-"""Executor: writes a TFDS dataset's splits as gzipped TFRecords with Beam."""
+"""Executor: writes a TFDS dataset's splits as TFRecords with Beam (stored
+as records.py says)."""
 
 import json
 import os
@@ -8,7 +9,6 @@ import apache_beam as beam
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from tfx import types
-from tfx.components.example_gen import write_split
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
@@ -16,6 +16,7 @@ from components.tfds_example_gen import converter
 from components.tfds_example_gen import dataset
 from components.tfds_example_gen import manifest
 from components.tfds_example_gen import properties
+from components.tfds_example_gen import records
 
 EXAMPLES_KEY = "examples"
 
@@ -39,7 +40,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             for split, tfds_split in splits.items():
                 output = os.path.join(
                     artifact_utils.get_split_uri([examples], split),
-                    write_split.DEFAULT_FILE_NAME)
+                    records.FILE_PREFIX)
                 reading = _reading(builder, tfds_split, encodings)
                 _ = (
                     p
@@ -49,7 +50,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                         _serialized_examples, encodings,
                         batched="batch_size" in reading)
                     | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                        output, file_name_suffix=".gz"))
+                        output, file_name_suffix=records.SUFFIX))
 
         examples.set_string_custom_property("tfds_name", builder.info.name)
         examples.set_string_custom_property("tfds_version",

@@ -62,8 +62,13 @@ class ProgressHandler(logging.Handler):
     """Collects node records from log messages and reports finished nodes."""
 
     def __init__(self, node_ids, report: Callable[[str, NodeRecord], None],
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 on_work: Optional[Callable[[str], None]] = None):
+        """`report` gets each node as it finishes; `on_work`, if given,
+        the id of each node whose executor starts (not for a node found
+        in the cache)."""
         super().__init__(level=logging.INFO)
+        self._on_work = on_work
         self.records: Dict[str, NodeRecord] = {n: NodeRecord()
                                                for n in node_ids}
         self._report = report
@@ -73,6 +78,7 @@ class ProgressHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
+        working = None
         with self._lock:
             if match := _STARTED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
@@ -87,6 +93,7 @@ class ProgressHandler(logging.Handler):
                 node_id = self._current.get(record.thread)
                 if node_id:
                     self.records[node_id].work_started = self._clock()
+                    working = node_id
             elif _BEAM_RUNS.match(message):
                 node = self._running_node(record.thread)
                 if (node and node.work_started is not None
@@ -106,6 +113,8 @@ class ProgressHandler(logging.Handler):
                 node.started = None
                 self._current.pop(record.thread, None)
                 self._report(match[1], node)
+        if working and self._on_work:
+            self._on_work(working)
 
     def _running_node(self, thread: int) -> Optional[NodeRecord]:
         """The node running in `thread`; Beam may log from its own thread,

@@ -16,8 +16,10 @@ from tfx.orchestration.beam import beam_dag_runner
 from tfx.dsl.compiler import constants as compiler_constants
 from tfx.orchestration.portable import runtime_parameter_utils
 
+from components.serving_validator import standby
 from pipeline.reporting import console
 from pipeline import factory
+from pipeline import nodes
 from pipeline.metadata import runs as metadata_runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
@@ -94,7 +96,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     preflight_seconds = time.monotonic() - started
     handler = progress.ProgressHandler(
         node_ids, lambda node_id, record: echo(
-            progress.format_line(node_id, record)))
+            progress.format_line(node_id, record)), on_work=_on_work)
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
     try:
@@ -105,6 +107,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
         logging.exception("pipeline run %s failed", run_id)
     finally:
         logging.getLogger().removeHandler(handler)
+        standby.discard()
 
     store = metadata_store.open_store(metadata_url(config), read_only=False)
     # TFX records a node whose inputs cannot be resolved as FAILED in ML
@@ -136,6 +139,14 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
         raise RunError(f"{where}: {type(error).__name__}: {error}"
                        f"{log_hint}") from error
     return summary
+
+
+def _on_work(node_id: str) -> None:
+    """Nodes share this process: while the Evaluator works, mostly on one
+    core, the serving check's fresh process imports TensorFlow on the
+    other (components/serving_validator/standby.py)."""
+    if node_id == nodes.EVALUATOR and (os.cpu_count() or 1) > 1:
+        standby.start_early()
 
 
 def _write_report(summary, store, run,

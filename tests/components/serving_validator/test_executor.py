@@ -22,6 +22,7 @@ from components.pusher import serving_dir
 from components.serving_validator import checks
 from components.serving_validator import executor
 from components.serving_validator import properties
+from components.serving_validator import standby
 from components.serving_validator import warmup
 from tests.conftest import SCHEMA
 
@@ -229,6 +230,19 @@ def test_the_pusher_publishes_the_validated_copy_only(tmp_path):
     pushed, base = _push(tmp_path / "bad", bad, refused)
     assert pushed.get_int_custom_property("pushed") == 0
     assert serving_dir.versions(base) == []
+
+
+def test_a_probe_started_ahead_of_need_does_the_check(tmp_path):
+    standby.start_early()
+    waiting = standby._waiting  # pylint: disable=protected-access
+    blessing = _validate(tmp_path, _model_artifact(tmp_path))
+    assert blessing.get_int_custom_property(properties.BLESSED) == 1, \
+        _reason(blessing)
+    assert waiting.returncode == 0
+    assert standby._waiting is None  # pylint: disable=protected-access
+    details = json.loads((tmp_path / "infra_blessing" / properties.RESULT_FILE
+                          ).read_text())
+    assert details["probe_started_early"] is True
 
 
 def test_the_probe_imports_nothing_but_tensorflow(tmp_path):

@@ -17,6 +17,7 @@ from components.tfds_example_gen import dataset
 from components.tfds_example_gen import driver
 from components.tfds_example_gen import executor
 from components.tfds_example_gen import manifest
+from components.tfds_example_gen import records
 from tests import tiny_dataset
 
 SPLITS = {"train": "train", "eval": "test"}
@@ -37,10 +38,11 @@ def _run_executor(tmp_path, data_dir, name="tiny_images/clean",
 
 
 def _read(split_dir):
-    files = glob.glob(os.path.join(split_dir, "*.gz"))
+    files = glob.glob(os.path.join(split_dir, records.FILE_PREFIX + "*"))
     assert files, f"no TFRecord files in {split_dir}"
+    # Uncompressed (records.py): read as plain TFRecords.
     return [tf.train.Example.FromString(r.numpy()) for r in
-            tf.data.TFRecordDataset(files, compression_type="GZIP")]
+            tf.data.TFRecordDataset(files)]
 
 
 def test_writes_every_split_with_properties(tmp_path, tfds_data_dir):

@@ -35,6 +35,19 @@ def test_executed_cached_and_failed():
     assert (b.work_seconds, b.overhead_seconds) == (0.0, 0.25)
 
 
+def test_on_work_names_the_nodes_whose_executor_starts():
+    working = []
+    handler = progress.ProgressHandler(["A", "B"], lambda n, r: None,
+                                       on_work=working.append)
+    _log(handler, "node A is running.")
+    _log(handler, "A cached execution 4 is used.")
+    _log(handler, "node A is finished.")
+    _log(handler, "node B is running.")
+    assert working == []
+    _log(handler, "Going to run a new execution 5")
+    assert working == ["B"]
+
+
 def test_beam_set_up_is_not_work():
     clock = iter([0.0, 1.0, 3.5, 9.0, 9.5]).__next__
     handler = progress.ProgressHandler(["StatisticsGen"], lambda n, r: None,

@@ -97,6 +97,9 @@ def test_the_pushed_version_was_validated_for_serving(runs):
     validation = first["serving_validation"]
     assert validation["passed"] is True and validation["reason"] is None
     assert validation["latency_ms"]["serving_default"]["p50_batch_64"] > 0
+    # The runner started the probe's process while the Evaluator ran.
+    with open(validation["details"], encoding="utf-8") as f:
+        assert json.load(f)["probe_started_early"] is True
     pushed = first["pushed_model"]
     warmup_file = os.path.join(pushed, "assets.extra",
                                "tf_serving_warmup_requests")

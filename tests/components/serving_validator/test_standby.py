@@ -1,0 +1,66 @@
+"""The probe process started ahead of need: the same fresh process, asked
+through its standard input; nothing is left running."""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from components.serving_validator import standby
+
+
+@pytest.fixture(autouse=True)
+def _nothing_waiting():
+    standby.discard()
+    yield
+    standby.discard()
+
+
+def test_the_process_started_early_is_the_one_handed_out():
+    standby.start_early()
+    waiting = standby._waiting  # pylint: disable=protected-access
+    standby.start_early()  # one is waiting already: no second process
+    assert standby._waiting is waiting  # pylint: disable=protected-access
+    assert standby.process() == (waiting, True)
+    assert standby._waiting is None  # pylint: disable=protected-access
+    fresh, early = standby.process()  # none waits now: a new one
+    assert fresh is not waiting and not early
+    for process in (waiting, fresh):
+        process.kill()
+        process.communicate()
+
+
+def test_a_waiting_process_that_died_is_not_handed_out():
+    standby.start_early()
+    dead = standby._waiting  # pylint: disable=protected-access
+    dead.kill()
+    dead.communicate()
+    process, early = standby.process()
+    assert process is not dead and process.poll() is None and not early
+    process.kill()
+    process.communicate()
+
+
+def test_discard_stops_the_waiting_process():
+    standby.start_early()
+    waiting = standby._waiting  # pylint: disable=protected-access
+    standby.discard()
+    assert waiting.poll() is not None
+    assert standby._waiting is None  # pylint: disable=protected-access
+
+
+def test_a_waiting_probe_ends_quietly_when_nobody_asks():
+    process = subprocess.Popen(standby.COMMAND, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    _, stderr = process.communicate("", timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+
+
+def test_a_request_without_a_model_is_a_usage_error():
+    process, _ = standby.process()
+    _, stderr = process.communicate(
+        json.dumps(["--requests", "x", "--output", "y"]) + "\n", timeout=120)
+    assert process.returncode == 2
+    assert "--model required" in stderr
