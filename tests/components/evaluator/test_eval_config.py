@@ -9,6 +9,8 @@ def test_thresholds_overall_and_per_class():
     config = eval_config.build_eval_config(0.85, 0.01, 0.05)
     assert config.model_specs[0].label_key == "label"
     assert config.model_specs[0].signature_name == "serving_default"
+    # Given, so that TFMA does not load the model to find it out.
+    assert config.model_specs[0].model_type == tfma.TF_KERAS
     slicing = [list(s.feature_keys) for s in config.slicing_specs]
     assert slicing == [[], ["label"]]
     metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
