@@ -8,6 +8,7 @@ from typing import Any, Dict, List
 import apache_beam as beam
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import naming
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
@@ -38,19 +39,19 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         with self._make_beam_pipeline() as p:
             for split, tfds_split in splits.items():
-                output = os.path.join(
+                prefix = os.path.join(
                     artifact_utils.get_split_uri([examples], split),
                     records.FILE_PREFIX)
-                reading = _reading(builder, tfds_split, encodings)
+                tf.io.gfile.makedirs(os.path.dirname(prefix))
+                shards = builder.info.splits[tfds_split].file_instructions
                 _ = (
                     p
-                    | f"Read[{split}]" >> tfds.beam.ReadFromTFDS(
-                        builder, split=tfds_split, **reading)
-                    | f"ToExample[{split}]" >> beam.FlatMap(
-                        _serialized_examples, encodings,
-                        batched="batch_size" in reading)
-                    | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                        output, file_name_suffix=records.SUFFIX))
+                    | f"Shards[{split}]" >> beam.Create(
+                        list(enumerate(shards)))
+                    | f"Spread[{split}]" >> beam.Reshuffle()
+                    | f"Write[{split}]" >> beam.Map(
+                        _write_shard, builder, prefix, len(shards),
+                        encodings, _reading(builder, tfds_split, encodings)))
 
         examples.set_string_custom_property("tfds_name", builder.info.name)
         examples.set_string_custom_property("tfds_version",
@@ -85,7 +86,7 @@ _BATCH = 1024
 def _reading(builder, tfds_split: str,
              encodings: Dict[str, converter.FeatureEncoding]
              ) -> Dict[str, Any]:
-    """`as_dataset` arguments for ReadFromTFDS: batches, decoded in parallel,
+    """`as_dataset` arguments for a split's shards: batches, decoded in parallel,
     when `can_batch` says so; otherwise an example at a time."""
     read_config = tfds.ReadConfig(
         num_parallel_calls_for_decode=tf.data.AUTOTUNE)
@@ -108,8 +109,41 @@ def can_batch(file_instructions, encodings) -> bool:
     return whole_shards and fixed_shapes
 
 
+def _write_shard(indexed, builder, prefix: str, count: int,
+                 encodings: Dict[str, converter.FeatureEncoding],
+                 reading: Dict[str, Any]) -> int:
+    """Writes the records of one TFDS shard (a file instruction) to file
+    `index` of `count`; returns how many.
+
+    One output file per TFDS shard, written by TensorFlow's C++ writer: as
+    Beam elements, every record paid Beam's per-element bookkeeping and a
+    Python CRC on its way to WriteToTFRecord, 2.5 s of the 6.7 s that
+    Fashion-MNIST took (cProfile). The file is written under a temporary
+    name and renamed, so a retried shard replaces it whole. How a shard is
+    read is as in `tfds.beam.ReadFromTFDS`.
+    """
+    index, instruction = indexed
+    shard = naming.FilenameInfo.from_str(instruction.filename)
+    records_read = builder.as_dataset(
+        split=f"{shard.split}[{shard.shard_index}shard]", **reading)
+    if instruction.skip > 0:
+        records_read = records_read.skip(instruction.skip)
+    if not instruction.takes_all:
+        records_read = records_read.take(instruction.take)
+    path = f"{prefix}-{index:05d}-of-{count:05d}{records.SUFFIX}"
+    temporary = f"{path}.incomplete"
+    written = 0
+    with tf.io.TFRecordWriter(temporary) as writer:
+        for values in tfds.as_numpy(records_read):
+            for record in _serialized_examples(
+                    values, encodings, batched="batch_size" in reading):
+                writer.write(record)
+                written += 1
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+    return written
+
+
 def _serialized_examples(values, encodings, batched: bool):
-    values = tfds.as_numpy(values)
     if batched:
         return converter.serialized_examples(values, encodings)
     return [converter.to_example(values, encodings).SerializeToString()]

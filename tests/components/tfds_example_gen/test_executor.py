@@ -158,3 +158,25 @@ def test_only_whole_shards_of_fixed_shape_features_are_batched():
     assert not executor.can_batch([_Instruction(), _Instruction(skip=5)],
                                   fixed)
     assert not executor.can_batch([_Instruction(takes_all=False)], fixed)
+
+
+def test_one_file_per_tfds_shard_written_whole(tmp_path, tfds_data_dir):
+    examples = _run_executor(tmp_path, tfds_data_dir)
+    builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
+    for split, tfds_split in SPLITS.items():
+        shards = builder.info.splits[tfds_split].file_instructions
+        names = sorted(os.listdir(os.path.join(examples.uri,
+                                               f"Split-{split}")))
+        assert names == [f"{records.FILE_PREFIX}-{i:05d}-of-{len(shards):05d}"
+                         for i in range(len(shards))]
+    # A shard written again (a retried bundle) replaces its file.
+    prefix = os.path.join(examples.uri, "Split-eval", records.FILE_PREFIX)
+    shards = builder.info.splits["test"].file_instructions
+    reading = executor._reading(  # pylint: disable=protected-access
+        builder, "test", converter.encodings_for(builder.info.features))
+    before = _read(os.path.join(examples.uri, "Split-eval"))
+    written = executor._write_shard(  # pylint: disable=protected-access
+        (0, shards[0]), builder, prefix, len(shards),
+        converter.encodings_for(builder.info.features), reading)
+    assert written == shards[0].examples_in_shard
+    assert _read(os.path.join(examples.uri, "Split-eval")) == before
