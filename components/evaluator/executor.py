@@ -27,6 +27,8 @@ class Executor(tfx_executor.Executor):
         # TensorFlow drops before the call that works, prints the whole
         # batch (up to 1,000 examples of 800 bytes): 6 % of the
         # Evaluator's time (py-spy). Printed shortened, it costs nothing.
+        # The setting holds in this process, so with Beam's
+        # multi_processing mode (TFMA in worker processes) it is lost.
         with np.printoptions(threshold=_PRINTED_ELEMENTS):
             super().Do(input_dict, output_dict, exec_properties)
         evaluation = artifact_utils.get_single_instance(

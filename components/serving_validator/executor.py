@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 import tempfile
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -88,22 +88,40 @@ def run_probe(model_dir: str, serialized: List[bytes], images: np.ndarray,
                  ",".join(str(min(s, len(serialized))) for s in BATCH_SIZES),
                  "--repeats", str(repeats)]
         process, started_early = standby.process()
-        try:
-            _, stderr = process.communicate(json.dumps(flags) + "\n",
-                                            timeout=PROBE_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise ProbeFailed(
-                f"the serving check of {model_dir} gave no answer within "
-                f"{PROBE_TIMEOUT_SECONDS} s") from None
-        if process.returncode != 0 or not os.path.isfile(output):
+        returncode, stderr = _ask(process, flags, model_dir)
+        if started_early and not os.path.isfile(output):
+            # The process that waited died (e.g. killed for memory beside
+            # the Evaluator): the check is the fresh process's, not it.
+            logging.warning("the serving check's early process ended "
+                            "(exit code %s); starting another: %s",
+                            returncode, stderr.strip()[-500:])
+            started_early = False
+            returncode, stderr = _ask(standby.start(), flags, model_dir)
+        if returncode != 0 or not os.path.isfile(output):
             raise ProbeFailed(
                 f"the serving check of {model_dir} ended with exit code "
-                f"{process.returncode} before it could judge the model: "
+                f"{returncode} before it could judge the model: "
                 f"{stderr.strip()[-1500:]}")
         with open(output, encoding="utf-8") as f:
             return dict(json.load(f), started_early=started_early)
+
+
+def _ask(process, flags: List[str], model_dir: str) -> Tuple[int, str]:
+    """Sends a probe process its flags; (exit code, stderr) once it ends."""
+    try:
+        _, stderr = process.communicate(json.dumps(flags) + "\n",
+                                        timeout=PROBE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise ProbeFailed(
+            f"the serving check of {model_dir} gave no answer within "
+            f"{PROBE_TIMEOUT_SECONDS} s") from None
+    except (BrokenPipeError, OSError) as error:
+        process.kill()
+        _, stderr = process.communicate()
+        return process.returncode, f"{error}; {stderr}"
+    return process.returncode, stderr
 
 
 def record(blessing: types.Artifact, verdict: checks.Verdict,

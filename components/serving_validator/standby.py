@@ -15,6 +15,7 @@ parent does: its standard input closes.
 """
 
 import atexit
+import os
 import subprocess
 import sys
 import threading
@@ -27,13 +28,19 @@ _lock = threading.Lock()
 _waiting: Optional[subprocess.Popen] = None
 
 
+def spare_core() -> bool:
+    """Whether this process may use more than one CPU (its affinity, which
+    a container's CPU set limits; not the host's count)."""
+    return len(os.sched_getaffinity(0)) > 1
+
+
 def start_early() -> None:
     """Starts a probe process that waits for the next request; a no-op if
     one is already waiting."""
     global _waiting  # pylint: disable=global-statement
     with _lock:
         if _waiting is None or _waiting.poll() is not None:
-            _waiting = _start()
+            _waiting = start()
 
 
 def process() -> Tuple[subprocess.Popen, bool]:
@@ -45,7 +52,7 @@ def process() -> Tuple[subprocess.Popen, bool]:
         waiting, _waiting = _waiting, None
     if waiting is not None and waiting.poll() is None:
         return waiting, True
-    return _start(), False
+    return start(), False
 
 
 def discard() -> None:
@@ -58,7 +65,8 @@ def discard() -> None:
         waiting.communicate()
 
 
-def _start() -> subprocess.Popen:
+def start() -> subprocess.Popen:
+    """A new probe process, waiting for its request."""
     return subprocess.Popen(COMMAND, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

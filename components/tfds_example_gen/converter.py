@@ -7,8 +7,8 @@ Images are stored as one raw uint8 bytes value (the shape lives in the schema),
 not as encoded PNG and not as one int64 per pixel: raw bytes decode with one
 vectorised `tf.io.decode_raw`, and gzip-compressed TFRecords of raw bytes are
 smaller than int64 lists and about as small as PNG (see README for the
-measurement, `benchmarks/image_encoding.py`). How the records are stored:
-records.py.
+measurement, `benchmarks/image_encoding.py`); the records are written
+uncompressed (records.py says why).
 """
 
 import dataclasses

@@ -91,15 +91,21 @@ def class_names(builder) -> Optional[List[str]]:
 
 
 def check_splits(builder, splits: Mapping[str, str]) -> None:
-    """Raises DatasetError if a TFDS split (or slice) does not exist."""
+    """Raises DatasetError if a TFDS split (or slice) does not exist or
+    holds no examples."""
     for pipeline_split, tfds_split in splits.items():
         try:
-            builder.info.splits[tfds_split].num_examples  # pylint: disable=expression-not-assigned
+            examples = builder.info.splits[tfds_split].num_examples
         except (KeyError, ValueError) as error:
             raise DatasetError(
                 f"{builder.info.full_name!r} has no split {tfds_split!r} for "
                 f"the pipeline's {pipeline_split!r} split; it has "
                 f"{sorted(builder.info.splits.keys())}.") from error
+        if not examples:
+            raise DatasetError(
+                f"{tfds_split!r} of {builder.info.full_name!r} holds no "
+                f"examples, so the pipeline's {pipeline_split!r} split "
+                "would be empty; take a split or slice that has some.")
 
 
 def _file_instructions(builder, tfds_split: str):

@@ -10,16 +10,42 @@ than the minutes of a run. Readers go by the file name, as TFX's own do
 """
 
 import os
+import uuid
 from typing import List, Tuple
 
 import tensorflow as tf
 from tfx import types
 from tfx.types import artifact_utils
 
-# Beam's WriteToTFRecord names each file `<prefix>-SSSSS-of-NNNNN<suffix>`.
+# Each split's files are `<prefix>-SSSSS-of-NNNNN`, one per TFDS shard.
 FILE_PREFIX = "data_tfrecord"
-SUFFIX = ""
 _GZIP_SUFFIX = ".gz"
+
+
+def shard_path(split_uri: str, index: int, count: int) -> str:
+    """Where file `index` of a split's `count` files goes."""
+    return os.path.join(split_uri,
+                        f"{FILE_PREFIX}-{index:05d}-of-{count:05d}")
+
+
+def write_shard(path: str, serialized) -> int:
+    """Writes serialized records to `path` as written records are stored
+    (uncompressed), whole or not at all: under a name of its own first,
+    then renamed, so that a retried or a concurrent attempt at the same
+    file replaces it whole. Returns how many were written."""
+    partial = os.path.join(os.path.dirname(path),
+                           f".{os.path.basename(path)}-{uuid.uuid4().hex}")
+    written = 0
+    try:
+        with tf.io.TFRecordWriter(partial) as writer:
+            for record in serialized:
+                writer.write(record)
+                written += 1
+        tf.io.gfile.rename(partial, path, overwrite=True)
+    finally:
+        if tf.io.gfile.exists(partial):
+            tf.io.gfile.remove(partial)
+    return written
 
 
 def split_files(examples: types.Artifact, split: str

@@ -245,6 +245,23 @@ def test_a_probe_started_ahead_of_need_does_the_check(tmp_path):
     assert details["probe_started_early"] is True
 
 
+def test_an_early_process_that_died_is_replaced_by_a_fresh_one(
+        tmp_path, monkeypatch):
+    """Killed while it waited (e.g. for memory beside the Evaluator): the
+    check runs in a new process instead of failing the component."""
+    dying = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    monkeypatch.setattr(standby, "process", lambda: (dying, True))
+    blessing = _validate(tmp_path, _model_artifact(tmp_path))
+    assert blessing.get_int_custom_property(properties.BLESSED) == 1, \
+        _reason(blessing)
+    assert dying.returncode == 3
+    details = json.loads((tmp_path / "infra_blessing" / properties.RESULT_FILE
+                          ).read_text())
+    assert details["probe_started_early"] is False
+
+
 def test_the_probe_imports_nothing_but_tensorflow(tmp_path):
     model = _model_artifact(tmp_path)
     examples = executor.eval_examples(_examples(tmp_path), "eval", 4)

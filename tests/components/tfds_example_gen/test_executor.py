@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from tfx.dsl.components.base import base_beam_executor
@@ -118,6 +119,14 @@ def test_unknown_dataset_suggests_close_names():
         raise AssertionError("no error for an unknown dataset")
 
 
+def test_an_empty_slice_is_named(tfds_data_dir):
+    builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
+    with pytest.raises(dataset.DatasetError,
+                       match=r"'test\[100%:\]' .* holds no examples"):
+        dataset.check_splits(builder, {"train": "train",
+                                       "eval": "test[100%:]"})
+
+
 def test_unknown_split_is_named(tfds_data_dir):
     builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
     try:
@@ -170,13 +179,13 @@ def test_one_file_per_tfds_shard_written_whole(tmp_path, tfds_data_dir):
         assert names == [f"{records.FILE_PREFIX}-{i:05d}-of-{len(shards):05d}"
                          for i in range(len(shards))]
     # A shard written again (a retried bundle) replaces its file.
-    prefix = os.path.join(examples.uri, "Split-eval", records.FILE_PREFIX)
+    split_uri = os.path.join(examples.uri, "Split-eval")
     shards = builder.info.splits["test"].file_instructions
     reading = executor._reading(  # pylint: disable=protected-access
         builder, "test", converter.encodings_for(builder.info.features))
     before = _read(os.path.join(examples.uri, "Split-eval"))
     written = executor._write_shard(  # pylint: disable=protected-access
-        (0, shards[0]), builder, prefix, len(shards),
+        (0, shards[0]), builder, split_uri, len(shards),
         converter.encodings_for(builder.info.features), reading)
     assert written == shards[0].examples_in_shard
     assert _read(os.path.join(examples.uri, "Split-eval")) == before

@@ -42,3 +42,20 @@ def test_a_split_written_both_ways_is_refused(tmp_path):
     examples = _examples(tmp_path, {"a": [b"a"], "b.gz": [b"b"]})
     with pytest.raises(ValueError, match="gzipped and uncompressed"):
         records.split_files(examples, "eval")
+
+
+def test_a_shard_is_written_whole_or_not_at_all(tmp_path):
+    path = records.shard_path(str(tmp_path), 0, 1)
+    assert path.endswith("data_tfrecord-00000-of-00001")
+    assert records.write_shard(path, [b"a", b"b"]) == 2
+
+    def failing():
+        yield b"c"
+        raise RuntimeError("the reader failed")
+
+    with pytest.raises(RuntimeError):
+        records.write_shard(path, failing())
+    # The earlier file stands; nothing half-written is left beside it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "data_tfrecord-00000-of-00001"]
+    assert [r.numpy() for r in tf.data.TFRecordDataset(path)] == [b"a", b"b"]

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from components.pusher import serving_dir
+from components.serving_validator import standby
 from pipeline import nodes
 from pipeline.commands import run as run_command
 from pipeline.metadata import resolvers
@@ -97,9 +98,10 @@ def test_the_pushed_version_was_validated_for_serving(runs):
     validation = first["serving_validation"]
     assert validation["passed"] is True and validation["reason"] is None
     assert validation["latency_ms"]["serving_default"]["p50_batch_64"] > 0
-    # The runner started the probe's process while the Evaluator ran.
+    # The runner started the probe's process while the Evaluator ran (on
+    # a machine with a core to spare).
     with open(validation["details"], encoding="utf-8") as f:
-        assert json.load(f)["probe_started_early"] is True
+        assert json.load(f)["probe_started_early"] is standby.spare_core()
     pushed = first["pushed_model"]
     warmup_file = os.path.join(pushed, "assets.extra",
                                "tf_serving_warmup_requests")
