@@ -49,7 +49,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     | f"Spread[{split}]" >> beam.Reshuffle()
                     | f"Write[{split}]" >> beam.Map(
                         _write_shard, builder, split_uri, len(shards),
-                        encodings, _reading(builder, tfds_split, encodings)))
+                        encodings, _reading(shards, encodings)))
 
         examples.set_string_custom_property("tfds_name", builder.info.name)
         examples.set_string_custom_property("tfds_version",
@@ -81,15 +81,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 _BATCH = 1024
 
 
-def _reading(builder, tfds_split: str,
+def _reading(file_instructions,
              encodings: Dict[str, converter.FeatureEncoding]
              ) -> Dict[str, Any]:
     """`as_dataset` arguments for a split's shards: batches, decoded in
     parallel, when `can_batch` says so; otherwise an example at a time."""
     read_config = tfds.ReadConfig(
         num_parallel_calls_for_decode=tf.data.AUTOTUNE)
-    if not can_batch(builder.info.splits[tfds_split].file_instructions,
-                     encodings):
+    if not can_batch(file_instructions, encodings):
         return {"read_config": read_config}
     return {"read_config": read_config, "batch_size": _BATCH}
 

@@ -182,7 +182,7 @@ def test_one_file_per_tfds_shard_written_whole(tmp_path, tfds_data_dir):
     split_uri = os.path.join(examples.uri, "Split-eval")
     shards = builder.info.splits["test"].file_instructions
     reading = executor._reading(  # pylint: disable=protected-access
-        builder, "test", converter.encodings_for(builder.info.features))
+        shards, converter.encodings_for(builder.info.features))
     before = _read(os.path.join(examples.uri, "Split-eval"))
     written = executor._write_shard(  # pylint: disable=protected-access
         (0, shards[0]), builder, split_uri, len(shards),
