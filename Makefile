@@ -9,9 +9,13 @@ PIP_INSTALL := $(VENV)/bin/pip install --ignore-requires-python -c constraints.t
 ARGS ?=
 export TF_USE_LEGACY_KERAS := 1
 
-IMAGE ?= tfds-pipeline:0.1.0
+IMAGE ?= localhost/tfds-pipeline:0.1.0
+BASE_IMAGE ?= python:3.11.7-slim-bookworm
+DEBIAN_BASE ?= localhost/debian12-python:3.11
+GPU ?= 0
+ARCHIVE ?= build/tfds-pipeline.oci.tar
 
-.PHONY: install run test test-fast benchmark image clean
+.PHONY: install run test test-fast benchmark image base-image image-archive clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +37,29 @@ test-fast: install
 benchmark: install
 	$(PY) benchmarks/pipeline_vs_plain.py $(ARGS)
 
-# The image Kubeflow and Vertex tasks run (see Dockerfile); push it and pass
-# the same tag to `compile --image` (or PIPELINE_IMAGE).
+# The image Kubeflow and Vertex tasks run (see Dockerfile), built with Docker
+# where a daemon answers and with buildah otherwise (image/build.sh). Push it
+# and pass the same tag to `compile --image` (or PIPELINE_IMAGE):
+#   make image IMAGE=registry.example/tfds-pipeline:0.1.0 [GPU=1]
+# Without a registry to pull the base from: `make base-image`, then
+#   make image BASE_IMAGE=localhost/debian12-python:3.11
 image:
-	docker build -t $(IMAGE) .
+	bash image/build.sh $(IMAGE) $(BASE_IMAGE) $(GPU)
+
+# A Debian 12 base with Python 3.11 from Debian's archive (debootstrap).
+base-image:
+	bash image/debian-base.sh $(DEBIAN_BASE)
+
+# The image as an OCI archive, what `skopeo copy` pushes to a registry or
+# `podman load` / `docker load` loads elsewhere; skopeo reads the image from
+# Docker's daemon or from buildah's and podman's local storage.
+image-archive:
+	mkdir -p $(dir $(ARCHIVE))
+	rm -f $(ARCHIVE)
+	if command -v docker >/dev/null && docker info >/dev/null 2>&1; \
+	then source=docker-daemon; else source=containers-storage; fi; \
+	skopeo copy $$source:$(IMAGE) oci-archive:$(ARCHIVE):$(IMAGE)
+	@ls -l $(ARCHIVE)
 
 clean:
 	rm -rf output build *.egg-info

@@ -277,6 +277,9 @@ class KubeflowConfig:
         Trainer, e.g. (("cloud.google.com/gke-accelerator",
         "nvidia-tesla-t4"),).
       retries: retries of a failed task, with exponential backoff.
+      volumes: (PersistentVolumeClaim name, mount path) pairs mounted into
+        every task; local paths of the pipeline (its root, the TFDS data
+        dir) must lie under one of them.
     """
 
     image: str
@@ -295,11 +298,28 @@ class KubeflowConfig:
     trainer_node_selector: Tuple[Tuple[str, str], ...] = ()
     metadata_secret: Optional[str] = None
     retries: int = 2
+    volumes: Tuple[Tuple[str, str], ...] = ()
 
     def __post_init__(self):
         _require(bool(self.image) and " " not in self.image,
                  f"image {self.image!r} is not a container image name such "
                  "as gcr.io/project/tfds-pipeline:1.0.")
+        for claim, mount_path in self.volumes:
+            # A claim's name is a DNS-1123 subdomain (Kubernetes' rule).
+            _require(bool(re.fullmatch(
+                r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", claim)),
+                     f"volume {claim}:{mount_path}: {claim!r} is not a "
+                     "PersistentVolumeClaim name (lower-case letters, "
+                     "digits, '-' and '.'), e.g. pipeline-data:/data.")
+            _require(mount_path.startswith("/")
+                     and os.path.normpath(mount_path) == mount_path
+                     and mount_path != "/",
+                     f"volume {claim}:{mount_path}: the mount path must be "
+                     "an absolute, normalized path other than /, e.g. "
+                     "pipeline-data:/data.")
+        mount_paths = [m for _, m in self.volumes]
+        _require(len(set(mount_paths)) == len(mount_paths),
+                 f"two volumes mount at the same path: {mount_paths}.")
         from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
         try:
             parsed = urls.parse_for_package(self.metadata_url)
@@ -339,6 +359,14 @@ class KubeflowConfig:
                 r"[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?", value)),
                      f"{field.replace('_', ' ')} {value!r} is not a "
                      "Kubernetes memory quantity such as 8G or 512Mi.")
+
+    def volume_for(self, path: str) -> Optional[Tuple[str, str]]:
+        """The (claim, mount path) a local path lies under, if any."""
+        path = os.path.normpath(path)
+        for claim, mount_path in self.volumes:
+            if os.path.commonpath([mount_path, path]) == mount_path:
+                return claim, mount_path
+        return None
 
 
 @dataclasses.dataclass(frozen=True)

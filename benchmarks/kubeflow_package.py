@@ -29,6 +29,9 @@ def _compile(package, data_dir, work, metadata_url, epochs, seed, env):
     subprocess.run([
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
         "--output", package, "--image", "tfds-pipeline:bench",
+        # The package's local paths lie on claims; the tasks here are
+        # processes that see them at the same paths.
+        "--volume", f"work:{work}", "--volume", f"datasets:{data_dir}",
         "--pipeline-root", os.path.join(work, "root"),
         "--metadata", metadata_url, "--metadata-secret",
         f"{SECRET}:password", "--tfds-data-dir", data_dir,
@@ -37,11 +40,11 @@ def _compile(package, data_dir, work, metadata_url, epochs, seed, env):
         stderr=subprocess.DEVNULL)
 
 
-def _timed(package, job, password, env, **parameters):
+def _timed(package, job, password, env, volumes, **parameters):
     started = time.monotonic()
     result = kfp_local.run(package, job, env, parameters=parameters,
                            secrets={SECRET: {"password": password}},
-                           timeout=3600)
+                           timeout=3600, volumes=volumes)
     wall = time.monotonic() - started
     if result.failed:
         name, process = result.tasks[-1]
@@ -60,11 +63,14 @@ def measure(data_dir, work, epochs, seed, env):
     with mariadb.running(os.path.join(work, "mariadb")) as server:
         package = os.path.join(work, "pipeline.yaml")
         _compile(package, data_dir, work, server.url, epochs, seed, env)
+        volumes = {"work": work, "datasets": data_dir}
         return {
-            "cold": _timed(package, "job-cold", server.password, env),
-            "cached": _timed(package, "job-cached", server.password, env),
+            "cold": _timed(package, "job-cold", server.password, env,
+                           volumes),
+            "cached": _timed(package, "job-cached", server.password, env,
+                             volumes),
             "tick": _timed(package, "job-tick", server.password, env,
-                           only_if_changed=True),
+                           volumes, only_if_changed=True),
         }
 
 

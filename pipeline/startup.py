@@ -19,7 +19,23 @@ and no others.
 
 import importlib.util
 import sys
+import time
 import types
+
+# The line `report_startup` writes; the container tests read its figures.
+STARTUP_LINE = "task start-up:"
+
+
+def report_startup(reached: str) -> None:
+    """Writes one stderr line: the seconds from process start (interpreter,
+    imports) to `reached`, and when the process started (seconds since the
+    epoch), so that a runner can tell a container's start from the task's
+    own start-up."""
+    from pipeline.reporting import console  # pylint: disable=import-outside-toplevel
+    seconds = console.process_seconds()
+    print(f"{STARTUP_LINE} {seconds:.3f} s from process start to {reached} "
+          f"(process started at {time.time() - seconds:.3f})",
+          file=sys.stderr, flush=True)
 
 
 class _LazyPackage(types.ModuleType):

@@ -9,13 +9,30 @@ compiles to) and runs or skips the sub-DAG, fills the
 .output_file}}` placeholders of the task's container args, sets the
 environment the kfp-kubernetes platform spec asks for (secrets as env vars,
 from a dict standing in for the cluster's secrets), runs the container's
-exact command and args as a subprocess, and reads the output parameters it
-wrote. Values are rendered into a command line as the backend's Go code
-does (`true`/`false`; a number with `strconv.FormatFloat(v, 'f', -1, 64)`,
-so `1.0` is `1`). The image is not used: the command runs in this
-environment, where the package is installed as it is in the image. Any
-placeholder, input kind or condition this runner does not know fails the
-run, so a test cannot pass on a package it did not fully read.
+exact command and args, and reads the output parameters it wrote. Values
+are rendered into a command line as the backend's Go code does
+(`true`/`false`; a number with `strconv.FormatFloat(v, 'f', -1, 64)`, so
+`1.0` is `1`).
+
+Where the command runs:
+
+- With `Containers`, as a pod would: in a container of the task's image
+  (podman, host networking), with only the image's environment and the
+  task's own (secrets as env), the task's CPU and memory limits, every
+  PersistentVolumeClaim of the platform spec bind-mounted from the host
+  folder that stands in for it, and the output parameter files on a folder
+  mounted at the same path.
+- Without, as a subprocess in this environment, where the package is
+  installed as it is in the image; a claim's host folder must then be its
+  mount path.
+
+A task that fails runs again as its `retryPolicy` says (count, backoff and
+factor), as the backend's Argo workflow would; `Hooks` lets a test act
+between attempts (bring a store back) and scale the backoff.
+
+Any placeholder, input kind, condition or platform setting this runner does
+not know fails the run, so a test cannot pass on a package it did not fully
+read.
 """
 
 import dataclasses
@@ -23,7 +40,8 @@ import os
 import re
 import subprocess
 import tempfile
-from typing import Dict, List, Optional, Tuple
+import time
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import yaml
@@ -39,6 +57,23 @@ JOB_UUID = "{{$.pipeline_job_uuid}}"
 # handlers) is something this runner would silently not do.
 _TASK_KEYS = {"taskInfo", "componentRef", "dependentTasks", "inputs",
               "cachingOptions", "retryPolicy", "triggerPolicy"}
+# kfp-kubernetes settings: the first two are carried out here; the others
+# only place the pod on a node, which has no meaning on one machine.
+_PLATFORM_KEYS = {"secretAsEnv", "pvcMount", "tolerations", "nodeSelector"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Containers:
+    """Run each task in a container of its image, as a pod.
+
+    Attributes:
+      engine: the container engine's command (podman's CLI).
+      env: the engine's own environment (e.g. CONTAINERS_CONF); the task's
+        environment is passed by name only, so no secret value appears on a
+        command line.
+    """
+    engine: str = "podman"
+    env: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class PackageError(AssertionError):
@@ -55,12 +90,22 @@ class Result:
       outputs: task name -> its output parameters.
       skipped: the names of the sub-DAGs whose condition was false, and of
         the tasks in them.
+      started: task name -> when its container (or process) was started,
+        seconds since the epoch.
+      seconds: task name -> its wall time, start to exit (of its last
+        attempt).
+      retried: (task name, finished process) of every failed attempt that
+        the task's retry policy tried again.
     """
     tasks: List[Tuple[str, subprocess.CompletedProcess]] = \
         dataclasses.field(default_factory=list)
     outputs: Dict[str, Dict[str, str]] = dataclasses.field(
         default_factory=dict)
     skipped: List[str] = dataclasses.field(default_factory=list)
+    started: Dict[str, float] = dataclasses.field(default_factory=dict)
+    seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
+    retried: List[Tuple[str, subprocess.CompletedProcess]] = \
+        dataclasses.field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -195,7 +240,9 @@ class _Runner:
     """One run of a package: walks its DAGs and runs their containers."""
 
     def __init__(self, path: str, job_uuid: str, env: dict,
-                 secrets: Optional[Dict[str, dict]], timeout: int):
+                 secrets: Optional[Dict[str, dict]], timeout: int,
+                 volumes: Optional[Dict[str, str]],
+                 containers: Optional[Containers], hooks: "Hooks"):
         self.spec, platform = load(path)
         self.platform_executors = (
             platform.get("platforms", {}).get("kubernetes", {})
@@ -204,6 +251,11 @@ class _Runner:
         self.env = env
         self.secrets = secrets or {}
         self.timeout = timeout
+        self.volumes = volumes or {}
+        self.containers = containers
+        self.on_start = hooks.on_start
+        self.before_retry = hooks.before_retry
+        self.backoff_scale = hooks.backoff_scale
         self.result = Result()
 
     def run_dag(self, component: dict, parameters: dict) -> bool:
@@ -234,10 +286,28 @@ class _Runner:
                 if not self.run_dag(child, inputs):
                     return False
                 continue
-            outputs[key] = self.run_container(name, child, inputs)
+            outputs[key] = self._with_retries(task, name, child, inputs)
             if outputs[key] is None:
                 return False
         return True
+
+    def _with_retries(self, task: dict, name: str, component: dict,
+                      inputs: dict) -> Optional[dict]:
+        """Runs a task again as its retry policy says, after a backoff
+        (scaled by `backoff_scale`) and the `before_retry` hook."""
+        policy = task.get("retryPolicy", {})
+        backoff = float(policy.get("backoffDuration", "0s").rstrip("s"))
+        for attempt in range(int(policy.get("maxRetryCount", 0)) + 1):
+            if attempt:
+                self.result.retried.append(self.result.tasks.pop())
+                if self.before_retry:
+                    self.before_retry(name, attempt)
+                time.sleep(backoff * self.backoff_scale)
+                backoff *= float(policy.get("backoffFactor", 1.0))
+            values = self.run_container(name, component, inputs)
+            if values is not None:
+                return values
+        return None
 
     def run_container(self, name: str, component: dict,
                       inputs: dict) -> Optional[dict]:
@@ -248,16 +318,29 @@ class _Runner:
         declared = component.get("outputDefinitions", {}).get(
             "parameters", {})
         with tempfile.TemporaryDirectory() as outputs_dir:
+            # The image's user, not root, writes the outputs.
+            os.chmod(outputs_dir, 0o777)
             # KFP gives each output its own path; the folder may not exist.
             output_files = {out: os.path.join(outputs_dir, out, "value")
                             for out in declared}
             argv = [_fill(a, inputs, output_files)
                     for a in container["command"] + container.get("args",
                                                                   [])]
-            completed = subprocess.run(
-                argv, env=dict(self.env, **self._task_env(label, container)),
-                capture_output=True, text=True, timeout=self.timeout,
-                check=False)
+            task_env = self._task_env(label, container)
+            mounts = self._mounts(label) + [(outputs_dir, outputs_dir)]
+            self.result.started[name] = time.time()
+            if self.on_start:
+                self.on_start(name)
+            if self.containers:
+                completed = self._run_in_container(name, container, argv,
+                                                   task_env, mounts)
+            else:
+                completed = subprocess.run(
+                    argv, env=dict(self.env, **task_env),
+                    capture_output=True, text=True, timeout=self.timeout,
+                    check=False)
+            self.result.seconds[name] = (time.time()
+                                         - self.result.started[name])
             self.result.tasks.append((name, completed))
             if completed.returncode != 0:
                 return None
@@ -272,6 +355,58 @@ class _Runner:
         self.result.outputs[name] = values
         return values
 
+    def _run_in_container(self, name: str, container: dict, argv: List[str],
+                          task_env: Dict[str, str],
+                          mounts: List[Tuple[str, str]]
+                          ) -> subprocess.CompletedProcess:
+        """`argv` in a container of the task's image, as its pod."""
+        engine = self.containers.engine
+        container_name = re.sub(r"[^a-z0-9-]", "-",
+                                f"kfp-{self.job_uuid}-{name}".lower())
+        command = [engine, "run", "--rm", "--network", "host",
+                   "--name", container_name]
+        resources = container.get("resources", {})
+        if "resourceCpuLimit" in resources:
+            command += ["--cpus", _cpus(resources["resourceCpuLimit"])]
+        if "resourceMemoryLimit" in resources:
+            command += ["--memory", _bytes(resources["resourceMemoryLimit"])]
+        for host_path, mount_path in mounts:
+            command += ["-v", f"{host_path}:{mount_path}"]
+        for variable in sorted(task_env):
+            command += ["-e", variable]  # The value comes from our env.
+        command += [container["image"], *argv]
+        try:
+            return subprocess.run(
+                command, env=dict(self.containers.env, **task_env),
+                capture_output=True, text=True, timeout=self.timeout,
+                check=False)
+        except subprocess.TimeoutExpired:
+            subprocess.run([engine, "rm", "-f", container_name],
+                           env=self.containers.env, capture_output=True,
+                           check=False)
+            raise
+
+    def _mounts(self, label: str) -> List[Tuple[str, str]]:
+        """(host folder, mount path) of every claim the task mounts."""
+        executor = self.platform_executors.get(label, {})
+        unknown = set(executor) - _PLATFORM_KEYS
+        if unknown:
+            raise PackageError(f"platform settings {sorted(unknown)} are not "
+                               "supported here")
+        mounts = []
+        for entry in executor.get("pvcMount", []):
+            claim = entry.get("constant") or entry["pvcNameParameter"][
+                "runtimeValue"]["constant"]
+            if claim not in self.volumes:
+                raise PackageError(f"no host folder for the claim {claim!r}")
+            host_path = self.volumes[claim]
+            if not self.containers and host_path != entry["mountPath"]:
+                raise PackageError(
+                    f"claim {claim!r} mounts at {entry['mountPath']}, which a "
+                    f"subprocess cannot see as {host_path}")
+            mounts.append((host_path, entry["mountPath"]))
+        return mounts
+
     def _task_env(self, label: str, container: dict) -> dict:
         env = {}
         for entry in self.platform_executors.get(label, {}).get(
@@ -284,13 +419,56 @@ class _Runner:
         return env
 
 
+def _cpus(quantity: str) -> str:
+    """A Kubernetes CPU quantity (2, 0.5, 500m) as podman's --cpus."""
+    if quantity.endswith("m"):
+        return str(int(quantity[:-1]) / 1000)
+    return quantity
+
+
+def _bytes(quantity: str) -> str:
+    """A Kubernetes memory quantity (8G, 512Mi) in bytes, for podman."""
+    units = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    number, unit = re.fullmatch(r"([0-9]+)([A-Za-z]*)", quantity).groups()
+    return str(int(number) * units[unit])
+
+
+@dataclasses.dataclass(frozen=True)
+class Hooks:
+    """What a test may do around the tasks.
+
+    Attributes:
+      on_start: called with a task's name just before each attempt starts.
+      before_retry: called with a task's name and the attempt number
+        before a failed task runs again.
+      backoff_scale: the retry policy's backoff times this (0: none).
+    """
+    on_start: Optional[Callable[[str], None]] = None
+    before_retry: Optional[Callable[[str, int], None]] = None
+    backoff_scale: float = 1.0
+
+
 def run(path: str, job_uuid: str, env: dict,
         parameters: Optional[dict] = None,
         secrets: Optional[Dict[str, dict]] = None,
-        timeout: int = 900) -> Result:
+        timeout: int = 900, volumes: Optional[Dict[str, str]] = None,
+        containers: Optional[Containers] = None,
+        hooks: Hooks = Hooks()) -> Result:
     """Runs the package's tasks, stopping at the first task that fails, as
-    the KFP backend would."""
-    runner = _Runner(path, job_uuid, env, secrets, timeout)
+    the KFP backend would.
+
+    Args:
+      env: the environment of a task's subprocess (unused in containers,
+        which have their image's).
+      secrets: secret name -> {key: value}, the cluster's secrets.
+      volumes: claim name -> the host folder standing in for it.
+      containers: run each task in its image (see `Containers`).
+      hooks: see `Hooks`; by default a failed task is retried as its retry
+        policy says, with its backoff.
+    """
+    runner = _Runner(path, job_uuid, env, secrets, timeout, volumes,
+                     containers, hooks)
     runner.run_dag(runner.spec["root"],
                    _pipeline_parameters(runner.spec, parameters or {}))
     return runner.result

@@ -28,20 +28,71 @@ def _binary(name: str) -> str:
     return path
 
 
+class _Daemon:
+    """The mariadbd process of one data dir, which a test may stop and
+    start again (same port, same data)."""
+
+    def __init__(self, data_dir: str, socket_path: str, port: int):
+        self.data_dir, self.socket_path, self.port = (data_dir, socket_path,
+                                                      port)
+        self.process = None
+
+    def start(self) -> None:
+        with open(os.path.join(self.data_dir, "server.log"), "ab") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [_binary("mariadbd"), "--no-defaults",
+                 f"--datadir={self.data_dir}", f"--socket={self.socket_path}",
+                 f"--port={self.port}", "--bind-address=127.0.0.1",
+                 "--user=root", "--skip-name-resolve",
+                 f"--pid-file={self.data_dir}/mariadb.pid"],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _sql(self.socket_path, "SELECT 1")
+                return
+            except subprocess.CalledProcessError:
+                if (self.process.poll() is not None
+                        or time.monotonic() > deadline):
+                    raise RuntimeError(
+                        "MariaDB did not start; see "
+                        f"{self.data_dir}/server.log") from None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @dataclasses.dataclass(frozen=True)
 class Server:
-    """How to reach the running server."""
+    """How to reach the running server, and its process."""
     host: str
     port: int
     user: str
     password: str
     database: str
+    daemon: _Daemon = dataclasses.field(repr=False, compare=False)
 
     @property
     def url(self) -> str:
         """The ML Metadata URL, without the password (given by env)."""
         return (f"mysql://{self.user}@{self.host}:{self.port}/"
                 f"{self.database}")
+
+    def stop(self) -> None:
+        """Stops the server (a store going away); its data stays."""
+        self.daemon.stop()
+
+    def start(self) -> None:
+        """Starts the stopped server again on the same port and data."""
+        self.daemon.start()
 
 
 def ensure_installed() -> None:
@@ -80,37 +131,15 @@ def running(data_dir: str, database: str = "mlmd"):
         [_binary("mariadb-install-db"), "--no-defaults", f"--datadir={data_dir}",
          "--user=root", "--auth-root-authentication-method=socket",
          "--skip-test-db"], check=True, capture_output=True)
-    port = _free_port()
-    log = open(os.path.join(data_dir, "server.log"), "wb")  # pylint: disable=consider-using-with
-    process = subprocess.Popen(  # pylint: disable=consider-using-with
-        [_binary("mariadbd"), "--no-defaults", f"--datadir={data_dir}",
-         f"--socket={socket_path}", f"--port={port}",
-         "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-         f"--pid-file={data_dir}/mariadb.pid"],
-        stdout=log, stderr=subprocess.STDOUT)
+    daemon = _Daemon(data_dir, socket_path, _free_port())
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _sql(socket_path, "SELECT 1")
-                break
-            except subprocess.CalledProcessError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "MariaDB did not start; see "
-                        f"{data_dir}/server.log") from None
-                time.sleep(0.5)
-        server = Server("127.0.0.1", port, "mlmd", "mlmd-test-password",
-                        database)
+        daemon.start()
+        server = Server("127.0.0.1", daemon.port, "mlmd",
+                        "mlmd-test-password", database, daemon)
         _sql(socket_path,
              f"CREATE USER '{server.user}'@'127.0.0.1' IDENTIFIED BY "
              f"'{server.password}'; GRANT ALL ON *.* TO "
              f"'{server.user}'@'127.0.0.1';")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        daemon.stop()

@@ -11,7 +11,7 @@ from pipeline.commands.options import KUBEFLOW, VERTEX, default
 KUBEFLOW_ONLY = ("metadata_url", "metadata_secret", "gpu_type", "tpu_type",
                  "node_selectors", "retries", "cpu_request", "cpu_limit",
                  "memory_request", "memory_limit", "trainer_cpu",
-                 "trainer_memory")
+                 "trainer_memory", "volumes")
 VERTEX_ONLY = ("project", "region", "machine_type", "accelerator_type")
 # Vertex defaults by accelerator kind: (machine type, accelerator type).
 VERTEX_GPU = ("n1-standard-8", "NVIDIA_TESLA_T4")
@@ -26,6 +26,11 @@ Examples:
       --pipeline-root gs://my-bucket/tfds-pipeline \\
       --metadata mysql://mlmd@mysql.kubeflow:3306/metadb \\
       --metadata-secret mlmd-mysql:password --trainer-gpus 1
+  python -m pipeline compile --target kubeflow --output pipeline.yaml \
+      --image registry.example/tfds-pipeline:0.1.0 \
+      --volume pipeline-data:/data --pipeline-root /data/root \
+      --tfds-data-dir /data/tensorflow_datasets \
+      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb
   python -m pipeline compile --target vertex --output pipeline.json \\
       --image us-docker.pkg.dev/my-project/repo/tfds-pipeline:0.1.0 \\
       --pipeline-root gs://my-bucket/tfds-pipeline \\
@@ -72,6 +77,13 @@ Examples:
               help="[kubeflow] Node selector for the Trainer's pod, "
                    "repeatable, e.g. "
                    "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
+@click.option("--volume", "volumes", multiple=True,
+              metavar="PVC_NAME:/MOUNT/PATH",
+              help="[kubeflow] Mount this PersistentVolumeClaim into every "
+                   "task, repeatable; a local --pipeline-root or "
+                   "--tfds-data-dir must lie under one (e.g. "
+                   "pipeline-data:/data with --pipeline-root "
+                   "/data/root).")
 @click.option("--retries", type=int,
               default=default(KUBEFLOW, "retries"), show_default=True,
               help="[kubeflow] Retries of a failed task, with backoff.")
@@ -167,24 +179,32 @@ def _check_output(output: str, target: str) -> None:
 
 def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
                      metadata_url, metadata_secret, gpu_type, tpu_type,
-                     node_selectors, retries, **resources):
-    selectors = []
-    for selector in node_selectors:
-        label, equals, value = selector.partition("=")
-        if not (label and equals and value):
-            raise pipeline_config.ConfigError(
-                f"node selector {selector!r} is not LABEL=VALUE, e.g. "
-                "cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
-        selectors.append((label, value))
+                     node_selectors, retries, volumes, **resources):
+    selectors = _pairs(node_selectors, "=", "node selector", "LABEL=VALUE",
+                       "cloud.google.com/gke-accelerator=nvidia-tesla-t4")
+    mounts = _pairs(volumes, ":", "volume", "PVC_NAME:/MOUNT/PATH",
+                    "pipeline-data:/data")
     return pipeline_config.KubeflowConfig(
         image=image, metadata_url=metadata_url,
         metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
         gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
-        tpu_topology=tpu_topology, trainer_node_selector=tuple(selectors),
-        retries=retries,
+        tpu_topology=tpu_topology, trainer_node_selector=selectors,
+        retries=retries, volumes=mounts,
         **{k: v for k, v in resources.items()
            if k in ("cpu_request", "cpu_limit", "memory_request",
                     "memory_limit", "trainer_cpu", "trainer_memory")})
+
+
+def _pairs(values, separator, what, form, example):
+    """`A<separator>B` flag values -> (A, B) pairs, each checked."""
+    pairs = []
+    for value in values:
+        first, found, second = value.partition(separator)
+        if not (first and found and second):
+            raise pipeline_config.ConfigError(
+                f"{what} {value!r} is not {form}, e.g. {example}.")
+        pairs.append((first, second))
+    return tuple(pairs)
 
 
 def _vertex_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,

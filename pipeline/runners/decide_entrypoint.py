@@ -27,6 +27,7 @@ import click
 from components.tfds_example_gen import manifest
 from components.tfds_example_gen import properties
 from pipeline import nodes
+from pipeline import startup
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
@@ -89,6 +90,7 @@ def main(pipeline_ir, metadata_url, epochs, dataset_version,
     except node_entrypoint.BadIr as error:
         raise click.UsageError(f"--pipeline-ir is {error}") from None
     node_entrypoint.set_run_parameters(ir, epochs, dataset_version)
+    startup.report_startup("deciding")
     if only_if_changed:
         try:
             # Writable although it only reads: a new MySQL database has no

@@ -14,6 +14,7 @@ data stops there, its reason recorded as the task's output; otherwise the
 DAG runs as it always did.
 """
 
+import os
 from typing import Dict, List
 
 from kfp import compiler as kfp_compiler
@@ -25,7 +26,8 @@ from pipeline import nodes
 from pipeline.metadata import urls
 from pipeline.runners import decide_entrypoint
 from pipeline.runners import node_entrypoint
-from pipeline_config import IMAGE_SETUP_FILE, KubeflowConfig, PipelineConfig
+from pipeline_config import (ConfigError, IMAGE_SETUP_FILE, KubeflowConfig,
+                             PipelineConfig)
 
 ENTRYPOINT = ["python", "-m", "pipeline.runners.node_entrypoint"]
 DECIDE_ENTRYPOINT = ["python", "-m", "pipeline.runners.decide_entrypoint"]
@@ -83,8 +85,30 @@ def _decide_component(image: str, ir_text: str, metadata_url: str):
     return dsl.container_component(decide)
 
 
+def check_paths(config: PipelineConfig, kubeflow: KubeflowConfig) -> None:
+    """Every local path the tasks read or write lies on a volume they all
+    mount (a ReadWriteMany PersistentVolumeClaim), or the pods would each
+    see a folder of their own.
+
+    Raises:
+      ConfigError: naming the path and the flag that mounts one.
+    """
+    for flag, path in (("--pipeline-root", config.pipeline_root),
+                       ("--tfds-data-dir", config.dataset.data_dir),
+                       ("--tfds-manual-dir", config.dataset.manual_dir)):
+        if path and "://" not in path and not kubeflow.volume_for(path):
+            mounted = ", ".join(f"{c}:{m}" for c, m in kubeflow.volumes)
+            raise ConfigError(
+                f"{flag} {path} lies on no volume the tasks mount"
+                f"{f' (mounted: {mounted})' if mounted else ''}: add "
+                f"--volume PVC_NAME:{os.path.dirname(path) or path} for a "
+                "PersistentVolumeClaim that holds it, or use a gs:// or "
+                "s3:// URI.")
+
+
 def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     """The KFP pipeline (a kfp GraphComponent) for `config`."""
+    check_paths(config, kubeflow)
     ir = compile_ir(config, kubeflow.trainer_tpus)
     ir_text = node_entrypoint.encode_ir(ir)
     components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
@@ -106,6 +130,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
         _retries(decision, kubeflow)
         _small_resources(decision, kubeflow)
         _metadata_secret(decision, kubeflow)
+        _volumes(decision, kubeflow)
         with dsl.If(decision.outputs["decision"] ==
                     decide_entrypoint.RUN, name="changed"):
             tasks = {}
@@ -121,6 +146,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                 else:
                     _small_resources(task, kubeflow)
                 _metadata_secret(task, kubeflow)
+                _volumes(task, kubeflow)
                 task.after(*(tasks[u] for u in upstream))
                 tasks[node_id] = task
 
@@ -148,6 +174,12 @@ def _metadata_secret(task, kubeflow: KubeflowConfig) -> None:
         kubernetes.use_secret_as_env(task, secret_name=name,
                                      secret_key_to_env={
                                          key: urls.MYSQL_PASSWORD_ENV})
+
+
+def _volumes(task, kubeflow: KubeflowConfig) -> None:
+    """The PersistentVolumeClaims every task mounts."""
+    for claim, mount_path in kubeflow.volumes:
+        kubernetes.mount_pvc(task, pvc_name=claim, mount_path=mount_path)
 
 
 def _trainer_resources(task, kubeflow: KubeflowConfig) -> None:

@@ -23,6 +23,7 @@ import click
 
 from components.tfds_example_gen import properties
 from pipeline import nodes
+from pipeline import startup
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
@@ -102,6 +103,7 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
         raise ValueError(f"the pipeline has no node {node_id!r}; it has "
                          f"{sorted(nodes)}.")
     deployment = runner_utils.extract_local_deployment_config(ir)
+    startup.report_startup(f"launching {node_id}")
     launcher.Launcher(
         pipeline_node=nodes[node_id],
         mlmd_connection=metadata.Metadata(url.connection_config()),
@@ -179,11 +181,30 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
         run_node(ir, node_id, run_id, url)
     except NodeFailed as error:
         raise click.ClickException(str(error)) from None
+    except Exception:  # pylint: disable=broad-except
+        # TFX and MLMD raise RuntimeError and errors of their own when the
+        # store goes away mid-task; whether it did is asked of the store
+        # itself, not read from their wording.
+        lost = store_lost(url)
+        if lost is None:
+            raise
+        raise click.ClickException(
+            f"{node_id} failed: the ML Metadata store went away while it ran "
+            f"({lost}) Nothing of this attempt was published; the task's "
+            "retry runs it again once the store is back.") from None
+
+
+def store_lost(url: urls.StoreUrl) -> Optional[str]:
+    """Why the store cannot be opened now, or None if it can."""
+    try:
+        metadata_store.open_store(url, read_only=True)
+    except metadata_store.StoreError as error:
+        return str(error)
+    return None
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    from pipeline import startup  # pylint: disable=ungrouped-imports
     startup.lazy_tfx_components()
     from pipeline import exit as process_exit  # pylint: disable=ungrouped-imports
     process_exit.run_then_exit(main)

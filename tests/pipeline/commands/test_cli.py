@@ -260,8 +260,8 @@ def test_compile_never_writes_the_password_from_the_environment(tmp_path):
 
 
 def test_compile_checks_no_paths_of_this_machine(tmp_path):
-    """The tasks read the manual dir and write outputs in their own
-    containers; this machine need not have either."""
+    """The tasks read the manual dir (on the volume they mount) and write
+    outputs in their own containers; this machine need not have either."""
     blocker = tmp_path / "file"
     blocker.write_text("x")
     output = tmp_path / "pipeline.yaml"
@@ -269,6 +269,7 @@ def test_compile_checks_no_paths_of_this_machine(tmp_path):
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
         "--output", str(output), "--image", "img",
         "--pipeline-root", "gs://b/r",
+        "--volume", "datasets:/mnt/datasets",
         "--tfds-manual-dir", "/mnt/datasets/fashion_mnist",
         "--output-dir", str(blocker / "out")])
     assert result.returncode == 0, result.stderr

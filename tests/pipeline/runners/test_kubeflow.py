@@ -19,11 +19,12 @@ from pipeline.scheduling import deploy
 from tests.pipeline import helpers
 
 
-def _compile(tmp, kubeflow):
+def _compile(tmp, kubeflow, root="gs://bucket/root",
+             data_dir="gs://bucket/tfds"):
     """(config, spec, platform) of a package compiled for `kubeflow`,
     parsed strictly: an unknown field raises."""
-    config = helpers.tiny_config(tmp / "out", str(tmp / "tfds"))
-    config = pc.dataclasses.replace(config, remote_root="gs://bucket/root")
+    config = helpers.tiny_config(tmp / "out", data_dir)
+    config = pc.dataclasses.replace(config, remote_root=root)
     path = tmp / "pipeline.yaml"
     kubeflow_runner.compile_package(config, kubeflow, str(path))
     with open(path, encoding="utf-8") as f:
@@ -260,3 +261,81 @@ def test_bad_kubeflow_settings_are_named():
         pc.KubeflowConfig(image="img", metadata_secret="mlmd-mysql")
     with pytest.raises(pc.ConfigError, match="topology '2by2'"):
         pc.KubeflowConfig(image="img", tpu_topology="2by2")
+
+
+def test_every_task_mounts_the_volumes_its_paths_lie_on(tmp_path):
+    """--volume: the claim is mounted into every task, decide included."""
+    kubeflow = pc.KubeflowConfig(
+        image="img:1", volumes=(("pipeline-data", "/data"),
+                                ("datasets", "/datasets")))
+    config, spec, platform = _compile(tmp_path, kubeflow, root="/data/root",
+                                      data_dir="/datasets/tfds")
+    tasks = dict(_tasks(spec), **{
+        kubeflow_runner.DECIDE_TASK: _root_tasks(spec)[
+            kubeflow_runner.DECIDE_TASK]})
+    assert set(tasks) == set(helpers.NODES) | {kubeflow_runner.DECIDE_TASK}
+    for name, task in tasks.items():
+        label = spec.components[task.component_ref.name].executor_label
+        mounts = [(m.constant or m.pvc_name_parameter.runtime_value.constant
+                   .string_value or m.pvc_name, m.mount_path)
+                  for m in platform[label].pvc_mount]
+        assert mounts == [("pipeline-data", "/data"),
+                          ("datasets", "/datasets")], name
+    serving = config.serving_dir
+    assert kubeflow.volume_for(serving) == ("pipeline-data", "/data")
+
+
+@pytest.mark.parametrize("root,data_dir,flag,path", [
+    ("/elsewhere/root", "/data/tfds", "--pipeline-root", "/elsewhere/root"),
+    ("/data/root", "/mnt/tfds", "--tfds-data-dir", "/mnt/tfds"),
+    # A path that merely starts with the mount path's text is not under it.
+    ("/data2/root", "/data/tfds", "--pipeline-root", "/data2/root"),
+])
+def test_a_local_path_on_no_volume_is_refused(tmp_path, root, data_dir, flag,
+                                              path):
+    kubeflow = pc.KubeflowConfig(image="img:1",
+                                 volumes=(("pipeline-data", "/data"),))
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", data_dir), remote_root=root)
+    with pytest.raises(pc.ConfigError) as error:
+        kubeflow_runner.compile_package(config, kubeflow,
+                                        str(tmp_path / "p.yaml"))
+    message = str(error.value)
+    assert f"{flag} {path} lies on no volume" in message
+    assert "pipeline-data:/data" in message and "--volume PVC_NAME:" in message
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_uris_need_no_volume(tmp_path):
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", "gs://bucket/tfds"),
+        remote_root="s3://bucket/root")
+    kubeflow_runner.check_paths(config, pc.KubeflowConfig(image="img:1"))
+
+
+@pytest.mark.parametrize("volumes,words", [
+    ((("Pipeline_Data", "/data"),), "is not a PersistentVolumeClaim name"),
+    ((("data", "relative"),), "absolute, normalized path"),
+    ((("data", "/data/../x"),), "absolute, normalized path"),
+    ((("data", "/"),), "absolute, normalized path"),
+    ((("a", "/data"), ("b", "/data")), "mount at the same path"),
+])
+def test_bad_volumes_are_named(volumes, words):
+    with pytest.raises(pc.ConfigError, match=words):
+        pc.KubeflowConfig(image="img:1", volumes=volumes)
+
+
+def test_compile_cli_refuses_a_root_on_no_volume(tmp_path):
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(tmp_path / "p.yaml"), "--image", "img:1",
+        "--pipeline-root", "/srv/root", "--volume", "pipeline-data:/data"])
+    assert result.returncode == 2
+    assert ("--pipeline-root /srv/root lies on no volume the tasks mount "
+            "(mounted: pipeline-data:/data): add --volume PVC_NAME:/srv"
+            in result.stderr)
+    bad = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(tmp_path / "p.yaml"), "--image", "img:1",
+        "--pipeline-root", "/data/root", "--volume", "pipeline-data"])
+    assert "volume 'pipeline-data' is not PVC_NAME:/MOUNT/PATH" in bad.stderr

@@ -74,3 +74,34 @@ def test_every_node_in_its_own_process_shares_metadata(tmp_path,
     assert second.fully_cached
     assert helpers.serving_versions(config.serving_dir) == [
         destination.rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize("store_goes_away", [True, False])
+def test_a_store_lost_mid_task_is_one_message(tmp_path, monkeypatch,
+                                              store_goes_away):
+    """Whatever TFX raises when the store goes away mid-task, the task
+    ends with one message naming the store; an error with the store still
+    there is not dressed up as one."""
+    from click.testing import CliRunner  # pylint: disable=import-outside-toplevel
+    path = tmp_path / "metadata.sqlite"
+    url = f"sqlite://{path}"
+    metadata_store.open_store(url, read_only=False)
+
+    def run_node(*_):
+        if store_goes_away:
+            path.unlink()
+        raise RuntimeError("Failed to establish connection (TFX's words)")
+
+    monkeypatch.setattr(node_entrypoint, "run_node", run_node)
+    result = CliRunner().invoke(node_entrypoint.main, [
+        "--pipeline-ir", node_entrypoint.encode_ir(_ir(tmp_path)),
+        "--node-id", nodes.TRAINER, "--run-id", "r", "--metadata", url])
+    if store_goes_away:
+        assert result.exit_code == 1
+        assert result.output.startswith(
+            f"Error: {nodes.TRAINER} failed: the ML Metadata store went away "
+            f"while it ran (no ML Metadata store at {path}")
+        assert "retry runs it again" in result.output
+        assert result.output.count("\n") == 1
+    else:
+        assert isinstance(result.exception, RuntimeError)

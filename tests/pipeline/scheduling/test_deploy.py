@@ -26,7 +26,8 @@ def packages(tmp_path_factory):
     config = pc.dataclasses.replace(config, remote_root=str(tmp / "root"))
     kfp_package = str(tmp / "pipeline.yaml")
     kubeflow_runner.compile_package(
-        config, pc.KubeflowConfig(image="img:1"), kfp_package)
+        config, pc.KubeflowConfig(image="img:1", volumes=(("data", str(tmp)),)),
+        kfp_package)
     vertex_package = str(tmp / "pipeline.json")
     vertex_runner.compile_job(config, pc.VertexConfig(image="img:1"),
                               vertex_package)

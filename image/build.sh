@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the Dockerfile into IMAGE (what `make image` runs):
+#   image/build.sh IMAGE [BASE_IMAGE] [GPU]
+# with Docker where a daemon answers, and otherwise with buildah (Debian's
+# package; daemonless, no root daemon needed). The CA bundle pip trusts
+# (PIP_CERT) and a private index (PIP_INDEX_URL), when set, reach the
+# install step as build secrets: mounted for that step only, in no layer
+# and no image history.
+set -euo pipefail
+image=${1:?usage: image/build.sh IMAGE [BASE_IMAGE] [GPU]}
+base=${2:-python:3.11.7-slim-bookworm}
+gpu=${3:-0}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+secrets=()
+if [ -n "${PIP_CERT:-}" ]; then
+  secrets+=(--secret "id=pip_cert,src=$PIP_CERT")
+fi
+if [ -n "${PIP_INDEX_URL:-}" ]; then
+  (umask 077; printf '%s' "$PIP_INDEX_URL" >"$work/index_url")
+  secrets+=(--secret "id=pip_index_url,src=$work/index_url")
+fi
+args=(--build-arg "BASE_IMAGE=$base" --build-arg "GPU=$gpu" -t "$image")
+start=$(date +%s)
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  DOCKER_BUILDKIT=1 docker build "${args[@]}" "${secrets[@]}" .
+  builder=docker
+elif command -v buildah >/dev/null; then
+  # chroot isolation and the host's network: what works without a daemon
+  # or root-owned bridge (and, on machines that flag private-range
+  # traffic, the only network allowed).
+  buildah bud --isolation chroot --network host --layers --format docker \
+    "${args[@]}" "${secrets[@]}" .
+  builder=buildah
+else
+  echo "error: no Docker daemon answers and buildah is not installed: start Docker, or install Debian's buildah (apt-get install buildah podman) and run make image again." >&2
+  exit 2
+fi
+echo "built $image with $builder on $base in $(( $(date +%s) - start )) s" >&2
