@@ -280,6 +280,13 @@ class KubeflowConfig:
       volumes: (PersistentVolumeClaim name, mount path) pairs mounted into
         every task; local paths of the pipeline (its root, the TFDS data
         dir) must lie under one of them.
+      s3_endpoint: the S3-compatible endpoint of s3:// locations, e.g.
+        http://minio-service.kubeflow:9000 (KFP's MinIO), given to every
+        task as AWS_ENDPOINT_URL; None: AWS's S3.
+      s3_secret: `name[:access_key_key:secret_key_key]` of the Kubernetes
+        secret holding the S3 credentials (keys `accesskey` and `secretkey`
+        by default, as in KFP's own `mlpipeline-minio-artifact`), given to
+        every task as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
     """
 
     image: str
@@ -299,6 +306,8 @@ class KubeflowConfig:
     metadata_secret: Optional[str] = None
     retries: int = 2
     volumes: Tuple[Tuple[str, str], ...] = ()
+    s3_endpoint: Optional[str] = None
+    s3_secret: Optional[str] = None
 
     def __post_init__(self):
         _require(bool(self.image) and " " not in self.image,
@@ -317,6 +326,17 @@ class KubeflowConfig:
                      f"volume {claim}:{mount_path}: the mount path must be "
                      "an absolute, normalized path other than /, e.g. "
                      "pipeline-data:/data.")
+        _require(self.s3_endpoint is None or bool(re.fullmatch(
+            r"https?://[^\s/@]+(:[0-9]+)?/?", self.s3_endpoint)),
+                 f"S3 endpoint {self.s3_endpoint!r} is not http(s)://host"
+                 "[:port], e.g. http://minio-service.kubeflow:9000 (no "
+                 "credentials: they come from --s3-secret).")
+        _require(self.s3_secret is None or bool(re.fullmatch(
+            r"[a-z0-9.-]+(:[A-Za-z0-9._-]+:[A-Za-z0-9._-]+)?",
+            self.s3_secret)),
+                 f"S3 secret {self.s3_secret!r} is not SECRET_NAME or "
+                 "SECRET_NAME:ACCESS_KEY_KEY:SECRET_KEY_KEY, e.g. "
+                 "mlpipeline-minio-artifact.")
         mount_paths = [m for _, m in self.volumes]
         _require(len(set(mount_paths)) == len(mount_paths),
                  f"two volumes mount at the same path: {mount_paths}.")
@@ -359,6 +379,15 @@ class KubeflowConfig:
                 r"[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?", value)),
                      f"{field.replace('_', ' ')} {value!r} is not a "
                      "Kubernetes memory quantity such as 8G or 512Mi.")
+
+    @property
+    def s3_secret_keys(self) -> Optional[Tuple[str, str, str]]:
+        """(secret name, access key's key, secret key's key), if set."""
+        if not self.s3_secret:
+            return None
+        name, _, keys = self.s3_secret.partition(":")
+        access, _, secret = keys.partition(":")
+        return name, access or "accesskey", secret or "secretkey"
 
     def volume_for(self, path: str) -> Optional[Tuple[str, str]]:
         """The (claim, mount path) a local path lies under, if any."""
@@ -435,6 +464,10 @@ class PipelineConfig:
       remote_root: for Kubeflow and Vertex: the pipeline root URI that
         every task can reach; artifacts go there and pushed models under
         `<remote_root>/serving`. None for local runs (under output_dir).
+      artifact_root: for local runs: an object store URI (s3://bucket/path,
+        gs://bucket/path) where artifacts go, and pushed models under
+        `<artifact_root>/serving`, instead of the output dir (which keeps
+        ML Metadata, logs and reports).
     """
 
     output_dir: str = "output"
@@ -445,8 +478,17 @@ class PipelineConfig:
     schema_path: Optional[str] = None
     pipeline_name: Optional[str] = None
     remote_root: Optional[str] = None
+    artifact_root: Optional[str] = None
 
     def __post_init__(self):
+        if self.artifact_root is not None:
+            _require(self.remote_root is None,
+                     "a compiled package's root is its --pipeline-root; "
+                     "artifact_root is for local runs.")
+            _require(self.artifact_root.startswith(("s3://", "gs://")),
+                     f"pipeline root {self.artifact_root!r} is not an object "
+                     "store URI: give s3://bucket/path or gs://bucket/path, "
+                     "or leave it out to keep artifacts under --output-dir.")
         if self.remote_root is not None:
             _require(
                 "://" in self.remote_root or self.remote_root.startswith("/"),
@@ -529,8 +571,8 @@ class PipelineConfig:
     @property
     def pipeline_root(self) -> str:
         """Where TFX writes artifacts."""
-        if self.remote_root:
-            return self.remote_root
+        if self.remote_root or self.artifact_root:
+            return self.remote_root or self.artifact_root
         return os.path.join(self.output_dir, "pipeline_root")
 
     @property
@@ -541,8 +583,9 @@ class PipelineConfig:
     @property
     def serving_dir(self) -> str:
         """Versioned SavedModels, in the layout TensorFlow Serving loads."""
-        if self.remote_root:
-            return self.remote_root.rstrip("/") + "/serving"
+        if self.remote_root or self.artifact_root:
+            return (self.remote_root or self.artifact_root).rstrip("/") \
+                + "/serving"
         return os.path.join(self.output_dir, "serving")
 
     @property

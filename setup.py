@@ -26,7 +26,8 @@ setuptools.setup(
         "tensorflow-transform",
         "tensorflow-model-analysis",
         "tensorflow-data-validation",
-        "apache-beam[gcp]",
+        "apache-beam[gcp,aws]",  # gs:// and s3:// for the Beam steps.
+        "tensorflow-io",  # s3:// for TensorFlow (see components/storage.py).
         "tensorflow-datasets",
         "importlib_resources",  # TFDS needs it to prepare, but does not say.
         "kfp",

@@ -1,9 +1,9 @@
 """Ending a command's process once its work is written."""
 
-import logging
-import os
 import sys
 from typing import Callable
+
+from components import process
 
 
 def run_then_exit(main: Callable[[], None]) -> None:
@@ -26,10 +26,4 @@ def run_then_exit(main: Callable[[], None]) -> None:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)  # pylint: disable=protected-access
+    process.hard_exit(code)

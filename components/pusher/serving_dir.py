@@ -10,15 +10,19 @@ what the Pusher keeps beside each version so that a reader can trust it.
   <base>/.manifest-<version>.json   sha256 of every file of the version
 
 A version is published by copying the model into a staging directory,
-checking the copy against the model's checksums and renaming it into place:
-atomic on a local or POSIX file system (on GCS a rename is a copy of every
-object, so there a reader can see a version before it is complete). The
-version's source and manifest are written just after the rename; a version
-without a manifest is reported as unverified, not as damaged.
+checking the copy against the model's checksums and moving it into place:
+one atomic rename on a local or POSIX file system. An object store (s3://,
+gs://) has no rename: there every object is moved on its own and
+`saved_model.pb` last, so that a model server finds no loadable SavedModel
+in the version until all of it is there (S3 and GCS write an object whole
+or not at all). The version's source and manifest are written just after
+the move; a version without a manifest is reported as unverified, not as
+damaged.
 
-Local paths go through `os`; URIs (`gs://...`) through `tf.io.gfile`,
-imported only then, so that `models --verify` and `rollback` on a local
-directory do not pay TensorFlow's start-up.
+Local paths go through `os`; URIs (`gs://...`, `s3://...`) through
+`tf.io.gfile` (with tensorflow-io's filesystem for s3, see
+components/storage.py), imported only then, so that `models --verify` and
+`rollback` on a local directory do not pay TensorFlow's start-up.
 """
 
 import hashlib
@@ -29,6 +33,8 @@ import time
 import uuid
 from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
+from components import storage
+
 STAGING_PREFIX = ".incomplete-"
 SOURCE_PREFIX = ".source-"
 MANIFEST_PREFIX = ".manifest-"
@@ -36,6 +42,8 @@ MANIFEST_SUFFIX = ".json"
 # A staging folder untouched this long belongs to a push that crashed.
 STALE_STAGING_SECONDS = 3600
 _CLAIM_ATTEMPTS = 10
+# What makes a folder a loadable SavedModel: written last on object stores.
+LAST_FILE = "saved_model.pb"
 _CHUNK = 1 << 20
 
 
@@ -50,6 +58,7 @@ class _Files:
     def gfile(path: str):
         if "://" not in path:
             return None
+        storage.enable([path])
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         return tf.io.gfile
 
@@ -59,6 +68,8 @@ class _Files:
 
     def listdir(self, path: str) -> List[str]:
         gfile = self.gfile(path)
+        if gfile and not gfile.exists(path):
+            return []  # An object store has no empty folders.
         names = gfile.listdir(path) if gfile else os.listdir(path)
         return [n.rstrip("/") for n in names]
 
@@ -94,12 +105,25 @@ class _Files:
             tf.io.gfile.makedirs(os.path.dirname(target))
             tf.io.gfile.copy(f"{source}/{relative}", target, overwrite=True)
 
-    def rename(self, source: str, destination: str) -> None:
+    def move(self, source: str, destination: str) -> None:
+        """Moves the folder `source` to `destination`, which must not
+        exist. Locally one rename: atomic, and it fails if another push
+        took `destination` meanwhile. An object store (s3://, gs://) has
+        no rename: there each object is moved (copied, then deleted) on
+        its own, `saved_model.pb` last, so that `destination` holds no
+        loadable SavedModel until every other file is in place (an object
+        is written whole or not at all); moving onto an object that
+        exists fails."""
         gfile = self.gfile(source)
-        if gfile:
-            gfile.rename(source, destination)
-        else:
+        if not gfile:
             os.rename(source, destination)
+            return
+        for relative in sorted(self.files(source),
+                               key=lambda name: name == LAST_FILE):
+            gfile.rename(f"{source}/{relative}",
+                         f"{destination}/{relative}", overwrite=False)
+        if gfile.exists(source):
+            gfile.rmtree(source)
 
     def age_seconds(self, path: str) -> Optional[float]:
         """Seconds since `path` was last modified; None if unknown."""
@@ -246,9 +270,9 @@ def publish(model_dir: str, base: str,
     its manifest.
 
     The copy goes to a staging folder of its own and is checked against
-    `model_dir`'s checksums; then it is renamed to the next version: the
+    `model_dir`'s checksums; then it is moved to the next version: the
     current Unix time, or one more than the newest existing version if that
-    is later, so versions only grow. A rename that loses a race for that
+    is later, so versions only grow. A move that loses a race for that
     version (another push or rollback took it) tries the next one. The
     version's source and manifest are written once the version is claimed.
 
@@ -289,11 +313,13 @@ def publish(model_dir: str, base: str,
         if FILES.exists(final):
             continue
         try:
-            # Fails if another push renamed its copy to `final` meanwhile.
-            FILES.rename(staging, final)
-        except Exception:  # pylint: disable=broad-except
-            # OSError here, tf.errors.OpError on a URI: a lost race.
-            if FILES.exists(staging):
+            # Fails if another push moved its copy to `final` meanwhile.
+            FILES.move(staging, final)
+        except OSError:
+            # Locally a lost race, with the staging copy still whole; an
+            # object store's move is not one step, so nothing is retried
+            # there (what was moved has no saved_model.pb to be loaded).
+            if "://" not in staging and FILES.exists(staging):
                 continue
             raise
         break

@@ -24,6 +24,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from components import storage
+
 SIGNATURES = {"serving_default": "examples", "serving_images": "images"}
 OUTPUT = "probabilities"
 # Where TF Serving looks for a version's warm-up requests.
@@ -141,11 +143,13 @@ def main():
                if not getattr(args, name)]
     if missing:
         parser.error(f"{', '.join(missing)} required")
+    storage.enable([args.model, args.requests, args.output])
     result = probe(args.model, read_requests(args.requests),
                    [int(s) for s in args.batch_sizes.split(",")],
                    args.repeats)
     with open(args.output, "w", encoding="utf-8") as f:
         json.dump(result, f)
+    storage.end_process(0)
 
 
 if __name__ == "__main__":

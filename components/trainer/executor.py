@@ -16,6 +16,7 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 
+from components import storage
 from components.tfds_example_gen import properties
 
 # Where run_fn finds the example counts in its custom_config.
@@ -84,6 +85,12 @@ def example_counts(input_dict: Dict[str, List[types.Artifact]],
 
 def _train_in_child(inputs: Dict[str, str], outputs: Dict[str, str],
                     exec_properties: Dict[str, Any]) -> None:
+    input_dict = artifact_utils.parse_artifact_dict(inputs)
+    output_dict = artifact_utils.parse_artifact_dict(outputs)
+    storage.enable([a.uri for artifacts in (*input_dict.values(),
+                                            *output_dict.values())
+                    for a in artifacts])
     # GenericExecutor uses nothing from the executor context.
-    trainer_executor.GenericExecutor().Do(artifact_utils.parse_artifact_dict(inputs),
-                artifact_utils.parse_artifact_dict(outputs), exec_properties)
+    trainer_executor.GenericExecutor().Do(input_dict, output_dict,
+                                          exec_properties)
+    storage.end_process(0)

@@ -11,7 +11,7 @@ from pipeline.commands.options import KUBEFLOW, VERTEX, default
 KUBEFLOW_ONLY = ("metadata_url", "metadata_secret", "gpu_type", "tpu_type",
                  "node_selectors", "retries", "cpu_request", "cpu_limit",
                  "memory_request", "memory_limit", "trainer_cpu",
-                 "trainer_memory", "volumes")
+                 "trainer_memory", "volumes", "s3_endpoint", "s3_secret")
 VERTEX_ONLY = ("project", "region", "machine_type", "accelerator_type")
 # Vertex defaults by accelerator kind: (machine type, accelerator type).
 VERTEX_GPU = ("n1-standard-8", "NVIDIA_TESLA_T4")
@@ -84,6 +84,16 @@ Examples:
                    "--tfds-data-dir must lie under one (e.g. "
                    "pipeline-data:/data with --pipeline-root "
                    "/data/root).")
+@click.option("--s3-endpoint", default=None,
+              help="[kubeflow] The endpoint of s3:// locations, e.g. "
+                   "http://minio-service.kubeflow:9000 (KFP's MinIO), set "
+                   "as AWS_ENDPOINT_URL in every task [default: AWS S3].")
+@click.option("--s3-secret", default=None,
+              metavar="NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]",
+              help="[kubeflow] Kubernetes secret with the S3 credentials, "
+                   "given to every task as AWS_ACCESS_KEY_ID and "
+                   "AWS_SECRET_ACCESS_KEY (keys accesskey and secretkey "
+                   "by default, as in KFP's mlpipeline-minio-artifact).")
 @click.option("--retries", type=int,
               default=default(KUBEFLOW, "retries"), show_default=True,
               help="[kubeflow] Retries of a failed task, with backoff.")
@@ -179,7 +189,8 @@ def _check_output(output: str, target: str) -> None:
 
 def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
                      metadata_url, metadata_secret, gpu_type, tpu_type,
-                     node_selectors, retries, volumes, **resources):
+                     node_selectors, retries, volumes, s3_endpoint, s3_secret,
+                     **resources):
     selectors = _pairs(node_selectors, "=", "node selector", "LABEL=VALUE",
                        "cloud.google.com/gke-accelerator=nvidia-tesla-t4")
     mounts = _pairs(volumes, ":", "volume", "PVC_NAME:/MOUNT/PATH",
@@ -189,7 +200,8 @@ def _kubeflow_config(image, trainer_gpus, trainer_tpus, tpu_topology, *,
         metadata_secret=metadata_secret, trainer_gpus=trainer_gpus,
         gpu_type=gpu_type, trainer_tpus=trainer_tpus, tpu_type=tpu_type,
         tpu_topology=tpu_topology, trainer_node_selector=selectors,
-        retries=retries, volumes=mounts,
+        retries=retries, volumes=mounts, s3_endpoint=s3_endpoint,
+        s3_secret=s3_secret,
         **{k: v for k, v in resources.items()
            if k in ("cpu_request", "cpu_limit", "memory_request",
                     "memory_limit", "trainer_cpu", "trainer_memory")})

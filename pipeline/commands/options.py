@@ -146,12 +146,14 @@ def pipeline_options(function):
     return function
 
 
-def config_from_options(options: dict, remote_root=None
+def config_from_options(options: dict, remote_root=None, artifact_root=None
                         ) -> pipeline_config.PipelineConfig:
     """Builds the validated config from the shared pipeline options
-    (`remote_root`: the pipeline root of a compiled package)."""
+    (`remote_root`: the pipeline root of a compiled package;
+    `artifact_root`: a local run's root on an object store)."""
     return pipeline_config.PipelineConfig(
         output_dir=options["output_dir"], remote_root=remote_root,
+        artifact_root=artifact_root,
         schema_path=options["schema_path"],
         dataset=pipeline_config.DatasetConfig(
             name=options["dataset"], version=options["dataset_version"],
@@ -180,9 +182,10 @@ def config_from_options(options: dict, remote_root=None
             extra_args=tuple(options["beam_args"])))
 
 
-def load_config(options: dict) -> pipeline_config.PipelineConfig:
+def load_config(options: dict, artifact_root=None
+                ) -> pipeline_config.PipelineConfig:
     try:
-        return config_from_options(options)
+        return config_from_options(options, artifact_root=artifact_root)
     except pipeline_config.ConfigError as error:
         raise click.UsageError(str(error)) from None
 

@@ -14,13 +14,19 @@ from pipeline.commands.options import EXAMPLES
               help="local: TFX LocalDagRunner; beam: TFX BeamDagRunner.")
 @click.option("--verbose", is_flag=True,
               help="Show TFX and TensorFlow logs (always in the log file).")
+@click.option("--pipeline-root", default=None, envvar="PIPELINE_ROOT",
+              help="Keep artifacts here, and pushed models under "
+                   "ROOT/serving, instead of under OUTPUT_DIR: an object "
+                   "store URI, s3://bucket/path (endpoint and credentials "
+                   "from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and "
+                   "AWS_SECRET_ACCESS_KEY) or gs://bucket/path.")
 @options.pipeline_options
-def run(runner, verbose, **settings):
+def run(runner, verbose, pipeline_root, **settings):
     """Run the pipeline once, locally, and print a summary.
 
     The summary is also written to OUTPUT_DIR/last_run.json.
     """
-    config = options.load_config(settings)
+    config = options.load_config(settings, artifact_root=pipeline_root)
     from pipeline.reporting import console  # pylint: disable=import-outside-toplevel
     os.makedirs(config.log_dir, exist_ok=True)
     run_id = console.new_run_id()
@@ -29,13 +35,15 @@ def run(runner, verbose, **settings):
     with console.capture_logs(log_path, verbose) as screen:
         # Heavy imports only once the settings are known to be good, and
         # with their start-up noise in the log file.
+        from components import storage  # pylint: disable=import-outside-toplevel
         from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
         from pipeline.runners import local as local_runner  # pylint: disable=import-outside-toplevel
         try:
             summary = local_runner.run(
                 config, runner, run_id=run_id, log_path=log_path,
                 echo=lambda line: print(line, file=screen, flush=True))
-        except (dataset.DatasetError, local_runner.RunError) as error:
+        except (dataset.DatasetError, storage.StorageError,
+                local_runner.RunError) as error:
             failure = str(error)
         else:
             failure = None

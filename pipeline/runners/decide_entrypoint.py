@@ -24,6 +24,7 @@ from typing import Mapping, Optional
 
 import click
 
+from components import storage
 from components.tfds_example_gen import manifest
 from components.tfds_example_gen import properties
 from pipeline import nodes
@@ -91,6 +92,12 @@ def main(pipeline_ir, metadata_url, epochs, dataset_version,
         raise click.UsageError(f"--pipeline-ir is {error}") from None
     node_entrypoint.set_run_parameters(ir, epochs, dataset_version)
     startup.report_startup("deciding")
+    try:
+        # Before any TFX task: an object store that cannot be used is one
+        # message here, not a component failing after minutes of retries.
+        storage.check(node_entrypoint.storage_locations(ir))
+    except storage.StorageError as error:
+        raise click.ClickException(str(error)) from None
     if only_if_changed:
         try:
             # Writable although it only reads: a new MySQL database has no

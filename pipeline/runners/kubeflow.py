@@ -21,6 +21,7 @@ from kfp import compiler as kfp_compiler
 from kfp import dsl
 from kfp import kubernetes
 
+from components import storage
 from pipeline import factory
 from pipeline import nodes
 from pipeline.metadata import urls
@@ -131,6 +132,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
         _small_resources(decision, kubeflow)
         _metadata_secret(decision, kubeflow)
         _volumes(decision, kubeflow)
+        _object_store(decision, kubeflow)
         with dsl.If(decision.outputs["decision"] ==
                     decide_entrypoint.RUN, name="changed"):
             tasks = {}
@@ -147,6 +149,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                     _small_resources(task, kubeflow)
                 _metadata_secret(task, kubeflow)
                 _volumes(task, kubeflow)
+                _object_store(task, kubeflow)
                 task.after(*(tasks[u] for u in upstream))
                 tasks[node_id] = task
 
@@ -180,6 +183,18 @@ def _volumes(task, kubeflow: KubeflowConfig) -> None:
     """The PersistentVolumeClaims every task mounts."""
     for claim, mount_path in kubeflow.volumes:
         kubernetes.mount_pvc(task, pvc_name=claim, mount_path=mount_path)
+
+
+def _object_store(task, kubeflow: KubeflowConfig) -> None:
+    """The S3 endpoint as env, and the S3 credentials from a secret."""
+    if kubeflow.s3_endpoint:
+        task.set_env_variable(storage.ENDPOINT_ENV, kubeflow.s3_endpoint)
+    if kubeflow.s3_secret_keys:
+        name, access, secret = kubeflow.s3_secret_keys
+        kubernetes.use_secret_as_env(task, secret_name=name,
+                                     secret_key_to_env={
+                                         access: storage.ACCESS_KEY_ENV,
+                                         secret: storage.SECRET_KEY_ENV})
 
 
 def _trainer_resources(task, kubeflow: KubeflowConfig) -> None:

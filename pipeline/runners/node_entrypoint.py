@@ -17,10 +17,11 @@ import json
 import logging
 import os
 import zlib
-from typing import Optional
+from typing import List, Optional
 
 import click
 
+from components import storage
 from components.tfds_example_gen import properties
 from pipeline import nodes
 from pipeline import startup
@@ -88,6 +89,22 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
                                   + dataset_version)
 
 
+def storage_locations(ir) -> List[str]:
+    """Where the compiled pipeline's tasks read and write: its root (the
+    serving dir lies under it) and the TFDS data dir."""
+    root = ir.runtime_spec.pipeline_root
+    # A runtime parameter, with the compiled root as its default.
+    locations = [root.field_value.string_value
+                 or root.runtime_parameter.default_value.string_value]
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id == nodes.EXAMPLE_GEN:
+            parameters = node.pipeline_node.parameters.parameters
+            if properties.DATA_DIR_PARAMETER in parameters:
+                locations.append(parameters[properties.DATA_DIR_PARAMETER]
+                                 .field_value.string_value)
+    return [location for location in locations if location]
+
+
 def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
     """Launches one node of `ir` in pipeline run `run_id`."""
     from tfx.dsl.compiler import constants  # pylint: disable=import-outside-toplevel
@@ -103,6 +120,7 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
         raise ValueError(f"the pipeline has no node {node_id!r}; it has "
                          f"{sorted(nodes)}.")
     deployment = runner_utils.extract_local_deployment_config(ir)
+    storage.enable(storage_locations(ir))
     startup.report_startup(f"launching {node_id}")
     launcher.Launcher(
         pipeline_node=nodes[node_id],

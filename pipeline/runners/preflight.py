@@ -1,12 +1,27 @@
-"""Checks before any component runs: the dataset exists, can be prepared
-(offline too, from a manual dir), has the splits asked for, and matches the
-committed schema. A problem here is one clear message, not a failed run."""
+"""Checks before any component runs: the object store answers, the dataset
+exists, can be prepared (offline too, from a manual dir), has the splits
+asked for, and matches the committed schema. A problem here is one clear
+message, not a failed run."""
 
 import os
 
 from components import features
+from components import storage
 from components.tfds_example_gen import dataset as tfds_dataset
 from pipeline_config import PipelineConfig
+
+
+def check_storage(config: PipelineConfig) -> None:
+    """The `s3://` locations of the run answer (endpoint, credentials,
+    bucket), and TensorFlow can then read and write them in this process.
+
+    Raises:
+      storage.StorageError: which location, and what is wrong with it.
+    """
+    locations = [config.pipeline_root, config.serving_dir,
+                 config.dataset.data_dir]
+    storage.check(locations)
+    storage.enable(locations)
 
 
 def check_dataset(config: PipelineConfig):

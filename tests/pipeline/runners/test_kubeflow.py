@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import re
 import sys
 
 import pytest
@@ -339,3 +340,38 @@ def test_compile_cli_refuses_a_root_on_no_volume(tmp_path):
         "--output", str(tmp_path / "p.yaml"), "--image", "img:1",
         "--pipeline-root", "/data/root", "--volume", "pipeline-data"])
     assert "volume 'pipeline-data' is not PVC_NAME:/MOUNT/PATH" in bad.stderr
+
+
+def test_every_task_gets_the_s3_endpoint_and_the_credentials_secret(
+        tmp_path):
+    kubeflow = pc.KubeflowConfig(
+        image="img:1", s3_endpoint="http://minio-service.kubeflow:9000",
+        s3_secret="mlpipeline-minio-artifact")
+    _, spec, platform = _compile(tmp_path, kubeflow,
+                                 root="s3://mlpipeline/tfds-pipeline")
+    tasks = dict(_tasks(spec), **{
+        kubeflow_runner.DECIDE_TASK: _root_tasks(spec)[
+            kubeflow_runner.DECIDE_TASK]})
+    for name, task in tasks.items():
+        container = _executor(spec, task)
+        env = {e.struct_value.fields["name"].string_value:
+               e.struct_value.fields["value"].string_value
+               for e in container.fields["env"].list_value.values}
+        assert env == {"AWS_ENDPOINT_URL":
+                       "http://minio-service.kubeflow:9000"}, name
+        label = spec.components[task.component_ref.name].executor_label
+        [secret] = platform[label].secret_as_env
+        assert secret.secret_name == "mlpipeline-minio-artifact"
+        assert {(k.secret_key, k.env_var) for k in secret.key_to_env} == {
+            ("accesskey", "AWS_ACCESS_KEY_ID"),
+            ("secretkey", "AWS_SECRET_ACCESS_KEY")}
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("s3_endpoint", "minio:9000", "is not http(s)://host"),
+    ("s3_endpoint", "http://user:pw@minio:9000", "is not http(s)://host"),
+    ("s3_secret", "creds:onlyone", "is not SECRET_NAME or"),
+])
+def test_bad_s3_settings_are_named(field, value, words):
+    with pytest.raises(pc.ConfigError, match=re.escape(words)):
+        pc.KubeflowConfig(image="img:1", **{field: value})

@@ -66,13 +66,14 @@ def claim(tmp_path, tfds_data_dir):
     return folder
 
 
-def _compile(tmp_path, claim, metadata_url, image_tag):
+def _compile(tmp_path, claim, metadata_url, image_tag, *extra, root=None):
     package = tmp_path / "pipeline.yaml"
     result = helpers.run_cli([
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
         "--output", str(package), "--image", image_tag,
-        "--volume", f"{CLAIM}:{claim}",
-        "--pipeline-root", str(claim / "root"), "--metadata", metadata_url,
+        "--volume", f"{CLAIM}:{claim}", *extra,
+        "--pipeline-root", root or str(claim / "root"),
+        "--metadata", metadata_url,
         "--metadata-secret", f"{SECRET}:password",
         "--dataset", "tiny_images", "--dataset-config", "clean",
         "--tfds-data-dir", str(claim / "tfds"), "--epochs", "1",
@@ -84,12 +85,13 @@ def _compile(tmp_path, claim, metadata_url, image_tag):
 
 
 def _run(package, claim, job_uuid, password,
-         hooks=kfp_local.Hooks(backoff_scale=0), **parameters):
+         hooks=kfp_local.Hooks(backoff_scale=0), secrets=None, **parameters):
     """A run of the package, every task in a container; a failed task is
     retried as the package says, without the backoff."""
     result = kfp_local.run(package, job_uuid, {},
                            parameters=dict({"epochs": 2}, **parameters),
-                           secrets={SECRET: {"password": password}},
+                           secrets=dict(secrets or {},
+                                        **{SECRET: {"password": password}}),
                            volumes={CLAIM: str(claim)},
                            containers=kfp_local.Containers(
                                env=containers.engine_env()), hooks=hooks)
@@ -347,3 +349,33 @@ def _files(folder):
         if path.is_file():
             found[str(path.relative_to(folder))] = path.read_bytes()
     return found
+
+
+@pytest.mark.slow
+def test_the_package_runs_with_its_root_and_serving_dir_on_minio(
+        tmp_path, mysql, image, claim, s3_env):
+    """The pipeline root and serving dir on MinIO (the store KFP ships):
+    the endpoint in the package, the credentials from a secret and nowhere
+    else; the pushed model answers when loaded from MinIO."""
+    mysql = dataclasses.replace(mysql, database="mlmd_s3")
+    root = f"s3://pipeline/package-{tmp_path.name}"
+    package = _compile(tmp_path, claim, mysql.url, image.tag,
+                       "--s3-endpoint", s3_env.endpoint,
+                       "--s3-secret", "minio-creds", root=root)
+    result = _run(package, claim, "job-1", mysql.password, secrets={
+        "minio-creds": {"accesskey": s3_env.access_key,
+                        "secretkey": s3_env.secret_key}})
+    assert sorted(result.names[1:]) == sorted(helpers.NODES)
+    store = metadata_store.open_store(_url_with_password(mysql),
+                                      read_only=True)
+    destination = models.last_pushed(
+        store, "tiny-images-clean-classifier").destination
+    assert destination.startswith(f"{root}/serving/")
+    from components import storage  # pylint: disable=import-outside-toplevel
+    storage.enable([destination])
+    helpers.check_signatures(destination)
+    text = pathlib.Path(package).read_text(encoding="utf-8")
+    assert s3_env.endpoint in text
+    assert s3_env.secret_key not in text and s3_env.access_key not in text
+    for _, completed in result.tasks:
+        assert s3_env.secret_key not in completed.stdout + completed.stderr

@@ -105,3 +105,14 @@ def test_a_store_lost_mid_task_is_one_message(tmp_path, monkeypatch,
         assert result.output.count("\n") == 1
     else:
         assert isinstance(result.exception, RuntimeError)
+
+
+def test_storage_locations_are_the_root_and_the_data_dir(tmp_path):
+    """What the decide task checks and every task enables."""
+    import pipeline_config as pc  # pylint: disable=import-outside-toplevel
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path, "s3://data/tfds"),
+        remote_root="s3://artifacts/root")
+    ir = factory.compile_ir(factory.create_pipeline(config))
+    assert node_entrypoint.storage_locations(ir) == ["s3://artifacts/root",
+                                                     "s3://data/tfds"]
