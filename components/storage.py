@@ -41,8 +41,7 @@ ABORTS_AT_EXIT = ("0.37.1",)
 # this process.
 _ENABLED = []
 _TFX_REGISTERED = []
-# With a store of one's own (an endpoint given), the SDK's lookups of EC2
-# instance metadata for credentials are pointless; on AWS they are not.
+# See _configure_environment.
 _NO_INSTANCE_METADATA = {"AWS_EC2_METADATA_DISABLED": "true"}
 
 
@@ -70,11 +69,7 @@ def enable(uris: Iterable[Optional[str]] = ()) -> bool:
         return False
     if not _ENABLED:
         # tensorflow-io reads these when it first opens an s3:// path.
-        if os.environ.get(ENDPOINT_ENV):
-            os.environ.setdefault(TFIO_ENDPOINT_ENV,
-                                  os.environ[ENDPOINT_ENV])
-            for name, value in _NO_INSTANCE_METADATA.items():
-                os.environ.setdefault(name, value)
+        _configure_environment()
         import tensorflow_io  # pylint: disable=import-outside-toplevel,unused-import
         _ENABLED.append(True)
     if "tfx" in sys.modules and not _TFX_REGISTERED:
@@ -152,21 +147,29 @@ def check(uris: Iterable[Optional[str]]) -> None:
     buckets = sorted(first_uri.items())
     if not buckets:
         return
-    endpoint = os.environ.get(ENDPOINT_ENV) or "AWS's S3"
-    missing = [n for n in (ACCESS_KEY_ENV, SECRET_KEY_ENV)
-               if not os.environ.get(n)]
-    if missing:
-        raise StorageError(
-            f"{buckets[0][1]} is on S3 ({endpoint}) but {' and '.join(missing)}"
-            f" {'is' if len(missing) == 1 else 'are'} not set: give the "
-            "store's credentials in the environment (on Kubeflow, "
-            "compile --s3-secret).")
-    s3 = client(preflight=True)
+    _configure_environment()
+    endpoint = _shown_endpoint()
+    import boto3  # pylint: disable=import-outside-toplevel
     import botocore.exceptions  # pylint: disable=import-outside-toplevel
+    # The SDK's own chain: the environment, a profile, an instance role.
+    if boto3.session.Session().get_credentials() is None:
+        raise StorageError(
+            f"{buckets[0][1]} is on S3 ({endpoint}) but no credentials were "
+            f"found: set {ACCESS_KEY_ENV} and {SECRET_KEY_ENV} (on "
+            "Kubeflow, compile --s3-secret), or give this machine an AWS "
+            "profile or role.")
+    try:
+        s3 = client(preflight=True)
+    except ValueError as error:  # e.g. an endpoint without http(s)://
+        raise StorageError(f"{ENDPOINT_ENV} {endpoint!r} is not an endpoint "
+                           f"URL ({error}): give http(s)://host:port."
+                           ) from None
     for bucket, uri in buckets:
         try:
             s3.head_bucket(Bucket=bucket)
-        except botocore.exceptions.EndpointConnectionError:
+        except (botocore.exceptions.EndpointConnectionError,
+                botocore.exceptions.ConnectTimeoutError,
+                botocore.exceptions.ReadTimeoutError):
             raise StorageError(
                 f"cannot reach the S3 endpoint {endpoint} for {uri}: check "
                 f"{ENDPOINT_ENV} (e.g. http://minio-service.kubeflow:9000) "
@@ -185,6 +188,31 @@ def check(uris: Iterable[Optional[str]]) -> None:
                     "check them and the bucket's policy.") from None
             raise StorageError(f"{uri}: the S3 endpoint {endpoint} "
                                f"answered {error}.") from None
+        except (botocore.exceptions.BotoCoreError, ValueError) as error:
+            # A malformed location (s3:///x) or another client-side error.
+            raise StorageError(f"{uri} cannot be used on S3 ({endpoint}): "
+                               f"{error}") from None
+
+
+def _configure_environment() -> None:
+    """With an endpoint of one's own: tensorflow-io's name for it, and no
+    lookups of EC2 instance metadata (pointless there; on AWS they are
+    not, so nothing changes without an endpoint)."""
+    if os.environ.get(ENDPOINT_ENV):
+        os.environ.setdefault(TFIO_ENDPOINT_ENV, os.environ[ENDPOINT_ENV])
+        for name, value in _NO_INSTANCE_METADATA.items():
+            os.environ.setdefault(name, value)
+
+
+def _shown_endpoint() -> str:
+    """The endpoint for a message: without any user or password in it."""
+    endpoint = os.environ.get(ENDPOINT_ENV)
+    if not endpoint:
+        return "AWS's S3"
+    parsed = urllib.parse.urlsplit(endpoint)
+    if parsed.username or parsed.password:
+        parsed = parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1])
+    return parsed.geturl()
 
 
 def client(preflight: bool = False):

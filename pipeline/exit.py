@@ -1,9 +1,11 @@
 """Ending a command's process once its work is written."""
 
 import sys
+import traceback
 from typing import Callable
 
 from components import process
+from components import storage
 
 
 def run_then_exit(main: Callable[[], None]) -> None:
@@ -14,13 +16,21 @@ def run_then_exit(main: Callable[[], None]) -> None:
     prompt back, for nothing: every file is written and closed by then.
     So once the command has returned or raised SystemExit (click's way to
     exit), logs and standard streams are flushed and the process ends with
-    the command's exit status. Any other exception propagates as usual.
+    the command's exit status. Any other exception propagates as usual,
+    except in a process that used `s3://`, where the teardown would abort
+    (see components/storage.py): there its traceback is printed and the
+    status is 1.
     """
     try:
         main()
         code = 0
     except SystemExit as stop:
         code = stop.code
+    except Exception:  # pylint: disable=broad-except
+        if not storage.in_use():
+            raise
+        traceback.print_exc()
+        code = 1
     if code is None:
         code = 0
     elif not isinstance(code, int):

@@ -1,7 +1,8 @@
 """The project's image, built for the tests that run tasks in containers.
 
-`image()` builds the Dockerfile with `image/build.sh` (buildah where no
-Docker daemon answers, as here), once per test session, on the base image
+`build()` builds the Dockerfile with `image/build.sh` (buildah where no
+Docker daemon answers, as here), once per test module that asks (a
+module-scoped fixture), on the base image
 `PIPELINE_TEST_BASE_IMAGE` names (default the Dockerfile's own; `.ci/run`
 makes a Debian 12 base with `image/debian-base.sh`, since these machines
 reach no registry). Layers are cached by the engine, so a session that

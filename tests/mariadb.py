@@ -11,9 +11,10 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import time
+
+from tests import ports
 
 PACKAGE = "mariadb-server"
 # Debian puts the server in /usr/sbin, which a non-login PATH may lack.
@@ -38,6 +39,9 @@ class _Daemon:
         self.process = None
 
     def start(self) -> None:
+        """Starts the server, unless it is running."""
+        if self.process is not None and self.process.poll() is None:
+            return
         with open(os.path.join(self.data_dir, "server.log"), "ab") as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 [_binary("mariadbd"), "--no-defaults",
@@ -109,12 +113,6 @@ def ensure_installed() -> None:
                    env=env, stdout=subprocess.DEVNULL)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _sql(socket_path: str, statement: str) -> None:
     subprocess.run([_binary("mariadb"), "--no-defaults", "--user=root",
                     f"--socket={socket_path}", "-e", statement],
@@ -131,7 +129,7 @@ def running(data_dir: str, database: str = "mlmd"):
         [_binary("mariadb-install-db"), "--no-defaults", f"--datadir={data_dir}",
          "--user=root", "--auth-root-authentication-method=socket",
          "--skip-test-db"], check=True, capture_output=True)
-    daemon = _Daemon(data_dir, socket_path, _free_port())
+    daemon = _Daemon(data_dir, socket_path, ports.free_port())
     try:
         daemon.start()
         server = Server("127.0.0.1", daemon.port, "mlmd",

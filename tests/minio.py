@@ -14,10 +14,11 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
+
+from tests import ports
 
 MODULE = "github.com/minio/minio"
 # MinIO's release tags are not semantic versions, so the Go module proxy
@@ -51,12 +52,6 @@ def binary() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclasses.dataclass(frozen=True)
 class Server:
     """How to reach the running server."""
@@ -83,7 +78,7 @@ class Server:
 @contextlib.contextmanager
 def running(data_dir: str):
     """Starts a server storing its data in `data_dir`; yields a Server."""
-    port, console = _free_port(), _free_port()
+    port, console = ports.free_port(), ports.free_port()
     server = Server(f"http://127.0.0.1:{port}", "pipeline-test",
                     "pipeline-test-secret-1")
     env = dict(os.environ, MINIO_ROOT_USER=server.access_key,

@@ -272,8 +272,9 @@ def publish(model_dir: str, base: str,
     The copy goes to a staging folder of its own and is checked against
     `model_dir`'s checksums; then it is moved to the next version: the
     current Unix time, or one more than the newest existing version if that
-    is later, so versions only grow. A move that loses a race for that
-    version (another push or rollback took it) tries the next one. The
+    is later, so versions only grow. Locally, a move that loses a race for
+    that version (another push or rollback took it) tries the next one; on
+    an object store, whose move is not one step, it fails instead. The
     version's source and manifest are written once the version is claimed.
 
     Args:
@@ -315,13 +316,18 @@ def publish(model_dir: str, base: str,
         try:
             # Fails if another push moved its copy to `final` meanwhile.
             FILES.move(staging, final)
-        except OSError:
-            # Locally a lost race, with the staging copy still whole; an
-            # object store's move is not one step, so nothing is retried
-            # there (what was moved has no saved_model.pb to be loaded).
-            if "://" not in staging and FILES.exists(staging):
-                continue
-            raise
+        except Exception as error:  # pylint: disable=broad-except
+            if "://" not in staging:
+                # OSError: a lost race, with the staging copy still whole.
+                if isinstance(error, OSError) and FILES.exists(staging):
+                    continue
+                raise
+            # An object store's move is not one step: nothing is retried.
+            raise PublishError(
+                f"moving the checked copy {staging} to {final} stopped "
+                f"({type(error).__name__}: {error}); unless {LAST_FILE} got "
+                f"there, no server loads {final}. Remove {final} and "
+                f"{staging}; nothing else was published.") from None
         break
     else:
         FILES.rmtree(staging)

@@ -26,11 +26,12 @@ Examples:
       --pipeline-root gs://my-bucket/tfds-pipeline \\
       --metadata mysql://mlmd@mysql.kubeflow:3306/metadb \\
       --metadata-secret mlmd-mysql:password --trainer-gpus 1
-  python -m pipeline compile --target kubeflow --output pipeline.yaml \
-      --image registry.example/tfds-pipeline:0.1.0 \
-      --volume pipeline-data:/data --pipeline-root /data/root \
-      --tfds-data-dir /data/tensorflow_datasets \
-      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb
+  python -m pipeline compile --target kubeflow --output pipeline.yaml \\
+      --image registry.example/tfds-pipeline:0.1.0 \\
+      --volume pipeline-data:/data --pipeline-root /data/root \\
+      --tfds-data-dir /data/tensorflow_datasets \\
+      --metadata mysql://mlmd@mysql.kubeflow:3306/metadb \\
+      --metadata-secret mlmd-mysql:password
   python -m pipeline compile --target vertex --output pipeline.json \\
       --image us-docker.pkg.dev/my-project/repo/tfds-pipeline:0.1.0 \\
       --pipeline-root gs://my-bucket/tfds-pipeline \\

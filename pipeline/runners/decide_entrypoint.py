@@ -94,7 +94,8 @@ def main(pipeline_ir, metadata_url, epochs, dataset_version,
     startup.report_startup("deciding")
     try:
         # Before any TFX task: an object store that cannot be used is one
-        # message here, not a component failing after minutes of retries.
+        # message here, not a component failing after tensorflow-io's
+        # minutes of retries inside one call.
         storage.check(node_entrypoint.storage_locations(ir))
     except storage.StorageError as error:
         raise click.ClickException(str(error)) from None

@@ -97,6 +97,11 @@ def check_paths(config: PipelineConfig, kubeflow: KubeflowConfig) -> None:
     for flag, path in (("--pipeline-root", config.pipeline_root),
                        ("--tfds-data-dir", config.dataset.data_dir),
                        ("--tfds-manual-dir", config.dataset.manual_dir)):
+        if path and "://" not in path and not os.path.isabs(path):
+            raise ConfigError(
+                f"{flag} {path} is a relative path, which means nothing in "
+                "the tasks' pods: give the absolute path on a volume they "
+                "mount (--volume), or a gs:// or s3:// URI.")
         if path and "://" not in path and not kubeflow.volume_for(path):
             mounted = ", ".join(f"{c}:{m}" for c, m in kubeflow.volumes)
             raise ConfigError(

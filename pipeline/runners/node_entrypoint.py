@@ -208,8 +208,8 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
             raise
         raise click.ClickException(
             f"{node_id} failed: the ML Metadata store went away while it ran "
-            f"({lost}) Nothing of this attempt was published; the task's "
-            "retry runs it again once the store is back.") from None
+            f"({lost}) ML Metadata records nothing of this attempt; the "
+            "task's retry runs it again once the store is back.") from None
 
 
 def store_lost(url: urls.StoreUrl) -> Optional[str]:

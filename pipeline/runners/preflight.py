@@ -18,8 +18,8 @@ def check_storage(config: PipelineConfig) -> None:
     Raises:
       storage.StorageError: which location, and what is wrong with it.
     """
-    locations = [config.pipeline_root, config.serving_dir,
-                 config.dataset.data_dir]
+    # The serving dir lies under the pipeline root.
+    locations = [config.pipeline_root, config.dataset.data_dir]
     storage.check(locations)
     storage.enable(locations)
 

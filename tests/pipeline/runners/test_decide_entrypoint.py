@@ -137,3 +137,23 @@ def test_a_store_it_cannot_reach_fails_the_task_instead_of_deciding(
     assert "cannot open ML Metadata at mysql://mlmd@127.0.0.1:1/mlmd" in \
         result.stderr
     assert written is None
+
+
+def test_an_object_store_it_cannot_use_fails_before_any_tfx_task(
+        tmp_path, minio_server):
+    """The package's first task checks its s3:// locations (MinIO on
+    loopback), still without TensorFlow."""
+    import pipeline_config as pc  # pylint: disable=import-outside-toplevel
+    from pipeline import factory  # pylint: disable=import-outside-toplevel
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", "s3://pipeline/tfds"),
+        remote_root="s3://no-such-bucket/root")
+    ir = factory.compile_ir(factory.create_pipeline(config))
+    result, written = _main(tmp_path, ir, "--metadata",
+                            f"sqlite://{tmp_path / 'mlmd.sqlite'}",
+                            env=dict(os.environ, **minio_server.env))
+    assert result.returncode == 1
+    assert ("Error: bucket 'no-such-bucket' of s3://no-such-bucket/root "
+            f"does not exist at {minio_server.endpoint}") in result.stderr
+    assert written is None
+    assert re.findall(r"\|\s+(tensorflow\S*)", result.stderr) == []

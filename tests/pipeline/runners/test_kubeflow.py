@@ -375,3 +375,15 @@ def test_every_task_gets_the_s3_endpoint_and_the_credentials_secret(
 def test_bad_s3_settings_are_named(field, value, words):
     with pytest.raises(pc.ConfigError, match=re.escape(words)):
         pc.KubeflowConfig(image="img:1", **{field: value})
+
+
+def test_a_relative_local_path_is_refused(tmp_path):
+    kubeflow = pc.KubeflowConfig(image="img:1",
+                                 volumes=(("pipeline-data", "/data"),))
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", "datasets/tfds"),
+        remote_root="/data/root")
+    with pytest.raises(pc.ConfigError,
+                       match="--tfds-data-dir datasets/tfds is a relative "
+                             "path"):
+        kubeflow_runner.check_paths(config, kubeflow)

@@ -311,12 +311,15 @@ def test_the_store_going_away_fails_the_task_and_its_retry_completes(
 
     stopper = _StopStoreWhileTraining(mysql, pipeline_name, "job-2")
     restarts = []
-    result = _run(package, claim, "job-2", mysql.password, epochs=3,
-                  hooks=kfp_local.Hooks(
-                      on_start=stopper,
-                      before_retry=lambda name, attempt: (
-                          restarts.append(name), mysql.start()),
-                      backoff_scale=0))
+    try:
+        result = _run(package, claim, "job-2", mysql.password, epochs=3,
+                      hooks=kfp_local.Hooks(
+                          on_start=stopper,
+                          before_retry=lambda name, attempt: (
+                              restarts.append(name), mysql.start()),
+                          backoff_scale=0))
+    finally:
+        mysql.start()  # For the module's other tests, whatever happened.
     assert stopper.stopped_while == "RUNNING"
     [(name, failed)] = result.retried
     assert name == nodes.TRAINER and restarts == [nodes.TRAINER]
