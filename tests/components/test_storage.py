@@ -1,6 +1,8 @@
 """`s3://` locations checked up front, against a real MinIO on loopback."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -65,8 +67,6 @@ def test_a_user_in_the_endpoint_is_never_shown(env, minio_server):
 def test_tensorflow_reads_and_writes_s3_once_enabled(env):
     """In a fresh process: tensorflow-io's filesystem, with the endpoint
     from AWS_ENDPOINT_URL."""
-    import subprocess  # pylint: disable=import-outside-toplevel
-    import sys  # pylint: disable=import-outside-toplevel
     script = (
         "import os\n"
         "from components import storage\n"
@@ -77,9 +77,7 @@ def test_tensorflow_reads_and_writes_s3_once_enabled(env):
         "print(tf.io.gfile.listdir('s3://pipeline/t'),"
         " tf.io.gfile.GFile('s3://pipeline/t/a.txt').read())\n"
         "storage.end_process(0)\n")
-    result = subprocess.run([sys.executable, "-c", script],
-                            capture_output=True, text=True, timeout=300,
-                            check=False)
+    result = _python(script)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "['a.txt'] hello"
     assert not storage.enable(["/local", "gs://b/x"])
@@ -88,8 +86,6 @@ def test_tensorflow_reads_and_writes_s3_once_enabled(env):
 def test_a_command_that_fails_after_using_s3_exits_1(env):
     """Not 134: tensorflow-io 0.37.1's teardown abort is avoided on the
     failure path too."""
-    import subprocess  # pylint: disable=import-outside-toplevel
-    import sys  # pylint: disable=import-outside-toplevel
     script = (
         "from components import storage\n"
         "from pipeline import exit as process_exit\n"
@@ -99,8 +95,13 @@ def test_a_command_that_fails_after_using_s3_exits_1(env):
         "    tf.io.gfile.exists('s3://pipeline/x')\n"
         "    raise ValueError('a failing command')\n"
         "process_exit.run_then_exit(main)\n")
-    result = subprocess.run([sys.executable, "-c", script],
-                            capture_output=True, text=True, timeout=300,
-                            check=False)
+    result = _python(script)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "ValueError: a failing command" in result.stderr
+
+
+def _python(script):
+    """`script` in a fresh interpreter of this environment."""
+    return subprocess.run([sys.executable, "-c", script],
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
