@@ -26,6 +26,7 @@ from components.pusher.component import Pusher
 from components.schema_importer.component import ImportSchemaGen
 from components.serving_validator.component import ServingValidator
 from components.tfds_example_gen.component import TfdsExampleGen
+from components.trainer import settings as trainer_settings
 from components.trainer.component import Trainer
 from pipeline import nodes
 from pipeline.metadata import resolvers
@@ -121,8 +122,10 @@ def create_pipeline(
                resolvers.EXAMPLES_KEY: example_gen.outputs["examples"]}
         ).with_id(nodes.WARM_START_RESOLVER)
 
-    training = dataclasses.replace(
-        config.training, tpu=orchestration.tpu or config.training.tpu)
+    training = trainer_settings.TrainerSettings(
+        **dataclasses.asdict(dataclasses.replace(
+            config.training, tpu=orchestration.tpu or config.training.tpu)),
+        example_counts=None)
     trainer = orchestration.trainer_class(
         run_fn=RUN_FN,
         base_model=(warm_start.outputs[resolvers.MODEL_KEY]
@@ -132,8 +135,8 @@ def create_pipeline(
         schema=schema_importer.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
-        custom_config={**dataclasses.asdict(training),
-                       **orchestration.trainer_config}
+        custom_config=trainer_settings.write(training,
+                                             orchestration.trainer_config)
     ).with_id(nodes.TRAINER)
     model_resolver = _baseline_resolver(trainer,
                                         orchestration.custom_resolvers)

@@ -2,7 +2,8 @@
 
 TFX's InfraValidator starts TensorFlow Serving in Docker or Kubernetes and
 does not run on KFP v2. This component needs neither: it loads the
-candidate in a fresh process with nothing but TensorFlow (probe.py), calls
+candidate in a fresh process with nothing of the pipeline (TensorFlow,
+NumPy and TF Serving's request protos: probe.py), replays its warm-up file, calls
 both serving signatures with real serialized examples and the same images
 raw, checks the answers (shape, probabilities summing to 1, the same answer
 from both signatures), measures latency at batch 1 and 64, and records the

@@ -155,7 +155,8 @@ def markdown(card: Dict[str, Any]) -> str:
          for c, v in (metrics.get("per_class_accuracy") or {}).items()])]
     latency = verdict.get("latency_ms") or {}
     lines += ["", "## Serving", "",
-              "Loaded in a fresh process with nothing but TensorFlow and "
+              "Loaded in a fresh process with nothing but TensorFlow "
+              "(and TF Serving's request protos for the warm-up file) and "
               "called through both signatures with real eval examples "
               "before the push; milliseconds per call there (CPU, no "
               "batching server), not TensorFlow Serving under load:", "",

@@ -1,5 +1,7 @@
 """Calls a SavedModel the way TensorFlow Serving will, in a process of its
-own that imports nothing but TensorFlow and NumPy.
+own that imports nothing of the pipeline: TensorFlow, NumPy, and, to
+replay the model's warm-up file as the server does, TensorFlow Serving's
+request protos (tensorflow-serving-api, what a server's clients use).
 
   python -m components.serving_validator.probe --model DIR \
       --requests DIR --output probe.json

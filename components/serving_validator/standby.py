@@ -1,11 +1,11 @@
 """A probe process started before it is needed.
 
-A fresh probe process pays Python's start and TensorFlow's import (2.5 to
-3 s here) before it can load a model. Where the nodes of a run share one
+A fresh probe process pays Python's start and TensorFlow's import before
+it can load a model (docs/performance.md). Where the nodes of a run share one
 process (the local runners), the runner starts one while the Evaluator
 runs, which leaves the second core idle, and the ServingValidator hands its
-request to it. It is the same fresh process, importing TensorFlow and NumPy
-only, that waited for the request instead of being started for it. Where
+request to it. It is the same fresh process, importing what probe.py says
+and nothing else, that waited for the request instead of being started for it. Where
 each node has a container of its own (Kubeflow, Vertex) nothing starts
 early and the probe starts when it is asked for, as it always did.
 

@@ -7,9 +7,10 @@ already initialised TensorFlow. With `cpu_replicas` > 1 this executor runs
 TFX's own `GenericExecutor` in a newly spawned process; otherwise in place.
 """
 
+import dataclasses
 import json
 import multiprocessing
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
@@ -18,9 +19,7 @@ from tfx.types import standard_component_specs
 
 from components import storage
 from components.tfds_example_gen import properties
-
-# Where run_fn finds the example counts in its custom_config.
-EXAMPLE_COUNTS = "example_counts"
+from components.trainer import settings as trainer_settings
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -29,12 +28,13 @@ class Executor(trainer_executor.GenericExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
-        custom_config = json.loads(exec_properties.get("custom_config")
-                                   or "{}")
-        add_example_counts(custom_config, input_dict, exec_properties)
+        key = standard_component_specs.CUSTOM_CONFIG_KEY
+        custom_config = with_example_counts(
+            json.loads(exec_properties.get(key) or "null"), input_dict,
+            exec_properties)
         exec_properties = {**exec_properties,
-                           "custom_config": json.dumps(custom_config)}
-        if custom_config.get("cpu_replicas", 1) <= 1:
+                           key: json.dumps(custom_config)}
+        if trainer_settings.read(custom_config).cpu_replicas <= 1:
             super().Do(input_dict, output_dict, exec_properties)
             return
         context = multiprocessing.get_context("spawn")
@@ -51,14 +51,16 @@ class Executor(trainer_executor.GenericExecutor):
                 " its log is above.")
 
 
-def add_example_counts(custom_config: Dict[str, Any],
-                       input_dict: Dict[str, List[types.Artifact]],
-                       exec_properties: Dict[str, Any]) -> None:
-    """Puts `example_counts` in run_fn's `custom_config` when ExampleGen
-    recorded them: known sizes spare run_fn a counting pass over the data."""
-    counts = example_counts(input_dict, exec_properties)
-    if counts:
-        custom_config[EXAMPLE_COUNTS] = counts
+def with_example_counts(custom_config: Optional[Dict[str, Any]],
+                        input_dict: Dict[str, List[types.Artifact]],
+                        exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """`custom_config` with the settings' `example_counts` from what
+    ExampleGen recorded: known sizes spare run_fn a counting pass over the
+    data. Raises `SettingsError` if the settings do not parse."""
+    settings = trainer_settings.read(custom_config)
+    counts = example_counts(input_dict, exec_properties) or None
+    return trainer_settings.write(
+        dataclasses.replace(settings, example_counts=counts), custom_config)
 
 
 def example_counts(input_dict: Dict[str, List[types.Artifact]],

@@ -1,10 +1,9 @@
 """The Trainer's `run_fn`: the seed's `model.fit`, under MirroredStrategy.
 
-Hyper-parameters arrive in `fn_args.custom_config` (set by the pipeline from
-the config): `epochs`, `batch_size_per_replica`, `cpu_replicas`,
-`steps_per_execution`, `validate_every`, `cache_budget_mib` (the training
-and eval splits together), `shuffle_buffer`, `seed`, `tpu`, `warm_start`,
-and from the executor `example_counts`. With `warm_start`, the pipeline
+Hyper-parameters arrive in `fn_args.custom_config` as `settings.TrainerSettings`
+(set by the pipeline from the config, with `example_counts` from the
+executor); `cache_budget_mib` holds the training and eval splits together.
+With `warm_start`, the pipeline
 gives the Trainer a base model (see warm_start.py) and training starts from
 its weights.
 """
@@ -24,8 +23,8 @@ from tfx_bsl.public import tfxio
 from components import features
 from components import autograph
 from components.trainer import distribution
-from components.trainer import executor as trainer_executor
 from components.trainer import record as training_record
+from components.trainer import settings as trainer_settings
 from components.trainer import model as model_lib
 from components.trainer import signatures
 from components.trainer import warm_start as warm_start_lib
@@ -37,12 +36,11 @@ _READ_BATCH = 1024
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model and exports it with its serving signatures."""
-    params = fn_args.custom_config
+    params = trainer_settings.read(fn_args.custom_config)
     autograph.skip_keras_conversion()
-    tf.keras.utils.set_random_seed(params["seed"])
-    strategy = distribution.make_strategy(params["cpu_replicas"],
-                                          params.get("tpu"))
-    global_batch = (params["batch_size_per_replica"]
+    tf.keras.utils.set_random_seed(params.seed)
+    strategy = distribution.make_strategy(params.cpu_replicas, params.tpu)
+    global_batch = (params.batch_size_per_replica
                     * strategy.num_replicas_in_sync)
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     contract = features.load_contract(fn_args.schema_path)
@@ -50,33 +48,32 @@ def run_fn(fn_args: FnArgs) -> None:
     tft_layer = transform_output.transform_features_layer()
     raw_schema = transform_output.raw_metadata.schema
     on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
-    counts = params.get(trainer_executor.EXAMPLE_COUNTS) or {}
+    counts = params.example_counts or {}
     # Bytes a transformed example takes in memory: float32 pixels, a label.
-    # A spec compiled before the budget existed caches, as it then did.
-    budget = CacheBudget(params.get("cache_budget_mib"),
+    budget = CacheBudget(params.cache_budget_mib,
                          4 * contract.image_bytes + 8)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, raw_schema,
                      tft_layer, global_batch, counts.get("train"),
                      cache=budget.take,
-                     shuffle_buffer=params["shuffle_buffer"],
+                     shuffle_buffer=params.shuffle_buffer,
                      static_shapes=on_tpu)
     validation = {}
-    if params.get("validate_every"):
+    if params.validate_every:
         validation = {
             "validation_data": _dataset(
                 fn_args.eval_files, fn_args.data_accessor, raw_schema,
                 tft_layer, global_batch, counts.get("eval"),
                 cache=budget.take,
                 static_shapes=on_tpu),
-            "validation_freq": params["validate_every"]}
+            "validation_freq": params.validate_every}
     with strategy.scope():
         model = model_lib.build_model(
             contract.image_shape, contract.num_classes,
-            steps_per_execution=params.get("steps_per_execution", 1))
+            steps_per_execution=params.steps_per_execution)
         warm_start = _warm_start(model, fn_args.base_model)
     started = time.monotonic()
     history = model.fit(
-        train, epochs=params["epochs"], **validation,
+        train, epochs=params.epochs, **validation,
         callbacks=[tf.keras.callbacks.TensorBoard(
             log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2)
@@ -88,8 +85,8 @@ def run_fn(fn_args: FnArgs) -> None:
     seconds["export"] = time.monotonic() - started
     _write_record(fn_args.model_run_dir, strategy, global_batch,
                   history.history, warm_start, seconds,
-                  settings={k: v for k, v in params.items()
-                            if k != trainer_executor.EXAMPLE_COUNTS},
+                  settings={k: v for k, v in params.to_json().items()
+                            if k != "example_counts"},
                   model=model_lib.describe(model))
 
 
@@ -113,8 +110,8 @@ def _warm_start(model: tf.keras.Model, base_model: Optional[str]) -> dict:
 class CacheBudget:
     """Memory the cached splits may take together."""
 
-    def __init__(self, mib: Optional[int], example_bytes: int):
-        self.left = float("inf") if mib is None else mib * 2**20
+    def __init__(self, mib: int, example_bytes: int):
+        self.left = mib * 2**20
         self.example_bytes = example_bytes
 
     def take(self, examples: int) -> bool:
@@ -177,6 +174,7 @@ def _write_record(model_run_dir, strategy, global_batch, history,
         "settings": settings,
         "model": model,
         "warm_start": warm_start,
+        "strategy": type(strategy).__name__,
         "num_replicas_in_sync": strategy.num_replicas_in_sync,
         "devices": list(strategy.extended.worker_devices),
         "global_batch_size": global_batch,

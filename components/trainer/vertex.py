@@ -52,8 +52,8 @@ class Executor(vertex_executor.GenericExecutor):
         custom_config = json_utils.loads(exec_properties[key])
         training = vertex_executor.TRAINING_ARGS_KEY
         custom_config[training] = with_project(custom_config[training])
-        trainer_executor.add_example_counts(custom_config, input_dict,
-                                            exec_properties)
+        custom_config = trainer_executor.with_example_counts(
+            custom_config, input_dict, exec_properties)
         super().Do(input_dict, output_dict,
                    dict(exec_properties, **{key: json_utils.dumps(
                        custom_config)}))

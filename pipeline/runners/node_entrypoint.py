@@ -13,6 +13,7 @@ lacks `tfx.orchestration.kubeflow.proto`), hence this module.
 """
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import click
 
 from components import storage
 from components.tfds_example_gen import properties
+from components.trainer import settings as trainer_settings
 from pipeline import nodes
 from pipeline import startup
 from pipeline.metadata import runs
@@ -80,9 +82,11 @@ def set_run_parameters(ir, epochs: Optional[int] = None,
         if epochs is not None and node_id == nodes.TRAINER:
             value = parameters["custom_config"].field_value
             custom_config = json.loads(value.string_value)
-            if custom_config.get("epochs") != int(epochs):
-                custom_config["epochs"] = int(epochs)
-                value.string_value = json.dumps(custom_config)
+            training = trainer_settings.read(custom_config)
+            if training.epochs != int(epochs):
+                value.string_value = json.dumps(trainer_settings.write(
+                    dataclasses.replace(training, epochs=int(epochs)),
+                    custom_config))
         if dataset_version and node_id == nodes.EXAMPLE_GEN:
             value = parameters[properties.DATASET_PARAMETER].field_value
             value.string_value = (value.string_value.split(":")[0] + ":"

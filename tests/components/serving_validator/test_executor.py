@@ -3,6 +3,7 @@ signatures (a good one and ones a server must not get), real gzipped
 eval examples and the committed schema; the probe runs in a fresh process
 each time, as in the pipeline."""
 
+import importlib.util
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 from tfx.types import standard_artifacts
+from tfx.utils import io_utils
 
 from components import features
 from components.pusher import executor as pusher_executor
@@ -262,28 +264,49 @@ def test_an_early_process_that_died_is_replaced_by_a_fresh_one(
     assert details["probe_started_early"] is False
 
 
-def test_the_probe_imports_nothing_but_tensorflow(tmp_path):
+def _third_party_imports(args) -> set:
+    """The top-level packages from site-packages that `python -X importtime
+    ARGS` imports."""
+    result = subprocess.run([sys.executable, "-X", "importtime", *args],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = set(re.findall(r"\|\s+(\w+)$", result.stderr, re.M))
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    found = set()
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        origin = (spec.origin or "") if spec else ""
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if any(place.startswith(tuple(site))
+               for place in [origin, *locations]):
+            found.add(name)
+    return found
+
+
+def test_the_probe_imports_tensorflow_numpy_and_serving_protos(tmp_path):
+    """The probe is run on the copy the executor makes, warm-up file
+    included (as in every pipeline run), and imports nothing beyond what
+    TensorFlow and NumPy import but TF Serving's request protos."""
     model = _model_artifact(tmp_path)
     examples = executor.eval_examples(_examples(tmp_path), "eval", 4)
+    images = executor.images_of(examples,
+                                features.FeatureContract(SHAPE, CLASSES))
+    copy = str(tmp_path / "copy")
+    io_utils.copy_dir(os.path.join(model.uri, "Format-Serving"), copy)
+    warmup.write(copy, warmup.prediction_logs(examples, images, [1, 4]))
     requests = tmp_path / "requests"
     requests.mkdir()
     from components.serving_validator import probe  # pylint: disable=import-outside-toplevel
-    probe.write_requests(str(requests), examples, executor.images_of(
-        examples, features.FeatureContract(SHAPE, CLASSES)))
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m",
-         "components.serving_validator.probe", "--model",
-         os.path.join(model.uri, "Format-Serving"), "--requests",
-         str(requests), "--output", str(tmp_path / "out.json"),
-         "--batch-sizes", "1,4", "--repeats", "2"],
-        capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    imported = set(re.findall(r"\|\s+(\w+)", result.stderr))
-    assert "tensorflow" in imported
-    assert not imported & {"tfx", "tensorflow_transform", "tfx_bsl",
-                           "tensorflow_model_analysis", "apache_beam",
-                           "pipeline"}
+    probe.write_requests(str(requests), examples, images)
+    imported = _third_party_imports([
+        "-m", "components.serving_validator.probe", "--model", copy,
+        "--requests", str(requests), "--output", str(tmp_path / "out.json"),
+        "--batch-sizes", "1,4", "--repeats", "2"])
+    baseline = _third_party_imports(["-c", "import tensorflow, numpy"])
+    assert {"tensorflow", "numpy", "tensorflow_serving"} <= imported
+    assert imported - baseline == {"tensorflow_serving"}
     seen = json.loads((tmp_path / "out.json").read_text())
+    assert seen["warmup"] == {"records": 4}
     verdict = checks.judge(seen, CLASSES, 4)
     assert verdict.passed, verdict.reasons
 

@@ -1,13 +1,17 @@
 """The Trainer executor hands run_fn the example counts ExampleGen recorded."""
 
+import dataclasses
 import json
 
+import pytest
 from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 from google.protobuf import json_format
 
+import pipeline_config as pc
 from components.tfds_example_gen import properties
 from components.trainer import executor
+from components.trainer import settings
 
 
 def _inputs(recorded=None):
@@ -44,3 +48,22 @@ def test_nothing_recorded_means_run_fn_counts():
     assert executor.example_counts(_inputs(), _props()) == {}
     assert executor.example_counts(_inputs(["not", "a", "dict"]),
                                     _props()) == {}
+
+
+def test_the_counts_are_added_to_the_settings_and_nothing_else_changes():
+    training = settings.TrainerSettings(
+        **dataclasses.asdict(pc.TrainingConfig()), example_counts=None)
+    custom_config = settings.write(training, {"other": 1})
+    with_counts = executor.with_example_counts(
+        custom_config, _inputs({"train": 6, "eval": 2}), _props())
+    assert with_counts["other"] == 1
+    assert settings.read(with_counts) == dataclasses.replace(
+        training, example_counts={"train": 6, "eval": 2})
+    unrecorded = executor.with_example_counts(custom_config, _inputs(),
+                                              _props())
+    assert settings.read(unrecorded).example_counts is None
+
+
+def test_settings_from_another_version_stop_the_executor():
+    with pytest.raises(settings.SettingsError, match="Recompile"):
+        executor.with_example_counts({"epochs": 5}, _inputs(), _props())

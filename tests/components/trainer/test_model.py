@@ -1,5 +1,8 @@
 """Model shapes and the strategy choice."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,7 +32,28 @@ def test_shape_and_classes_come_from_arguments():
 
 def test_single_replica_strategy_on_cpu():
     strategy = distribution.make_strategy(1)
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
     assert strategy.num_replicas_in_sync == 1
+
+
+def test_cpu_replicas_are_mirrored_in_a_fresh_process():
+    """Logical CPUs can only be made before TensorFlow initialises, which
+    this test process has done: a fresh interpreter asks for two."""
+    script = (
+        "import tensorflow as tf\n"
+        "from components.trainer import distribution\n"
+        "s = distribution.make_strategy(2)\n"
+        "print(type(s).__name__, s.num_replicas_in_sync,\n"
+        "      sorted(d.rsplit(':', 1)[-1] for d in s.extended.worker_devices))")
+    result = subprocess.run([sys.executable, "-c", script], check=True,
+                            capture_output=True, text=True, timeout=300)
+    assert result.stdout.split("\n")[-2] == "MirroredStrategy 2 ['0', '1']"
+
+
+def test_the_cpu_cannot_be_split_once_tensorflow_is_initialised():
+    tf.config.list_logical_devices("CPU")  # initialises, if nothing had
+    with pytest.raises(RuntimeError, match="already initialised"):
+        distribution.make_strategy(3)
 
 
 def test_configured_tpu_that_is_not_there_is_named():

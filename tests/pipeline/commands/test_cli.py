@@ -53,6 +53,7 @@ def test_beam_runner_runs_every_component(beam_runs):
 def test_two_cpu_replicas_train_in_sync(beam_runs):
     output, _ = beam_runs
     record = helpers.training_records(output)[0]
+    assert record["strategy"] == "MirroredStrategy"
     assert record["num_replicas_in_sync"] == 2
     assert len(record["devices"]) == 2
     assert record["global_batch_size"] == 2 * 64

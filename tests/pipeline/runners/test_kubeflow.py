@@ -12,6 +12,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import pipeline_config as pc
 from components.schema_importer import executor as schema_importer
+from components.trainer import settings as trainer_settings
 from pipeline import nodes
 from pipeline.runners import kubeflow as kubeflow_runner
 from pipeline.metadata import urls
@@ -206,7 +207,7 @@ def test_tpu_trainer_on_gke(tmp_path):
               if n.pipeline_node.node_info.id == nodes.TRAINER]
     custom = json.loads(node.parameters.parameters["custom_config"]
                         .field_value.string_value)
-    assert custom["tpu"] == "local"
+    assert trainer_settings.read(custom).tpu == "local"
 
 
 def test_tasks_retry_and_do_not_use_kfp_caching(compiled):

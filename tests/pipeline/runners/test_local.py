@@ -134,6 +134,7 @@ def test_the_pushed_version_carries_its_model_card(runs):
 
 def test_training_used_the_configured_settings(runs):
     record = helpers.training_records(runs["config"].output_dir)[0]
+    assert record["strategy"] == "MirroredStrategy"
     assert record["num_replicas_in_sync"] == 1
     assert record["global_batch_size"] == 64
     assert len(record["history"]["loss"]) == 2  # epochs

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from components.trainer import settings as trainer_settings
 from pipeline import factory
 from pipeline import nodes
 from pipeline.metadata import models
@@ -33,7 +34,8 @@ def test_run_parameters_change_epochs_and_version(tmp_path):
                   .parameters for n in ir.nodes}
     custom = json.loads(parameters[nodes.TRAINER]["custom_config"]
                         .field_value.string_value)
-    assert custom["epochs"] == 7 and custom["batch_size_per_replica"] == 64
+    training = trainer_settings.read(custom)
+    assert training.epochs == 7 and training.batch_size_per_replica == 64
     assert parameters[nodes.EXAMPLE_GEN]["dataset"].field_value \
         .string_value == \
         "tiny_images/clean:2.0.0"

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import pipeline_config as pc
+from components.trainer import settings as trainer_settings
 from pipeline import nodes
 from pipeline.runners import kubeflow as kubeflow_runner
 from pipeline.runners import vertex as vertex_runner
@@ -88,7 +89,8 @@ def test_without_accelerators_the_trainer_is_a_pipeline_step(tmp_path):
     assert args[args.index("--executor_class_path") + 1] == \
         "components.trainer.executor.Executor"
     custom = _custom_config(spec)
-    assert custom["epochs"] == 2 and "ai_platform_training_args" not in custom
+    assert trainer_settings.read(custom).epochs == 2
+    assert "ai_platform_training_args" not in custom
 
 
 def test_gpu_trainer_is_a_vertex_custom_job_with_a_worker_pool(tmp_path):
@@ -110,9 +112,10 @@ def test_gpu_trainer_is_a_vertex_custom_job_with_a_worker_pool(tmp_path):
                          "accelerator_count": 2},
         "replica_count": 1,
         "container_spec": {"image_uri": IMAGE}}]
-    assert custom["tpu"] is None
     # run_fn's own settings travel with it.
-    assert custom["epochs"] == 2 and custom["batch_size_per_replica"] == 64
+    training = trainer_settings.read(custom)
+    assert training.tpu is None
+    assert training.epochs == 2 and training.batch_size_per_replica == 64
 
 
 def test_tpu_trainer_uses_a_tpu_vm_and_tpu_strategy(tmp_path):
@@ -122,7 +125,7 @@ def test_tpu_trainer_uses_a_tpu_vm_and_tpu_strategy(tmp_path):
     custom = _custom_config(spec)
     [pool] = custom["ai_platform_training_args"]["worker_pool_specs"]
     assert pool["machine_spec"]["tpu_topology"] == "2x2"
-    assert custom["tpu"] == "local"
+    assert trainer_settings.read(custom).tpu == "local"
 
 
 def test_committed_schema_is_package_relative(tmp_path):
