@@ -18,12 +18,11 @@ Locally they come from the shell; on Kubeflow from a Kubernetes secret
 """
 
 import atexit
+import logging
 import os
 import sys
 import urllib.parse
 from typing import Iterable, Optional, Tuple
-
-from components import process
 
 SCHEME = "s3://"
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
@@ -129,7 +128,13 @@ def end_process(code: int) -> None:
             ABORTS_AT_EXIT):
         sys.exit(code)
     atexit._run_exitfuncs()  # pylint: disable=protected-access
-    process.hard_exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)  # pylint: disable=protected-access
 
 
 def check(uris: Iterable[Optional[str]]) -> None:

@@ -1,25 +1,27 @@
 """Ending a command's process once its work is written."""
 
+import gc
 import sys
 import traceback
 from typing import Callable
 
-from components import process
 from components import storage
 
 
 def run_then_exit(main: Callable[[], None]) -> None:
-    """Runs a command, then ends the process without interpreter teardown.
+    """Runs a command, then ends the process with its exit status.
 
-    After a pipeline run, Python's own shutdown (finalising TensorFlow,
-    Beam and gRPC objects) took 3.4 s here before the shell got its
-    prompt back, for nothing: every file is written and closed by then.
-    So once the command has returned or raised SystemExit (click's way to
-    exit), logs and standard streams are flushed and the process ends with
-    the command's exit status. Any other exception propagates as usual,
-    except in a process that used `s3://`, where the teardown would abort
-    (see components/storage.py): there its traceback is printed and the
-    status is 1.
+    What a command starts, it stops itself before it returns (the local
+    runner's waiting serving probe, the Trainer's process); the process
+    then exits as usual, `atexit` handlers and interpreter teardown
+    included. Before that, every object is moved to the garbage
+    collector's permanent generation (`gc.freeze`): the collections at
+    exit then skip what TensorFlow and Beam made, the slow part of the
+    teardown (docs/performance.md), while exit handlers and finalizers
+    still run. The one exception is a process that used `s3://`, whose
+    teardown would abort (see components/storage.py): its exit handlers
+    run and it ends without the teardown, and an exception other than
+    SystemExit has its traceback printed and status 1 there.
     """
     try:
         main()
@@ -36,4 +38,5 @@ def run_then_exit(main: Callable[[], None]) -> None:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    process.hard_exit(code)
+    gc.freeze()
+    storage.end_process(code)

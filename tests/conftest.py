@@ -5,9 +5,15 @@ import os
 # Before TensorFlow is imported anywhere: tensorflow-transform needs Keras 2.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import pytest  # pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+# Tests import TFX the way the commands do (pipeline/cli.py).
+from pipeline import startup
+startup.lazy_tfx_components()
 
-from tests import tiny_dataset  # pylint: disable=wrong-import-position
+import pytest
+
+from tests import tiny_dataset
+# pylint: enable=wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = os.path.join(REPO, "schemas", "fashion_mnist", "schema.pbtxt")

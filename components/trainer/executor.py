@@ -4,12 +4,19 @@ Splitting the CPU into N logical devices (N MirroredStrategy replicas) only
 works before TensorFlow initialises in a process. The local runners run every
 component in one process, so by the time the Trainer runs, Transform has
 already initialised TensorFlow. With `cpu_replicas` > 1 this executor runs
-TFX's own `GenericExecutor` in a newly spawned process; otherwise in place.
+TFX's own `GenericExecutor` in a fresh interpreter
+(`python -m components.trainer.executor REQUEST`), which it waits for;
+otherwise in place. A subprocess rather than `multiprocessing`: spawning
+starts multiprocessing's resource tracker, a process that would outlive
+the command that ran the pipeline.
 """
 
 import dataclasses
 import json
-import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
 from typing import Any, Dict, List, Optional
 
 from tfx import types
@@ -37,18 +44,20 @@ class Executor(trainer_executor.GenericExecutor):
         if trainer_settings.read(custom_config).cpu_replicas <= 1:
             super().Do(input_dict, output_dict, exec_properties)
             return
-        context = multiprocessing.get_context("spawn")
-        process = context.Process(
-            target=_train_in_child,
-            args=(artifact_utils.jsonify_artifact_dict(input_dict),
-                  artifact_utils.jsonify_artifact_dict(output_dict),
-                  exec_properties))
-        process.start()
-        process.join()
-        if process.exitcode != 0:
+        with tempfile.TemporaryDirectory() as folder:
+            request = os.path.join(folder, "request.json")
+            with open(request, "w", encoding="utf-8") as f:
+                json.dump({
+                    "inputs": artifact_utils.jsonify_artifact_dict(
+                        input_dict),
+                    "outputs": artifact_utils.jsonify_artifact_dict(
+                        output_dict),
+                    "exec_properties": exec_properties}, f)
+            code = subprocess.call([sys.executable, "-m", __name__, request])
+        if code != 0:
             raise RuntimeError(
-                f"training process failed with exit code {process.exitcode};"
-                " its log is above.")
+                f"training process failed with exit code {code}; its log "
+                "is above.")
 
 
 def with_example_counts(custom_config: Optional[Dict[str, Any]],
@@ -85,14 +94,20 @@ def example_counts(input_dict: Dict[str, List[types.Artifact]],
     return counts
 
 
-def _train_in_child(inputs: Dict[str, str], outputs: Dict[str, str],
-                    exec_properties: Dict[str, Any]) -> None:
-    input_dict = artifact_utils.parse_artifact_dict(inputs)
-    output_dict = artifact_utils.parse_artifact_dict(outputs)
+def _train(request_path: str) -> None:
+    """Trains as the request that `Executor.Do` wrote says, then ends."""
+    with open(request_path, encoding="utf-8") as f:
+        request = json.load(f)
+    input_dict = artifact_utils.parse_artifact_dict(request["inputs"])
+    output_dict = artifact_utils.parse_artifact_dict(request["outputs"])
     storage.enable([a.uri for artifacts in (*input_dict.values(),
                                             *output_dict.values())
                     for a in artifacts])
     # GenericExecutor uses nothing from the executor context.
     trainer_executor.GenericExecutor().Do(input_dict, output_dict,
-                                          exec_properties)
+                                          request["exec_properties"])
     storage.end_process(0)
+
+
+if __name__ == "__main__":
+    _train(sys.argv[1])

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import subprocess
+import tempfile
 import sys
 
 import numpy as np
@@ -45,9 +46,18 @@ def cli_args(output_dir, data_dir, *extra):
 
 
 def run_cli(args, timeout=900, env=None) -> subprocess.CompletedProcess:
+    """Runs a command and asserts that nothing it started outlived it
+    (tests/reaper.py)."""
     env = dict(env or os.environ, TF_USE_LEGACY_KERAS="1")
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    with tempfile.NamedTemporaryFile(suffix=".json") as outlived_file:
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.reaper", outlived_file.name,
+             *args], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=timeout, check=False)
+        outlived = json.loads(outlived_file.read() or b"null")
+    assert outlived == [], (
+        f"{args[:4]} left processes behind: {outlived}")
+    return result
 
 
 def statuses(summary):

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from components.trainer import settings as trainer_settings
 from pipeline import nodes
 from tests.pipeline import helpers
 
@@ -184,7 +185,7 @@ def test_compile_vertex_writes_a_pipeline_job(tmp_path):
     assert pool["machine_spec"] == {"machine_type": "n1-standard-8",
                                     "accelerator_type": "NVIDIA_TESLA_T4",
                                     "accelerator_count": 1}
-    assert custom["epochs"] == 3
+    assert trainer_settings.read(custom).epochs == 3
 
 
 @pytest.mark.parametrize("extra,message", [
