@@ -1,12 +1,12 @@
 """What the pipeline is: the DAG of components, with no idea where it runs."""
 
 import dataclasses
-from typing import Any, List, Mapping, Optional, Type
+from typing import Any, List, Mapping, Optional, Tuple, Type
 
 from ml_metadata.proto import metadata_store_pb2
 # TFX's modules, not `tfx.v1`: the public API module also imports every
-# extension (Vertex AI's client library among them), 2.3 s of every run's
-# start-up (`python -X importtime`, README).
+# extension (Vertex AI's client library among them), seconds of every
+# run's start-up (docs/performance.md).
 from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.transform.component import Transform
 from tfx.dsl.compiler import compiler
@@ -51,6 +51,11 @@ class Orchestration:
       custom_resolvers: whether the orchestrator runs custom resolver
         strategies. Without them the baseline comes from TFX's
         LatestBlessedModelStrategy and warm start is unavailable.
+      custom_drivers: whether the orchestrator runs custom drivers.
+        ExampleGen's driver puts the data's fingerprint into its cache key;
+        without it, a cached ExampleGen would hide new data, so ExampleGen
+        is never taken from the cache (`uncached_nodes`) and every run
+        reads the data and trains.
     """
 
     trainer_class: Type[Any] = Trainer
@@ -58,6 +63,13 @@ class Orchestration:
         default_factory=dict)
     tpu: Optional[str] = None
     custom_resolvers: bool = True
+    custom_drivers: bool = True
+
+    @property
+    def uncached_nodes(self) -> Tuple[str, ...]:
+        """The nodes that must run in every run: those whose cache key
+        would miss a change without their driver."""
+        return () if self.custom_drivers else (nodes.EXAMPLE_GEN,)
 
 
 def create_pipeline(
@@ -77,14 +89,17 @@ def create_pipeline(
       orchestration: what the runner needs done differently.
 
     Returns:
-      The TFX pipeline, caching enabled.
+      The TFX pipeline, caching enabled (but for
+      `orchestration.uncached_nodes`, which the compiling runner turns off:
+      `compile_ir` here, the Vertex runner in its job).
     """
     contract = features.load_contract(config.schema_file)
     dataset = config.dataset
 
     example_gen = TfdsExampleGen(
         dataset=dataset.tfds_name, splits=dataset.splits,
-        data_dir=dataset.data_dir, manual_dir=dataset.manual_dir
+        data_dir=dataset.data_dir, manual_dir=dataset.manual_dir,
+        fingerprint_driver=orchestration.custom_drivers
     ).with_id(nodes.EXAMPLE_GEN)
     schema_importer = ImportSchemaGen(
         schema_file=config.schema_import_path).with_id(nodes.SCHEMA_IMPORTER)
@@ -210,12 +225,18 @@ def _baseline_resolver(trainer, custom_resolvers: bool):
     ).with_id(nodes.BASELINE_RESOLVER)
 
 
-def compile_ir(tfx_pipeline: Pipeline):
+def compile_ir(tfx_pipeline: Pipeline,
+               orchestration: Orchestration = Orchestration()):
     """TFX's compiled IR of a pipeline, as the runners that run TFX's
     Launcher (local, Beam, Kubeflow) run it: each run's context in ML
     Metadata records the run's own nodes and the pipeline's fingerprint
-    (see `metadata.runs`)."""
+    (see `metadata.runs`), and `orchestration.uncached_nodes` never use
+    the cache. (TFX's DSL sets caching for a whole pipeline only.)"""
     ir = compiler.Compiler().compile(tfx_pipeline)
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in orchestration.uncached_nodes:
+            node.pipeline_node.execution_options.caching_options \
+                .enable_cache = False
     runs.record_node_ids(ir)
     runs.record_pipeline_fingerprint(ir)
     return ir

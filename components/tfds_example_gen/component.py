@@ -5,6 +5,7 @@ from typing import Mapping, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import base_driver
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
@@ -48,7 +49,8 @@ class TfdsExampleGen(base_component.BaseComponent):
 
     def __init__(self, dataset: str, splits: Mapping[str, str],
                  data_dir: Optional[str] = None,
-                 manual_dir: Optional[str] = None):
+                 manual_dir: Optional[str] = None,
+                 fingerprint_driver: bool = True):
         """Declares the component.
 
         Args:
@@ -58,6 +60,10 @@ class TfdsExampleGen(base_component.BaseComponent):
           data_dir: TFDS data dir; None for TFDS's default.
           manual_dir: folder with the dataset's source files, for offline
             preparation.
+          fingerprint_driver: run `driver.TfdsDriver`, which puts the
+            data's fingerprint in the cache key. Off for orchestrators that
+            run no custom drivers (Vertex), which must then never take
+            this node from the cache (see `pipeline/factory.py`).
 
         Raises:
           ValueError: if `splits` is empty or names a split twice.
@@ -72,3 +78,5 @@ class TfdsExampleGen(base_component.BaseComponent):
             data_dir=data_dir,
             manual_dir=manual_dir,
             examples=types.Channel(type=standard_artifacts.Examples)))
+        if not fingerprint_driver:
+            self.driver_class = base_driver.BaseDriver

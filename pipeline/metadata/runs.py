@@ -23,6 +23,7 @@ from typing import (Callable, Dict, FrozenSet, Iterator, List, Mapping,
                     Optional)
 
 import ml_metadata as mlmd
+from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import constants
 
@@ -41,6 +42,7 @@ _Execution = metadata_store_pb2.Execution
 # A node that executed or was found in the cache is done.
 DONE_STATES = (_Execution.COMPLETE, _Execution.CACHED)
 EXECUTED_STATE = _Execution.COMPLETE
+CACHED_STATE = _Execution.CACHED
 FAILED_STATE = _Execution.FAILED
 STATE_WORDS = {_Execution.COMPLETE: "executed", _Execution.CACHED: "cached",
                _Execution.FAILED: "failed", _Execution.RUNNING: "running",
@@ -244,6 +246,24 @@ def node_states(store: MetadataStore, pipeline: str,
             for n, e in run.executions.items()}
 
 
+def node_execution(store: MetadataStore, pipeline: str, run_id: str,
+                   node_id: str) -> Optional[metadata_store_pb2.Execution]:
+    """The node's (latest) execution in a run, or None: one query, for
+    reading a node's state while the run goes on."""
+    if "'" in pipeline + run_id + node_id:
+        run = get_run(store, pipeline, run_id)
+        return run.executions.get(node_id) if run else None
+    names = {constants.NODE_CONTEXT_TYPE_NAME: f"{pipeline}.{node_id}",
+             constants.PIPELINE_RUN_CONTEXT_TYPE_NAME: run_id}
+    query = " AND ".join(
+        f"contexts_{alias}.type = '{kind}' AND contexts_{alias}.name = "
+        f"'{name}'"
+        for alias, (kind, name) in zip("ab", names.items()))
+    found = store.get_executions(list_options=mlmd.ListOptions(
+        filter_query=query))
+    return max(found, key=lambda e: e.id) if found else None
+
+
 def outputs(store: MetadataStore, run: Run, node_id: str
             ) -> Dict[str, List[lineage.Artifact]]:
     """The output artifacts, by key, of a node's execution in a run."""
@@ -263,6 +283,17 @@ def class_names(examples: Optional[lineage.Artifact]) -> List[str]:
         return []
     return example_properties.class_names(lineage.custom_property(
         examples, example_properties.CLASS_NAMES)) or []
+
+
+def example_counts(examples: Optional[lineage.Artifact]) -> Dict[str, int]:
+    """Split -> examples, as the ExampleGen recorded them ({} if not)."""
+    recorded = lineage.custom_property(
+        examples, example_properties.NUM_EXAMPLES) if examples else None
+    if isinstance(recorded, str):  # a JSON string property
+        recorded = json.loads(recorded)
+    elif recorded is not None and not isinstance(recorded, dict):
+        recorded = json_format.MessageToDict(recorded)  # a Struct
+    return {split: int(count) for split, count in (recorded or {}).items()}
 
 
 def last_successful(store: MetadataStore, pipeline: str

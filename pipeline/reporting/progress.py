@@ -1,9 +1,14 @@
-"""Live progress: one line per component, from the orchestrators' own logs.
+"""Live progress: one line per component, with its state from ML Metadata
+and its timings from the orchestrators' own logs.
 
-TFX's runners log when a node starts and finishes, and its launcher logs
-whether it found a cached execution and when the executor starts and ends;
-a logging handler turns those into `(node, status, seconds, work seconds)`
-records and prints one line per finished node. A node's work is its
+What a node did (executed, cached, failed) is read from ML Metadata, where
+TFX records it: when the node finishes (`status_of`) and again for every
+node once the run ends (`settle`). The logs give only what has no other
+source: TFX's runners log when a node starts and finishes and its launcher
+when the executor starts and ends, from which a logging handler times each
+node. If TFX's wording changes, no line matches: the node's state is still
+right, its time is then ML Metadata's (execution created to last updated)
+with no work/overhead split, and `settle` names it. A node's work is its
 executor's run, less Beam's set-up for a Beam component (building and
 translating its Beam pipeline, until Beam's runner starts executing it and
 creates its state cache); the rest of its time is overhead: that set-up
@@ -16,16 +21,24 @@ import logging
 import re
 import threading
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
 
 EXECUTED = "executed"
 CACHED = "cached"
 FAILED = "failed"
 SKIPPED = "skipped"
+RUNNING = "running"
+# A node ML Metadata has no word for yet (shown live only).
+UNKNOWN = "unknown"
+
+_State = metadata_store_pb2.Execution.State
+_STATUS = {_State.COMPLETE: EXECUTED, _State.CACHED: CACHED,
+           _State.FAILED: FAILED, _State.CANCELED: FAILED}
 
 _STARTED = re.compile(r"^(?:Component|node) (\S+) is running\.$")
 _FINISHED = re.compile(r"^(?:Component|node) (\S+) is finished\.$")
-_CACHED = re.compile(r"^A cached execution \d+ is used\.$")
 _EXECUTOR_STARTS = re.compile(r"^Going to run a new execution \d+$")
 _EXECUTOR_ENDS = re.compile(r"^Cleaning up stateless execution info\.$")
 # Logged by Beam's portable runner (the DirectRunner's) as it starts
@@ -43,6 +56,8 @@ class NodeRecord:
     work_seconds: float = 0.0
     work_started: Optional[float] = None
     beam_setup_seconds: float = 0.0
+    # Whether TFX's log gave the node's start and finish (its timings).
+    logged: bool = False
 
     def end_work(self, now: float) -> None:
         """The executor ended at `now`: its time, less Beam's set-up, is
@@ -62,12 +77,15 @@ class ProgressHandler(logging.Handler):
     """Collects node records from log messages and reports finished nodes."""
 
     def __init__(self, node_ids, report: Callable[[str, NodeRecord], None],
+                 status_of: Callable[[str], Optional[int]],
                  clock: Callable[[], float] = time.monotonic,
                  on_work: Optional[Callable[[str], None]] = None):
-        """`report` gets each node as it finishes; `on_work`, if given,
-        the id of each node whose executor starts (not for a node found
-        in the cache)."""
+        """`report` gets each node as it finishes, with its status from
+        `status_of(node_id)`: the `Execution.State` ML Metadata has for it
+        in this run (None if none); `on_work`, if given, the id of each
+        node whose executor starts (not for a node found in the cache)."""
         super().__init__(level=logging.INFO)
+        self._status_of = status_of
         self._on_work = on_work
         self.records: Dict[str, NodeRecord] = {n: NodeRecord()
                                                for n in node_ids}
@@ -78,17 +96,13 @@ class ProgressHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        working = None
+        working = finished = None
         with self._lock:
             if match := _STARTED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
                 node.started = self._clock()
-                node.status = EXECUTED
+                node.status = RUNNING
                 self._current[record.thread] = match[1]
-            elif _CACHED.match(message):
-                node_id = self._current.get(record.thread)
-                if node_id:
-                    self.records[node_id].status = CACHED
             elif _EXECUTOR_STARTS.match(message):
                 node_id = self._current.get(record.thread)
                 if node_id:
@@ -108,13 +122,27 @@ class ProgressHandler(logging.Handler):
             elif match := _FINISHED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
                 now = self._clock()
+                node.logged = node.started is not None
                 node.seconds = now - (node.started if node.started is not None
                                       else now)
                 node.started = None
                 self._current.pop(record.thread, None)
-                self._report(match[1], node)
+                finished = match[1], node
+        if finished:
+            # Outside the lock: reading ML Metadata logs lines of its own.
+            node_id, node = finished
+            node.status = _STATUS.get(self._safe_status(node_id), UNKNOWN)
+            self._report(node_id, node)
         if working and self._on_work:
             self._on_work(working)
+
+    def _safe_status(self, node_id: str) -> Optional[int]:
+        # A log handler must not raise into TFX: the state is read again
+        # by `settle` once the run ends.
+        try:
+            return self._status_of(node_id)
+        except Exception:  # pylint: disable=broad-except
+            return None
 
     def _running_node(self, thread: int) -> Optional[NodeRecord]:
         """The node running in `thread`; Beam may log from its own thread,
@@ -131,10 +159,36 @@ class ProgressHandler(logging.Handler):
                 if node.started is not None:
                     now = self._clock()
                     node.seconds = now - node.started
+                    node.logged = True
                     node.end_work(now)
                     node.started = None
                     node.status = FAILED
                     self._report(node_id, node)
+
+
+def settle(records: Dict[str, NodeRecord],
+           executions: Dict[str, metadata_store_pb2.Execution]) -> List[str]:
+    """Sets every node's status from its execution in the run as ML
+    Metadata recorded it (`executions`, node id -> execution): executed,
+    cached or failed; a node that started (by its execution or the log)
+    but never completed failed; one with neither was skipped. A node whose
+    timings the log did not give is timed by its execution. Returns those
+    nodes' ids."""
+    untimed = []
+    for node_id, record in records.items():
+        execution = executions.get(node_id)
+        if execution is None:
+            record.status = (FAILED if record.status in (RUNNING, FAILED)
+                             else SKIPPED)
+            continue
+        record.status = _STATUS.get(execution.last_known_state, FAILED)
+        if not record.logged:
+            record.seconds = max(0.0, (
+                execution.last_update_time_since_epoch
+                - execution.create_time_since_epoch) / 1000)
+            record.work_seconds = record.beam_setup_seconds = 0.0
+            untimed.append(node_id)
+    return untimed
 
 
 def format_line(node_id: str, node: NodeRecord) -> str:

@@ -56,20 +56,19 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
     blessings = evaluator.get(nodes.BLESSING_KEY)
     blessed = bool(blessings) and lineage.custom_property(
         blessings[0], models.BLESSED_PROPERTY) == 1
+    state = run.state if run else (lambda node_id: None)
     pushed_model: Optional[str] = None
     pushed = pusher.get(nodes.PUSHED_MODEL_KEY)
-    pusher_record = records.get(nodes.PUSHER)
-    if (pushed and pusher_record
-            and pusher_record.status == progress.EXECUTED
+    # Pushed by this run: executed now, not found in the cache.
+    if (pushed and state(nodes.PUSHER) == runs.EXECUTED_STATE
             and lineage.custom_property(
                 pushed[0], models.PUSHED_PROPERTY) == 1):
         pushed_model = lineage.custom_property(
             pushed[0], models.PUSHED_DESTINATION_PROPERTY)
     validation = outputs(nodes.SERVING_VALIDATOR).get(nodes.BLESSING_KEY)
     served = latest_version(serving_dir)
-    example_gen = records.get(nodes.EXAMPLE_GEN)
-    status = example_gen.status if example_gen else None
-    new_data = {progress.EXECUTED: True, progress.CACHED: False}.get(status)
+    new_data = {runs.EXECUTED_STATE: True, runs.CACHED_STATE: False}.get(
+        state(nodes.EXAMPLE_GEN))
     return {
         "run_id": run_id,
         "runner": runner,
@@ -79,6 +78,8 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
                 examples[0], runs.FINGERPRINT_PROPERTY) if examples
                 else None),
             "new": new_data,
+            "examples": runs.example_counts(examples[0] if examples
+                                            else None),
             "note": {True: "new data", False: "no new data"}.get(
                 new_data, "data not read"),
         },
@@ -86,7 +87,8 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
             "status": r.status, "seconds": round(r.seconds, 3),
             "work_seconds": round(r.work_seconds, 3),
             "overhead_seconds": round(r.overhead_seconds, 3),
-            "beam_setup_seconds": round(r.beam_setup_seconds, 3)}
+            "beam_setup_seconds": round(r.beam_setup_seconds, 3),
+            "timed_by": "log" if r.logged else "metadata"}
             for node_id, r in records.items()},
         "time": _time_split(records, wall_seconds, time_split or {}),
         "metrics": metrics,

@@ -44,7 +44,9 @@ def metadata_url(config: PipelineConfig) -> urls.StoreUrl:
 def run(config: PipelineConfig, runner: str, *,
         echo: Callable[[str], None] = print,
         run_id: Optional[str] = None,
-        log_path: Optional[str] = None) -> Dict[str, Any]:
+        log_path: Optional[str] = None,
+        orchestration: factory.Orchestration = factory.Orchestration()
+        ) -> Dict[str, Any]:
     """Runs the pipeline once and writes `last_run.json`.
 
     Args:
@@ -53,6 +55,8 @@ def run(config: PipelineConfig, runner: str, *,
       echo: where progress lines go.
       run_id: the run's id; a new one by default.
       log_path: the log file named in messages (see `pipeline.reporting.console`).
+      orchestration: the pipeline as built for another orchestrator (e.g.
+        `vertex.orchestration(...)`, to run here what Vertex would).
 
     Returns:
       The summary written to `config.summary_path`.
@@ -69,7 +73,8 @@ def run(config: PipelineConfig, runner: str, *,
                          f"{', '.join(RUNNERS)}.")
     try:
         with output_lock.exclusive(config.output_dir):
-            return _run(config, runner, echo, run_id, log_path)
+            return _run(config, runner, echo, run_id, log_path,
+                        orchestration)
     except output_lock.Busy as error:
         raise RunError(str(error)) from None
 
@@ -79,10 +84,11 @@ def _setup_file() -> Optional[str]:
     return SOURCE_SETUP_FILE if os.path.isfile(SOURCE_SETUP_FILE) else None
 
 
-def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
+def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
+         orchestration: factory.Orchestration):
     started = time.monotonic()
     startup = console.process_seconds()
-    # Progress is read from TFX's INFO logs.
+    # Progress is timed from TFX's INFO logs.
     absl_logging.set_verbosity(absl_logging.INFO)
     run_id = run_id or console.new_run_id()
     log_hint = f" (full log: {log_path})" if log_path else ""
@@ -91,14 +97,16 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")
     ir = factory.compile_ir(factory.create_pipeline(
         config, metadata_url(config).connection_config(),
-        config.beam.pipeline_args(_setup_file())))
+        config.beam.pipeline_args(_setup_file()), orchestration),
+        orchestration)
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
     preflight_seconds = time.monotonic() - started
     handler = progress.ProgressHandler(
         node_ids, lambda node_id, record: echo(
-            progress.format_line(node_id, record)), on_work=_on_work)
+            progress.format_line(node_id, record)),
+        status_of=_StateReader(config, run_id).state, on_work=_on_work)
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
     try:
@@ -116,10 +124,17 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
     # Metadata and carries on with the rest of the DAG; such a run failed
     # too, even when the runner returns normally.
     run = metadata_runs.get_run(store, config.name, run_id)
-    failed = [n for n in node_ids if run is not None
-              and run.state(n) == metadata_runs.FAILED_STATE]
-    for node_id in failed:
-        handler.records[node_id].status = progress.FAILED
+    untimed = progress.settle(handler.records,
+                              dict(run.executions) if run else {})
+    if untimed:
+        logging.warning(
+            "TFX's log had no start and finish lines for %s (has its "
+            "wording changed?): their states are ML Metadata's, their "
+            "times its execution times, without a work/overhead split.",
+            ", ".join(untimed))
+        echo(f"  (timed by ML Metadata, not TFX's log: {', '.join(untimed)})")
+    failed = [n for n in node_ids
+              if handler.records[n].status == progress.FAILED]
     if failed and error is None:
         error = RuntimeError("input resolution failed (see the log)")
     summary = summary_lib.build(
@@ -141,6 +156,24 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path):
         raise RunError(f"{where}: {type(error).__name__}: {error}"
                        f"{log_hint}") from error
     return summary
+
+
+class _StateReader:
+    """A node's state in this run, read from the run's ML Metadata store
+    when the node finishes (opened at the first read: the first run
+    creates the store)."""
+
+    def __init__(self, config: PipelineConfig, run_id: str):
+        self._config, self._run_id = config, run_id
+        self._store = None
+
+    def state(self, node_id: str) -> Optional[int]:
+        if self._store is None:
+            self._store = metadata_store.open_store(
+                metadata_url(self._config), read_only=True)
+        execution = metadata_runs.node_execution(
+            self._store, self._config.name, self._run_id, node_id)
+        return execution.last_known_state if execution else None
 
 
 def _on_work(node_id: str) -> None:

@@ -37,7 +37,8 @@ def orchestration(vertex: VertexConfig) -> factory.Orchestration:
     as a Vertex custom job (worker pool: machine, accelerator, image) when
     it has accelerators."""
     if not vertex.accelerator_type:
-        return factory.Orchestration(custom_resolvers=False)
+        return factory.Orchestration(custom_resolvers=False,
+                                     custom_drivers=False)
     machine_spec = {"machine_type": vertex.machine_type,
                     "accelerator_type": vertex.accelerator_type,
                     "accelerator_count": vertex.accelerator_count}
@@ -60,7 +61,7 @@ def orchestration(vertex: VertexConfig) -> factory.Orchestration:
             },
         },
         tpu="local" if vertex.on_tpu else None,
-        custom_resolvers=False)
+        custom_resolvers=False, custom_drivers=False)
 
 
 def compile_job(config: PipelineConfig, vertex: VertexConfig,
@@ -72,10 +73,11 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
             "--warm-start is not available on Vertex: it resolves its base "
             "model with a custom resolver strategy, and Vertex runs only "
             "TFX's built-in ones. Compile without --warm-start.")
+    job_orchestration = orchestration(vertex)
     tfx_pipeline = factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args(
             IMAGE_SETUP_FILE),
-        orchestration=orchestration(vertex))
+        orchestration=job_orchestration)
     # KubeflowV2DagRunner writes into a directory; write beside `output` and
     # move into place so a failed compile leaves no partial file.
     directory = os.path.dirname(os.path.abspath(output))
@@ -85,6 +87,29 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
                 default_image=vertex.image),
             output_dir=staging, output_filename="pipeline.json")
         runner.run(tfx_pipeline)
-        os.replace(os.path.join(staging, "pipeline.json"), output)
-    with open(output, encoding="utf-8") as f:
-        return json.load(f)
+        compiled = os.path.join(staging, "pipeline.json")
+        with open(compiled, encoding="utf-8") as f:
+            job = json.load(f)
+        uncache(job, job_orchestration.uncached_nodes)
+        with open(compiled, "w", encoding="utf-8") as f:
+            json.dump(job, f, indent=2, sort_keys=True)
+        os.replace(compiled, output)
+    return job
+
+
+def uncache(job: dict, node_ids) -> None:
+    """Turns Vertex's cache off for the tasks of `node_ids`.
+
+    Vertex runs no custom drivers, so TfdsExampleGen's cache key lacks the
+    data's fingerprint: a cached ExampleGen would hide new data. Uncached,
+    it reads the data in every run, and its new Examples artifact makes
+    every task after it run too (Vertex's cache key names the input
+    artifacts): an unchanged-data run on Vertex costs a full run
+    (docs/vertex.md).
+    """
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    for node_id in node_ids:
+        if node_id not in tasks:
+            raise ValueError(f"no task {node_id!r} in the compiled job; it "
+                             f"has {sorted(tasks)}.")
+        tasks[node_id]["cachingOptions"] = {"enableCache": False}

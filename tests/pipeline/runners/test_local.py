@@ -242,3 +242,30 @@ def test_a_scheduler_tells_unchanged_data_without_tfds(runs):
     assert not decision.run
     assert "prepared files of version 1.0.0 are unchanged" in decision.reason
     assert metadata_runs.unchanged_since(store, last, check("clean")) is None
+
+
+def test_states_stay_right_when_tfx_words_its_log_differently(
+        tmp_path, tfds_data_dir, monkeypatch):
+    """No TFX log line matches (as after a change of wording): states, new
+    data and the pushed model still come out right, from ML Metadata, and
+    the run names the components it could not time from the log."""
+    from pipeline.reporting import progress  # pylint: disable=import-outside-toplevel
+    import re  # pylint: disable=import-outside-toplevel
+    for pattern in ("_STARTED", "_FINISHED", "_EXECUTOR_STARTS",
+                    "_EXECUTOR_ENDS", "_BEAM_RUNS"):
+        monkeypatch.setattr(progress, pattern, re.compile(r"^(?!)(x)$"))
+    config = helpers.tiny_config(tmp_path / "out", tfds_data_dir)
+    lines = []
+    first = local_runner.run(config, "local", echo=lines.append)
+    second = local_runner.run(config, "local", echo=lines.append)
+    assert helpers.statuses(first) == {n: "executed" for n in helpers.NODES}
+    assert all(s == "cached" for n, s in helpers.statuses(second).items()
+               if n in helpers.CACHEABLE)
+    assert (first["data"]["new"], second["data"]["new"]) == (True, False)
+    assert first["pushed_model"] and second["pushed_model"] is None
+    assert first["data"]["examples"] == {"train": 320, "eval": 120}
+    assert {c["timed_by"] for c in first["components"].values()} == {
+        "metadata"}
+    assert first["components"][nodes.TRAINER]["seconds"] > 0
+    assert sum("timed by ML Metadata, not TFX's log" in line
+               for line in lines) == 2

@@ -1,6 +1,6 @@
 """The Vertex AI PipelineJob: strict spec, the DAG, the Trainer's worker
 pool. Compiled here; running it needs Vertex AI, which these machines cannot
-reach (see README, "Run on Vertex")."""
+reach (docs/vertex.md)."""
 
 import importlib
 import json
@@ -162,3 +162,71 @@ def test_without_a_project_the_custom_job_takes_the_pipelines(tmp_path):
     assert filled["worker_pool_specs"] == training["worker_pool_specs"]
     assert vertex.with_project({"project": "given"},
                                lambda: "unused")["project"] == "given"
+
+
+def test_example_gen_is_never_cached_on_vertex_and_every_other_task_is(
+        tmp_path):
+    """Vertex runs no custom drivers, so the data's fingerprint is not in
+    ExampleGen's cache key: ExampleGen must read the data in every run."""
+    job, spec = _compile(tmp_path)
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert tasks[nodes.EXAMPLE_GEN]["cachingOptions"] == {
+        "enableCache": False}
+    assert not spec.root.dag.tasks[nodes.EXAMPLE_GEN].caching_options \
+        .enable_cache
+    # TFX compiles the resolver queries uncached, as they must be.
+    assert {task_id: task.get("cachingOptions") for task_id, task in
+            tasks.items() if task_id != nodes.EXAMPLE_GEN} == {
+        task_id: None if task_id in RESOLVER_TASKS else {"enableCache": True}
+        for task_id in tasks if task_id != nodes.EXAMPLE_GEN}
+
+
+def test_uncaching_a_task_the_job_lacks_is_an_error():
+    with pytest.raises(ValueError, match="no task 'Nope'"):
+        vertex_runner.uncache({"pipelineSpec": {"root": {"dag": {
+            "tasks": {"A": {}}}}}}, ["Nope"])
+
+
+@pytest.mark.slow
+def test_the_pipeline_built_for_vertex_reads_and_trains_on_new_data(
+        tmp_path):
+    """Run here as Vertex would run it: no custom drivers or resolvers,
+    ExampleGen uncached. A new release of the data is read and trained on;
+    unchanged data is read again (what a tick costs on Vertex)."""
+    from pipeline.metadata import lineage  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import runs as metadata_runs  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
+    from pipeline.runners import local  # pylint: disable=import-outside-toplevel
+    from tests import growing_dataset  # pylint: disable=import-outside-toplevel
+    data_dir = str(tmp_path / "tfds")
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", data_dir),
+        dataset=pc.DatasetConfig(name=growing_dataset.NAME,
+                                 data_dir=data_dir))
+    as_vertex = vertex_runner.orchestration(pc.VertexConfig(image=IMAGE))
+    assert not as_vertex.custom_drivers
+    summaries = []
+    for version in ("1.0.0", "2.0.0", None):
+        if version:
+            growing_dataset.release(data_dir, version)
+        summaries.append(local.run(config, "local", echo=lambda line: None,
+                                   orchestration=as_vertex))
+    first, new, unchanged = (helpers.statuses(s) for s in summaries)
+    assert first[nodes.EXAMPLE_GEN] == new[nodes.EXAMPLE_GEN] == \
+        unchanged[nodes.EXAMPLE_GEN] == "executed"
+    assert new[nodes.TRAINER] == "executed"
+    # What an unchanged-data run costs on Vertex: the new Examples artifact
+    # makes everything after ExampleGen run again.
+    assert unchanged[nodes.TRAINER] == "executed"
+    assert summaries[1]["data"]["new"] is True
+    assert summaries[1]["dataset"]["version"] == "2.0.0"
+    store = metadata_store.open_store(local.metadata_url(config),
+                                      read_only=True)
+    run = metadata_runs.get_run(store, config.name, summaries[1]["run_id"])
+    examples = metadata_runs.examples(store, run)
+    assert examples.custom_properties["tfds_version"].string_value == "2.0.0"
+    # The run's Trainer read the new examples: all 400 of them.
+    trained_on = lineage.inputs(store, run.executions[nodes.TRAINER].id)[
+        nodes.EXAMPLES_KEY]
+    assert [a.id for a in trained_on] == [examples.id]
+    assert lineage.custom_property(examples, "num_examples")["train"] == 400
