@@ -6,13 +6,19 @@ a fresh process and for every seed: the plain script as a user writes it
 (MirroredStrategy, verbose) as a second reference, and the pipeline cold
 (new output dir); for the first seed also the pipeline again (fully cached)
 and a `schedule --once-if-changed` tick on the unchanged data; then the
-pipeline cold on a training split ten times larger (`--scale`, built from
-the real images by benchmarks/scaled_fashion_mnist.py); then the Kubeflow
+pipeline cold on Fashion-MNIST ten times larger, both splits (`--scale`,
+built from the real images by benchmarks/scaled_fashion_mnist.py); then the Kubeflow
 package task by task on MariaDB (benchmarks/kubeflow_package.py: cold,
 cached, and a scheduled tick on unchanged data). Prints wall
 seconds, ratios to the plain script, test accuracy (means over seeds),
 peak memory (RSS of the process tree), seconds per component, examples per
 second, and each target with its measured value and whether it is met.
+
+The work is checked, not assumed: example counts are what each run's
+ExampleGen recorded in ML Metadata (its summary), every eval example must
+have been evaluated, every component of a cold run must have executed and
+every one of the fully cached run been cached; a run that did other work
+than it reports is a NOT MET line of its own.
 
   .venv/bin/python benchmarks/pipeline_vs_plain.py \
       --manual-dir ../shared/datasets/fashion_mnist
@@ -33,7 +39,6 @@ from pipeline import nodes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-TRAIN_EXAMPLES, TEST_EXAMPLES = 60_000, 10_000
 
 
 def measured(args, env):
@@ -99,6 +104,8 @@ def _pipeline(command, output, data_dir, epochs, seed, runner, env,
                   encoding="utf-8") as f:
             summary = json.load(f)
         result.update(accuracy=summary["metrics"].get("accuracy"),
+                      evaluated=summary["metrics"].get("example_count"),
+                      examples=summary["data"]["examples"],
                       component_seconds={
                           n: c["seconds"]
                           for n, c in summary["components"].items()},
@@ -111,6 +118,19 @@ def _pipeline(command, output, data_dir, epochs, seed, runner, env,
 
 def _mean(values):
     return sum(values) / len(values)
+
+
+def _work_checks(label, run, status):
+    """(what, measured, op, target) rows: every component has `status`;
+    for a run that evaluated, every eval example was evaluated."""
+    wrong = [n for n, s in run["statuses"].items()
+             if s != status and n not in nodes.RESOLVERS]
+    rows = [(f"{label}: components not {status}", len(wrong), "<=", 0)]
+    if status == "executed":
+        rows.append((f"{label}: eval examples evaluated / recorded",
+                     (run["evaluated"] or 0) / run["examples"]["eval"],
+                     ">=", 1.0))
+    return rows
 
 
 def main():
@@ -200,6 +220,7 @@ def main():
     cold_wall = _mean([r["wall_seconds"] for r in cold])
     cold_accuracy = _mean([r["accuracy"] for r in cold])
     seconds = cold[0]["component_seconds"]
+    counts = cold[0]["examples"]
     targets = [
         ("cold pipeline / plain wall", cold_wall / plain_wall, "<=", 1.0),
         ("cold accuracy - plain accuracy", cold_accuracy - plain_accuracy,
@@ -209,8 +230,15 @@ def main():
         ("no-new-data tick / plain wall",
          tick[0]["wall_seconds"] / plain_wall, "<=", 0.05),
     ]
+    for seed, run in zip(seeds, cold):
+        targets += _work_checks(f"cold seed {seed}", run, "executed")
+    targets += _work_checks("fully cached", cached[0], "cached")
     if scaled:
+        targets += _work_checks(f"x{args.scale} cold", scaled, "executed")
         targets += [
+            (f"x{args.scale} examples / x1 examples, each split",
+             min(scaled["examples"][split] / counts[split]
+                 for split in counts), ">=", args.scale),
             (f"x{args.scale} cold / x1 cold wall",
              scaled["wall_seconds"] / cold[0]["wall_seconds"], "<=",
              1.05 * args.scale),
@@ -230,10 +258,11 @@ def main():
         "targets": [{"what": w, "measured": v, "target": f"{op} {t}",
                      "met": v <= t if op == "<=" else v >= t}
                     for w, v, op, t in targets],
+        "examples": counts,
         "examples_per_second": {
-            "example_gen": (TRAIN_EXAMPLES + TEST_EXAMPLES)
-                           / seconds[nodes.EXAMPLE_GEN],
-            "trainer": TRAIN_EXAMPLES * args.epochs / seconds[nodes.TRAINER]},
+            "example_gen": sum(counts.values()) / seconds[nodes.EXAMPLE_GEN],
+            "trainer": counts["train"] * args.epochs
+                       / seconds[nodes.TRAINER]},
     }
     print(f"Means over seeds {seeds} (cached re-run and tick: seed "
           f"{seeds[0]}), {args.epochs} epochs, {args.runner} runner.")
@@ -250,6 +279,8 @@ def main():
                     and label != "pipeline, fully cached" else f"{'':>10}")
         print(f"{label:34}{wall:9.1f}{wall / plain_wall:9.2f}{accuracy}"
               f"{max(r['peak_rss_mib'] for r in runs):10.0f}")
+    print("examples (as ExampleGen recorded them): " + ", ".join(
+        f"{split} {count}" for split, count in counts.items()))
     print("component seconds (cold, seed %d): " % seeds[0] + ", ".join(
         f"{n} {s:.1f}" for n, s in seconds.items()))
     print(f"ExampleGen {result['examples_per_second']['example_gen']:.0f} "
@@ -257,14 +288,20 @@ def main():
           f"{result['examples_per_second']['trainer']:.0f} examples/s")
     if scaled:
         scaled_seconds = scaled["component_seconds"]
+        scaled_counts = scaled["examples"]
         print(f"x{args.scale} (seed {seeds[0]}): {scaled['wall_seconds']:.1f}"
               f" s, peak {scaled['peak_rss_mib']:.0f} MiB, accuracy "
-              f"{scaled['accuracy']:.4f}; component seconds: " + ", ".join(
-                  f"{n} {s:.1f}" for n, s in scaled_seconds.items()))
+              f"{scaled['accuracy']:.4f}, examples " + ", ".join(
+                  f"{split} {count}" for split, count in
+                  scaled_counts.items()))
+        print(f"x{args.scale} / x1 seconds per component (each grew by "
+              "the examples it reads): " + ", ".join(
+                  f"{n} {scaled_seconds[n] / seconds[n]:.1f}x"
+                  for n in scaled_seconds if seconds.get(n, 0) >= 0.5))
         print(f"x{args.scale} ExampleGen "
-              f"{(args.scale * TRAIN_EXAMPLES + TEST_EXAMPLES) / scaled_seconds[nodes.EXAMPLE_GEN]:.0f}"
+              f"{sum(scaled_counts.values()) / scaled_seconds[nodes.EXAMPLE_GEN]:.0f}"
               f" examples/s, Trainer "
-              f"{args.scale * TRAIN_EXAMPLES * args.epochs / scaled_seconds[nodes.TRAINER]:.0f}"
+              f"{scaled_counts['train'] * args.epochs / scaled_seconds[nodes.TRAINER]:.0f}"
               " examples/s")
     if kubeflow:
         print(f"Seed {seeds[0]}; tick / plain wall "

@@ -1,9 +1,10 @@
-"""Fashion-MNIST with a training split N times larger, for the scale run.
+"""Fashion-MNIST with both splits N times larger, for the scale run.
 
-The training split is the real training images, each also shifted by one
-or two pixels (N - 1 shifted copies, wrapping around the edge), so the
-images are real and distinct; the test split is the real test split. It is
-a TFDS dataset, `fashion_mnist_scaled/x<N>`, built from the prepared
+Each split is the real images, each also shifted by one or two pixels
+(N - 1 shifted copies, wrapping around the edge), so the images are real
+and distinct, and every component's work grows N times: ExampleGen,
+statistics and the Evaluator with both splits, the Trainer with the
+training split. It is a TFDS dataset, `fashion_mnist_scaled/x<N>`, built from the prepared
 `fashion_mnist` in the same data dir and read back by the pipeline like any
 other (`--schema schemas/fashion_mnist/schema.pbtxt`: same features).
 
@@ -30,9 +31,10 @@ def shifted(image: np.ndarray, offset) -> np.ndarray:
 
 
 class FashionMnistScaled(tfds.core.GeneratorBasedBuilder):
-    """Fashion-MNIST, training split scaled by shifted copies."""
+    """Fashion-MNIST, both splits scaled by shifted copies."""
 
-    VERSION = tfds.core.Version("1.0.0")
+    # 1.0.0 scaled the training split only.
+    VERSION = tfds.core.Version("2.0.0")
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=f"x{factor}")
                        for factor in (2, 10)]
 
@@ -48,7 +50,7 @@ class FashionMnistScaled(tfds.core.GeneratorBasedBuilder):
         del dl_manager
         factor = int(self.builder_config.name[1:])
         return {"train": self._generate_examples(tfds.Split.TRAIN, factor),
-                "test": self._generate_examples(tfds.Split.TEST, 1)}
+                "test": self._generate_examples(tfds.Split.TEST, factor)}
 
     def _generate_examples(self, split, factor):  # pylint: disable=arguments-differ
         source = tfds.load("fashion_mnist", split=split,
