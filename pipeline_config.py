@@ -109,15 +109,13 @@ class TrainingConfig:
         logical devices so MirroredStrategy runs this many replicas. Ignored
         when GPUs are visible (all of them are used).
       steps_per_execution: training steps Keras runs per call into
-        TensorFlow. The same steps, in fewer Python round trips: on 2 CPU
-        cores, 5 epochs of Fashion-MNIST took 18 s with 100, 26 s with 1
-        (Keras's epoch times, README). Callbacks see every this many steps.
+        TensorFlow. The same steps, in fewer Python round trips
+        (docs/performance.md). Callbacks see every this many steps.
       validate_every: also evaluate on the eval split every this many
         epochs while training (Keras `validation_freq`), for validation
         curves in TensorBoard. 0 (the default): not while training; the
-        Evaluator evaluates the trained model on every eval example anyway.
-        Validating after each of 5 epochs made them 22 s instead of 18 s
-        (one measurement, README).
+        Evaluator evaluates the trained model on every eval example anyway,
+        and validating makes the epochs slower (docs/performance.md).
       cache_budget_mib: the Trainer keeps the transformed training split
         (and, with `validate_every`, the eval split, from what is left) in
         memory between epochs when it takes at most this much (at 4 bytes
@@ -126,8 +124,8 @@ class TrainingConfig:
       shuffle_buffer: examples in the training shuffle buffer, reshuffled
         every epoch; 0 (the default, as in the seed's Keras script) keeps
         the order TFDS wrote, which TFDS already shuffled when preparing the
-        dataset. Measured on Fashion-MNIST, 5 epochs: shuffling with a
-        10,000 buffer lowered test accuracy from 0.878 to 0.866 (README).
+        dataset; shuffling lowered test accuracy on Fashion-MNIST
+        (docs/performance.md).
       seed: seeds Python, NumPy and TensorFlow in the Trainer, so a re-run
         on the same data trains the same model.
       warm_start: start training from the weights of the latest blessed
@@ -232,7 +230,7 @@ class BeamConfig:
             given to Beam as `--setup_file` unless `extra_args` already say
             where the workers' code comes from. Without any such flag, TFX
             builds a throw-away sdist of itself before every Beam component
-            (1.3 to 1.8 s each, four per run, measured), which only a remote
+            (seconds each, four per run: docs/performance.md), which only a remote
             Beam runner would use, and which would lack this package anyway.
             The DirectRunner stages nothing; a remote runner (e.g.
             `--runner=DataflowRunner` in `extra_args`) ships this package.

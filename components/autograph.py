@@ -5,9 +5,9 @@ calls, except in packages it lists as already graph-safe; the list has
 `keras` but not `tf_keras`, the Keras 2 that `TF_USE_LEGACY_KERAS=1` selects
 (tf.Transform needs it). So every `model.fit`, `evaluate`, signature
 export and TFMA Keras metric re-parses and rewrites hundreds of tf_keras
-functions: measured on 2 CPU cores, the first epoch of the Trainer took 19 s
-instead of 5 s, all of it in `autograph/pyct`; the Evaluator spent 5 s of its
-run the same way (README). tf_keras is written to be traced as is, exactly
+functions, which made the Trainer's first epoch several times slower, all
+of it in `autograph/pyct`, and cost the Evaluator the same way
+(docs/performance.md). tf_keras is written to be traced as is, exactly
 like `keras`, so it gets the same rule; the Trainer and the Evaluator call
 `skip_keras_conversion` first. The rule holds in the process that sets it:
 with `--beam-mode multi_processing` (or a remote Beam runner) TFMA's metric

@@ -4,7 +4,7 @@ NOT a cluster and not Vertex AI: it answers the few calls `deploy` and
 `schedule` make, in the shapes the real APIs use (KFP `apis/v2beta1`,
 Vertex `v1`), keeps what was created in memory and records every request,
 so tests can check what the product asked for. Whether a real KFP backend
-or Vertex accepts those requests is not proven here (README says so).
+or Vertex accepts those requests is not proven here (docs/kubeflow.md says so).
 """
 
 import cgi

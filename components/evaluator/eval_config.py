@@ -52,7 +52,7 @@ def build_eval_config(min_accuracy: float, max_accuracy_drop: float,
         # accuracy configured here. Training loss is in the run's report.
         options=tfma.Options(include_default_metrics={"value": False}),
         # Said, not found out: without a model type TFMA loads the whole
-        # Keras model once more only to learn that it is one (1.1 s).
+        # Keras model once more only to learn that it is one.
         model_specs=[tfma.ModelSpec(signature_name="serving_default",
                                     label_key=label_key,
                                     model_type=tfma.TF_KERAS)],

@@ -25,8 +25,9 @@ class Executor(tfx_executor.Executor):
         # examples as a positional argument. TensorFlow binds a signature
         # by keyword: the first binding fails, and its error message, which
         # TensorFlow drops before the call that works, prints the whole
-        # batch (up to 1,000 examples of 800 bytes): 6 % of the
-        # Evaluator's time (py-spy). Printed shortened, it costs nothing.
+        # batch (up to 1,000 examples of 800 bytes), a share of the
+        # Evaluator's time that py-spy shows (docs/performance.md).
+        # Printed shortened, it costs nothing.
         # The setting holds in this process, so with Beam's
         # multi_processing mode (TFMA in worker processes) it is lost.
         with np.printoptions(threshold=_PRINTED_ELEMENTS):

@@ -6,8 +6,8 @@ vanish) and cannot take nested arrays such as images.
 Images are stored as one raw uint8 bytes value (the shape lives in the schema),
 not as encoded PNG and not as one int64 per pixel: raw bytes decode with one
 vectorised `tf.io.decode_raw`, and gzip-compressed TFRecords of raw bytes are
-smaller than int64 lists and about as small as PNG (see README for the
-measurement, `benchmarks/image_encoding.py`); the records are written
+smaller than int64 lists and about as small as PNG (docs/performance.md,
+`benchmarks/image_encoding.py`); the records are written
 uncompressed (records.py says why).
 """
 

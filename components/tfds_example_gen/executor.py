@@ -76,8 +76,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 # Examples per batch TFDS decodes (in parallel) and the converter turns
-# into records in one go: per-example reading and converting was 21 s of
-# Fashion-MNIST's 60,000 training images, batched 3.7 s (README).
+# into records in one go: batched, reading and converting is several times
+# faster than per example (docs/performance.md).
 _BATCH = 1024
 
 
@@ -116,7 +116,7 @@ def _write_shard(indexed, builder, split_uri: str, count: int,
     As Beam elements on their way to WriteToTFRecord, the records paid
     Beam's per-element bookkeeping and a Python CRC each (a third of the
     executor's time by cProfile); now the shard waits on TFDS's decoding
-    alone (Fashion-MNIST: 8.1-8.4 s -> 7.2-7.7 s, alternating runs). The
+    alone (docs/performance.md). The
     file is written whole or not at all (`records.write_shard`). A shard is
     read as `tfds.beam.ReadFromTFDS` reads one.
     """

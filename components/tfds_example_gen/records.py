@@ -1,11 +1,9 @@
 """Where an Examples artifact's records are, and how they are stored.
 
 TfdsExampleGen writes uncompressed TFRecords. Gzip (TFX's default) makes
-Fashion-MNIST's records 1.9 times smaller (449 instead of 838 bytes an
-example) but writes 16 times slower: 1.9 s of zlib for the 60,000 training
-examples against 0.12 s, and reading back takes 14 % longer
-(`benchmarks/image_encoding.py --examples 60000`, README). Disk is cheaper
-than the minutes of a run. Readers go by the file name, as TFX's own do
+image records about half the size but writes many times slower and reads
+back slower too (`benchmarks/image_encoding.py`, docs/performance.md).
+Disk is cheaper than the minutes of a run. Readers go by the file name, as TFX's own do
 (tfx_bsl, Beam), so gzipped records written by an earlier version still read.
 """
 

@@ -11,7 +11,7 @@ task's arguments, which the KFP UI and the pods' specs show.
 
 The connection configs are built here rather than with
 `tfx.orchestration.metadata.{sqlite,mysql}_metadata_connection_config`:
-that module imports TensorFlow (4 s, and CUDA noise on the console), which
+that module imports TensorFlow (seconds, and CUDA noise on the console), which
 the history commands must not, and its sqlite config always opens
 read-write-create, which a command that only reads must not.
 """

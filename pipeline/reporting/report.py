@@ -9,7 +9,7 @@ mailed or attached to a ticket as is: the timeline is an SVG written here,
 the others PNGs drawn with matplotlib. Those show immutable artifacts, so
 each is drawn once for what it shows and kept in `reports/.figures/`: a
 fully cached run, whose figures are the run before's, then draws none and
-does not import matplotlib (drawing alone was 0.88 s of a cached run).
+does not import matplotlib (what drawing costs: docs/performance.md).
 """
 
 import base64

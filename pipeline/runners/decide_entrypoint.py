@@ -13,8 +13,8 @@ ExampleGen recorded (see `runs.decide_for_package`). The reason is the
 task's second output, shown by KFP with the run, and its log line.
 
 It needs neither TensorFlow nor TFDS, so the task costs the interpreter and
-an ML Metadata query, not the 5 s of TensorFlow's imports that every TFX
-task pays; when the data cannot be judged that cheaply (e.g. a `gs://` data
+an ML Metadata query, not the seconds of TensorFlow's imports that every
+TFX task pays (docs/performance.md); when the data cannot be judged that cheaply (e.g. a `gs://` data
 dir), it says so and lets the DAG run, where TFX's cache does the rest.
 """
 
