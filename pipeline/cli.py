@@ -18,8 +18,8 @@ warnings.filterwarnings("ignore", category=FutureWarning,
                         module=r"google\..*")
 
 # pylint: disable=wrong-import-position
-from pipeline import startup
-startup.lazy_tfx_components()
+from components import tfx_imports
+tfx_imports.lazy_tfx_components()
 
 import click
 
@@ -56,7 +56,8 @@ def main():
 
 def console_main():
     """The `tfds-pipeline` console script and `python -m pipeline`: the
-    command line, then the process ends without interpreter teardown."""
+    command line, then the process ends with its status (see
+    pipeline/exit.py)."""
     process_exit.run_then_exit(main)
 
 

@@ -17,8 +17,11 @@ def run_then_exit(main: Callable[[], None]) -> None:
     included. Before that, every object is moved to the garbage
     collector's permanent generation (`gc.freeze`): the collections at
     exit then skip what TensorFlow and Beam made, the slow part of the
-    teardown (docs/performance.md), while exit handlers and finalizers
-    still run. The one exception is a process that used `s3://`, whose
+    teardown (docs/performance.md). `atexit` handlers run, and objects
+    freed by reference counting are finalized as usual; objects kept only
+    by reference cycles are left to the operating system, as at any
+    exit whose last collection does not reach them. Nothing of this
+    project's relies on those. The one exception is a process that used `s3://`, whose
     teardown would abort (see components/storage.py): its exit handlers
     run and it ends without the teardown, and an exception other than
     SystemExit has its traceback printed and status 1 there.

@@ -54,8 +54,8 @@ class Orchestration:
       custom_drivers: whether the orchestrator runs custom drivers.
         ExampleGen's driver puts the data's fingerprint into its cache key;
         without it, a cached ExampleGen would hide new data, so ExampleGen
-        is never taken from the cache (`uncached_nodes`) and every run
-        reads the data and trains.
+        is built without it and never taken from the cache
+        (`uncached_nodes`): every run reads the data and trains.
     """
 
     trainer_class: Type[Any] = Trainer
@@ -64,12 +64,6 @@ class Orchestration:
     tpu: Optional[str] = None
     custom_resolvers: bool = True
     custom_drivers: bool = True
-
-    @property
-    def uncached_nodes(self) -> Tuple[str, ...]:
-        """The nodes that must run in every run: those whose cache key
-        would miss a change without their driver."""
-        return () if self.custom_drivers else (nodes.EXAMPLE_GEN,)
 
 
 def create_pipeline(
@@ -89,9 +83,9 @@ def create_pipeline(
       orchestration: what the runner needs done differently.
 
     Returns:
-      The TFX pipeline, caching enabled (but for
-      `orchestration.uncached_nodes`, which the compiling runner turns off:
-      `compile_ir` here, the Vertex runner in its job).
+      The TFX pipeline, caching enabled (but for its `uncached_nodes`,
+      which the compiling runner turns off: `compile_ir` here, the Vertex
+      runner in its job).
     """
     contract = features.load_contract(config.schema_file)
     dataset = config.dataset
@@ -225,16 +219,26 @@ def _baseline_resolver(trainer, custom_resolvers: bool):
     ).with_id(nodes.BASELINE_RESOLVER)
 
 
-def compile_ir(tfx_pipeline: Pipeline,
-               orchestration: Orchestration = Orchestration()):
+def uncached_nodes(tfx_pipeline: Pipeline) -> Tuple[str, ...]:
+    """The nodes that must run in every run: an ExampleGen built without
+    the driver that puts the data's fingerprint in its cache key (see
+    `Orchestration.custom_drivers`). Read from the pipeline itself, so a
+    runner cannot compile a driverless ExampleGen cached."""
+    return tuple(component.id for component in tfx_pipeline.components
+                 if isinstance(component, TfdsExampleGen)
+                 and not component.fingerprints_data)
+
+
+def compile_ir(tfx_pipeline: Pipeline):
     """TFX's compiled IR of a pipeline, as the runners that run TFX's
     Launcher (local, Beam, Kubeflow) run it: each run's context in ML
     Metadata records the run's own nodes and the pipeline's fingerprint
-    (see `metadata.runs`), and `orchestration.uncached_nodes` never use
-    the cache. (TFX's DSL sets caching for a whole pipeline only.)"""
+    (see `metadata.runs`), and `uncached_nodes` never use the cache.
+    (TFX's DSL sets caching for a whole pipeline only.)"""
     ir = compiler.Compiler().compile(tfx_pipeline)
+    uncached = uncached_nodes(tfx_pipeline)
     for node in ir.nodes:
-        if node.pipeline_node.node_info.id in orchestration.uncached_nodes:
+        if node.pipeline_node.node_info.id in uncached:
             node.pipeline_node.execution_options.caching_options \
                 .enable_cache = False
     runs.record_node_ids(ir)

@@ -7,8 +7,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 # pylint: disable=wrong-import-position
 # Tests import TFX the way the commands do (pipeline/cli.py).
-from pipeline import startup
-startup.lazy_tfx_components()
+from components import tfx_imports
+tfx_imports.lazy_tfx_components()
 
 import pytest
 

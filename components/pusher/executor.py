@@ -13,10 +13,11 @@ Serving's warm-up file. Each version records which trained model it came
 from and the sha256 of
 every file (files beside it, which TF Serving ignores; see
 serving_dir.py), and a model that is already the newest version is not
-pushed again. Locally the baseline resolver already
-keeps a cached re-run from reaching the Pusher with new inputs; on Vertex,
-whose resolver is TFX's LatestBlessedModelStrategy, this is what stops a
-re-run on unchanged data from pushing the same model as a new version.
+pushed again: where the baseline comes from TFX's
+LatestBlessedModelStrategy (as on Vertex), a model blessed a second time
+is not served twice. (On Vertex every run also trains again, ExampleGen
+being uncached there: a model trained again is another model, judged
+and pushed as one; docs/vertex.md.)
 """
 
 from typing import Any, Dict, List, Optional

@@ -80,3 +80,9 @@ class TfdsExampleGen(base_component.BaseComponent):
             examples=types.Channel(type=standard_artifacts.Examples)))
         if not fingerprint_driver:
             self.driver_class = base_driver.BaseDriver
+
+    @property
+    def fingerprints_data(self) -> bool:
+        """Whether its driver puts the data's fingerprint in its cache key;
+        if not, it must never be taken from the cache."""
+        return self.driver_class is driver.TfdsDriver

@@ -5,7 +5,7 @@ works before TensorFlow initialises in a process. The local runners run every
 component in one process, so by the time the Trainer runs, Transform has
 already initialised TensorFlow. With `cpu_replicas` > 1 this executor runs
 TFX's own `GenericExecutor` in a fresh interpreter
-(`python -m components.trainer.executor REQUEST`), which it waits for;
+(`python -m components.trainer.fresh_process REQUEST`), which it waits for;
 otherwise in place. A subprocess rather than `multiprocessing`: spawning
 starts multiprocessing's resource tracker, a process that would outlive
 the command that ran the pipeline.
@@ -14,6 +14,7 @@ the command that ran the pipeline.
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,16 @@ class Executor(trainer_executor.GenericExecutor):
                     "outputs": artifact_utils.jsonify_artifact_dict(
                         output_dict),
                     "exec_properties": exec_properties}, f)
-            code = subprocess.call([sys.executable, "-m", __name__, request])
+            code = subprocess.call([sys.executable, "-m",
+                                    "components.trainer.fresh_process",
+                                    request, str(os.getpid())])
+        if code < 0:
+            name = signal.Signals(-code).name
+            raise RuntimeError(
+                f"the training process was killed by {name}"
+                + (" (out of memory? lower --cache-budget-mib or the batch "
+                   "size)" if -code == signal.SIGKILL else "")
+                + "; its log is above.")
         if code != 0:
             raise RuntimeError(
                 f"training process failed with exit code {code}; its log "
@@ -94,7 +104,7 @@ def example_counts(input_dict: Dict[str, List[types.Artifact]],
     return counts
 
 
-def _train(request_path: str) -> None:
+def train(request_path: str) -> None:
     """Trains as the request that `Executor.Do` wrote says, then ends."""
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
@@ -108,6 +118,3 @@ def _train(request_path: str) -> None:
                                           request["exec_properties"])
     storage.end_process(0)
 
-
-if __name__ == "__main__":
-    _train(sys.argv[1])

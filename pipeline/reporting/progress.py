@@ -86,6 +86,7 @@ class ProgressHandler(logging.Handler):
         node whose executor starts (not for a node found in the cache)."""
         super().__init__(level=logging.INFO)
         self._status_of = status_of
+        self._status_failed = False
         self._on_work = on_work
         self.records: Dict[str, NodeRecord] = {n: NodeRecord()
                                                for n in node_ids}
@@ -138,10 +139,17 @@ class ProgressHandler(logging.Handler):
 
     def _safe_status(self, node_id: str) -> Optional[int]:
         # A log handler must not raise into TFX: the state is read again
-        # by `settle` once the run ends.
+        # by `settle` once the run ends. The first failure is logged.
         try:
             return self._status_of(node_id)
-        except Exception:  # pylint: disable=broad-except
+        except Exception as error:  # pylint: disable=broad-except
+            if not self._status_failed:
+                self._status_failed = True
+                logging.getLogger(__name__).warning(
+                    "cannot read %s's state from ML Metadata while the run "
+                    "goes on (%s: %s); its line says %s, the summary has "
+                    "its state.", node_id, type(error).__name__, error,
+                    UNKNOWN)
             return None
 
     def _running_node(self, thread: int) -> Optional[NodeRecord]:

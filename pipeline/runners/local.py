@@ -97,8 +97,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")
     ir = factory.compile_ir(factory.create_pipeline(
         config, metadata_url(config).connection_config(),
-        config.beam.pipeline_args(_setup_file()), orchestration),
-        orchestration)
+        config.beam.pipeline_args(_setup_file()), orchestration))
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]

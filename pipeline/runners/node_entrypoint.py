@@ -23,6 +23,7 @@ from typing import List, Optional
 import click
 
 from components import storage
+from components import tfx_imports
 from components.tfds_example_gen import properties
 from components.trainer import settings as trainer_settings
 from pipeline import nodes
@@ -227,6 +228,6 @@ def store_lost(url: urls.StoreUrl) -> Optional[str]:
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    startup.lazy_tfx_components()
+    tfx_imports.lazy_tfx_components()
     from pipeline import exit as process_exit  # pylint: disable=ungrouped-imports
     process_exit.run_then_exit(main)

@@ -73,11 +73,10 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
             "--warm-start is not available on Vertex: it resolves its base "
             "model with a custom resolver strategy, and Vertex runs only "
             "TFX's built-in ones. Compile without --warm-start.")
-    job_orchestration = orchestration(vertex)
     tfx_pipeline = factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args(
             IMAGE_SETUP_FILE),
-        orchestration=job_orchestration)
+        orchestration=orchestration(vertex))
     # KubeflowV2DagRunner writes into a directory; write beside `output` and
     # move into place so a failed compile leaves no partial file.
     directory = os.path.dirname(os.path.abspath(output))
@@ -90,7 +89,7 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
         compiled = os.path.join(staging, "pipeline.json")
         with open(compiled, encoding="utf-8") as f:
             job = json.load(f)
-        uncache(job, job_orchestration.uncached_nodes)
+        uncache(job, factory.uncached_nodes(tfx_pipeline))
         with open(compiled, "w", encoding="utf-8") as f:
             json.dump(job, f, indent=2, sort_keys=True)
         os.replace(compiled, output)

@@ -55,6 +55,8 @@ def run_cli(args, timeout=900, env=None) -> subprocess.CompletedProcess:
              *args], cwd=REPO, env=env, capture_output=True, text=True,
             timeout=timeout, check=False)
         outlived = json.loads(outlived_file.read() or b"null")
+    assert outlived is not None, f"tests/reaper.py could not run {args}: " \
+        f"{result.stderr[-2000:]}"
     assert outlived == [], (
         f"{args[:4]} left processes behind: {outlived}")
     return result

@@ -2,6 +2,9 @@
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from tfx.proto import trainer_pb2
@@ -67,3 +70,29 @@ def test_the_counts_are_added_to_the_settings_and_nothing_else_changes():
 def test_settings_from_another_version_stop_the_executor():
     with pytest.raises(settings.SettingsError, match="Recompile"):
         executor.with_example_counts({"epochs": 5}, _inputs(), _props())
+
+
+def test_the_fresh_training_process_defers_tfx_components(tmp_path):
+    """It imports TFX's Trainer, not every TFX component (as the commands
+    do); a request that is not there is its one error."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m",
+         "components.trainer.fresh_process", str(tmp_path / "missing.json"),
+         str(os.getpid())],
+        capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 1
+    assert "FileNotFoundError" in result.stderr
+    assert "tfx.components.trainer.executor" in result.stderr
+    assert "tfx.components.tuner" not in result.stderr
+
+
+def test_the_fresh_training_process_ends_with_its_parent(tmp_path):
+    """A parent that is gone (a run killed mid-training) leaves no
+    orphan: here the given parent is not the real one, as after a
+    parent's death, and the process ends at once."""
+    done = subprocess.run(
+        [sys.executable, "-m", "components.trainer.fresh_process",
+         str(tmp_path / "missing.json"), "1"],
+        capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == -9
+    assert "FileNotFoundError" not in done.stderr

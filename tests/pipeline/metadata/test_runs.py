@@ -45,6 +45,23 @@ def test_succeeded_cached_failed_and_killed_runs(fake):
     assert runs.node_states(fake.store, P, "nope") == {}
 
 
+def test_one_nodes_execution_in_one_run_by_one_query(fake):
+    fake.run("r1")
+    fake.run("r2", Outcome(default=CACHED, by_node={
+        nodes.TRAINER: FAILED}))
+    state = lambda run_id, node_id: getattr(runs.node_execution(
+        fake.store, P, run_id, node_id), "last_known_state", None)
+    assert state("r1", nodes.TRAINER) == runs.EXECUTED_STATE
+    assert state("r2", nodes.TRAINER) == runs.FAILED_STATE
+    assert state("r2", nodes.EXAMPLE_GEN) == runs.CACHED_STATE
+    assert state("r2", nodes.EVALUATOR) is None  # never started
+    assert state("nope", nodes.TRAINER) is None
+    assert runs.node_execution(fake.store, P, "r2", nodes.TRAINER).id == \
+        runs.get_run(fake.store, P, "r2").executions[nodes.TRAINER].id
+    assert runs.node_execution(fake.store, "other", "r1",
+                               nodes.TRAINER) is None
+
+
 def test_each_run_is_judged_against_its_own_nodes(fake):
     """Toggling warm start adds a node; neither kind of run looks
     incomplete because of the other."""

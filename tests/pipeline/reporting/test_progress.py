@@ -72,7 +72,7 @@ def test_changed_log_wording_keeps_the_states_and_names_the_untimed():
     assert c.status == "skipped"
 
 
-def test_a_state_that_cannot_be_read_live_is_unknown_until_settled():
+def test_a_state_that_cannot_be_read_live_is_unknown_until_settled(caplog):
     lines = []
 
     def unreadable(node_id):
@@ -83,6 +83,8 @@ def test_a_state_that_cannot_be_read_live_is_unknown_until_settled():
     _log(handler, "node A is running.")
     _log(handler, "node A is finished.")
     assert lines == ["unknown"]
+    assert "cannot read A's state from ML Metadata" in caplog.text
+    assert "store busy" in caplog.text
     progress.settle(handler.records, {"A": _execution(State.COMPLETE)})
     assert handler.records["A"].status == "executed"
 

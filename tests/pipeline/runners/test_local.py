@@ -37,10 +37,11 @@ def runs(tmp_path_factory, tfds_data_dir):
     """Three runs into one output dir, in order."""
     output = tmp_path_factory.mktemp("local")
     config = helpers.tiny_config(output, tfds_data_dir)
-    first = local_runner.run(config, "local")
+    lines = {"first": [], "second": []}
+    first = local_runner.run(config, "local", echo=lines["first"].append)
     served = {v: _digest(os.path.join(config.serving_dir, v))
               for v in helpers.serving_versions(config.serving_dir)}
-    second = local_runner.run(config, "local")
+    second = local_runner.run(config, "local", echo=lines["second"].append)
     noisy_config = helpers.tiny_config(output, tfds_data_dir, "noisy",
                                        min_accuracy=0.5)
     noisy = local_runner.run(noisy_config, "local")
@@ -48,7 +49,7 @@ def runs(tmp_path_factory, tfds_data_dir):
         last_json = json.load(f)
     return {"config": config, "first": first, "second": second,
             "noisy": noisy, "served_after_first": served,
-            "last_json": last_json}
+            "last_json": last_json, "lines": lines}
 
 
 def test_first_run_executes_blesses_and_pushes(runs):
@@ -85,6 +86,16 @@ def test_first_run_executes_blesses_and_pushes(runs):
     assert os.path.isfile(first["report"])
     assert os.path.isfile(os.path.join(runs["config"].output_dir,
                                        "last_run.html"))
+
+
+def test_each_live_line_says_what_ml_metadata_recorded(runs):
+    for run in ("first", "second"):
+        said = {line.split()[0].rstrip("."): line.split()[1]
+                for line in runs["lines"][run] if line.startswith("  ")
+                and line.split()[0].rstrip(".") in helpers.NODES}
+        assert said == helpers.statuses(runs[run]), run
+    assert set(helpers.statuses(runs["second"]).values()) == {
+        "cached", "executed"}  # the resolver runs in every run
 
 
 def test_pushed_model_answers_both_signatures(runs):

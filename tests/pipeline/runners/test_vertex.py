@@ -216,8 +216,10 @@ def test_the_pipeline_built_for_vertex_reads_and_trains_on_new_data(
         unchanged[nodes.EXAMPLE_GEN] == "executed"
     assert new[nodes.TRAINER] == "executed"
     # What an unchanged-data run costs on Vertex: the new Examples artifact
-    # makes everything after ExampleGen run again.
+    # makes everything after ExampleGen run again, and the model trained
+    # again is another model, pushed when it passes the gate.
     assert unchanged[nodes.TRAINER] == "executed"
+    assert summaries[2]["blessed"] and summaries[2]["pushed_model"]
     assert summaries[1]["data"]["new"] is True
     assert summaries[1]["dataset"]["version"] == "2.0.0"
     store = metadata_store.open_store(local.metadata_url(config),

@@ -8,8 +8,8 @@ from tests.pipeline import helpers
 
 PROGRAM = """
 import sys
-from pipeline import startup
-startup.lazy_tfx_components()
+from components import tfx_imports
+tfx_imports.lazy_tfx_components()
 from tfx.orchestration.portable import launcher
 from pipeline import factory
 print("tuner", "tfx.components.tuner.component" in sys.modules)
@@ -46,8 +46,8 @@ def _python(program, **env):
 
 THREADS = """
 import sys, threading
-from pipeline import startup
-assert startup.lazy_tfx_components()
+from components import tfx_imports
+assert tfx_imports.lazy_tfx_components()
 package = sys.modules["tfx.components"]
 runs = []
 real = package.__spec__.loader.exec_module
@@ -74,8 +74,8 @@ OTHER_TFX = """
 import importlib.metadata, sys
 real = importlib.metadata.version
 importlib.metadata.version = lambda name: "1.17.0" if name == "tfx" else real(name)
-from pipeline import startup
-print("deferred", startup.lazy_tfx_components())
+from components import tfx_imports
+print("deferred", tfx_imports.lazy_tfx_components())
 print("registered", "tfx.components" in sys.modules)
 import tfx.components
 print("eager", "tfx.components.tuner.component" in sys.modules)
@@ -92,5 +92,5 @@ def test_another_tfx_imports_as_shipped_with_one_log_line():
 
 
 def test_the_test_session_imports_tfx_as_the_commands_do():
-    from pipeline import startup  # pylint: disable=import-outside-toplevel
-    assert startup.tfx_components_deferred()
+    from components import tfx_imports  # pylint: disable=import-outside-toplevel
+    assert tfx_imports.tfx_components_deferred()
