@@ -34,7 +34,8 @@ def build_model(image_shape: Sequence[int], num_classes: int,
 
 
 def describe(model: tf.keras.Model) -> dict:
-    """The model as the model card shows it: layers, optimizer, loss."""
+    """The model as the model card shows it (layers, optimizer, loss) and
+    as Keras compiled it (its steps per execution)."""
     layers = []
     for layer in model.layers:
         config = layer.get_config()
@@ -47,4 +48,6 @@ def describe(model: tf.keras.Model) -> dict:
     return {"layers": layers,
             "optimizer": type(model.optimizer).__name__,
             "loss": model.loss if isinstance(model.loss, str)
-            else getattr(model.loss, "__name__", str(model.loss))}
+            else getattr(model.loss, "__name__", str(model.loss)),
+            "steps_per_execution": model.get_compile_config().get(
+                "steps_per_execution")}

@@ -163,7 +163,8 @@ def redact_logs() -> None:
 @click.option("--metadata", "metadata_url", required=True,
               help="grpc://host:port, mysql://user@host:port/db (password "
                    "in MLMD_MYSQL_PASSWORD) or sqlite:///path.")
-@click.option("--epochs", type=int, default=None)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="The run's epochs (the pipeline parameter).")
 @click.option("--dataset-version", default=None)
 def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
          epochs, dataset_version):
@@ -194,7 +195,10 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
         where = (f"--pipeline-ir-file {pipeline_ir_file!r}"
                  if pipeline_ir_file else "--pipeline-ir")
         raise click.UsageError(f"{where} is {error}") from None
-    set_run_parameters(ir, epochs, dataset_version)
+    try:
+        set_run_parameters(ir, epochs, dataset_version)
+    except trainer_settings.SettingsError as error:
+        raise click.ClickException(str(error)) from None
     # What the package's decide task compares a scheduled run against.
     runs.record_pipeline_fingerprint(ir)
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel

@@ -24,6 +24,13 @@ def test_seed_architecture_and_output_shape():
                                np.ones(3), rtol=1e-5)
 
 
+def test_the_description_says_how_keras_compiled_it():
+    described = model_lib.describe(
+        model_lib.build_model((8, 8, 1), 4, steps_per_execution=7))
+    assert described["steps_per_execution"] == 7
+    assert described["optimizer"] == "Adam"
+
+
 def test_shape_and_classes_come_from_arguments():
     model = model_lib.build_model((8, 8, 3), 4)
     assert model.output_shape == (None, 4)

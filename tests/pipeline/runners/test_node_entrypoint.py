@@ -41,6 +41,32 @@ def test_run_parameters_change_epochs_and_version(tmp_path):
         "tiny_images/clean:2.0.0"
 
 
+def _invoke(tmp_path, ir, *extra):
+    from click.testing import CliRunner  # pylint: disable=import-outside-toplevel
+    return CliRunner().invoke(node_entrypoint.main, [
+        "--pipeline-ir", node_entrypoint.encode_ir(ir), "--node-id",
+        nodes.TRAINER, "--run-id", "r", "--metadata",
+        f"sqlite://{tmp_path / 'metadata.sqlite'}", *extra])
+
+
+def test_epochs_below_one_are_refused(tmp_path):
+    result = _invoke(tmp_path, _ir(tmp_path), "--epochs", "0")
+    assert result.exit_code == 2
+    assert "--epochs" in result.output and "0" in result.output
+
+
+def test_a_package_of_another_version_is_one_message(tmp_path):
+    ir = _ir(tmp_path)
+    [trainer] = [n.pipeline_node for n in ir.nodes
+                 if n.pipeline_node.node_info.id == nodes.TRAINER]
+    value = trainer.parameters.parameters["custom_config"].field_value
+    value.string_value = json.dumps({"epochs": 5})  # the flat, old layout
+    result = _invoke(tmp_path, ir, "--epochs", "3")
+    assert result.exit_code == 1
+    assert "Recompile it with this one." in result.output
+    assert "Traceback" not in result.output
+
+
 def _run_every_node(ir_text, run_id, metadata_url, node_ids):
     for node_id in node_ids:
         result = helpers.run_cli(
