@@ -108,6 +108,14 @@ class TrainingConfig:
       cpu_replicas: on a machine without GPUs, split the CPU into this many
         logical devices so MirroredStrategy runs this many replicas. Ignored
         when GPUs are visible (all of them are used).
+      workers: Trainer processes training together under
+        MultiWorkerMirroredStrategy (1, the default: MirroredStrategy in
+        one process). Each worker runs this Trainer's replicas (its GPUs, or
+        `cpu_replicas` CPUs); the global batch is `batch_size_per_replica`
+        times every worker's replicas, each example is seen once per
+        epoch, and only the first worker (the chief) exports the model.
+        Locally the workers are processes of this machine; on Vertex a
+        worker pool, on Kubeflow a TFJob.
       steps_per_execution: training steps Keras runs per call into
         TensorFlow. The same steps, in fewer Python round trips
         (docs/performance.md). Callbacks see every this many steps.
@@ -139,6 +147,7 @@ class TrainingConfig:
     epochs: int = 5
     batch_size_per_replica: int = 64
     cpu_replicas: int = 1
+    workers: int = 1
     steps_per_execution: int = 100
     validate_every: int = 0
     cache_budget_mib: int = 1024
@@ -159,8 +168,13 @@ class TrainingConfig:
         _require(_whole(self.shuffle_buffer, 0),
                  f"shuffle buffer must be 0 (no shuffling) or more, got "
                  f"{self.shuffle_buffer!r}.")
+        _require(self.workers == 1 or self.cpu_replicas == 1,
+                 f"--trainer-workers {self.workers} and --cpu-replicas "
+                 f"{self.cpu_replicas} cannot be combined: each worker "
+                 "trains on its own devices (one CPU, or its GPUs); use "
+                 "one or the other.")
         for field in ("epochs", "batch_size_per_replica", "cpu_replicas",
-                      "steps_per_execution"):
+                      "workers", "steps_per_execution"):
             value = getattr(self, field)
             _require(_whole(value, 1),
                      f"{field.replace('_', ' ')} must be a positive whole "

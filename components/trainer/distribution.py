@@ -5,10 +5,18 @@ from typing import Optional
 import tensorflow as tf
 
 
+# How long a collective operation of the workers may wait for all of
+# them: a worker that died or never joined fails training instead of
+# hanging it.
+WORKER_TIMEOUT_SECONDS = 300
+
+
 def make_strategy(cpu_replicas: int = 1,
-                  tpu: Optional[str] = None) -> tf.distribute.Strategy:
-    """TPUStrategy on `tpu` when one is configured; else MirroredStrategy
-    over all GPUs, or over `cpu_replicas` logical CPUs.
+                  tpu: Optional[str] = None,
+                  workers: int = 1) -> tf.distribute.Strategy:
+    """TPUStrategy on `tpu` when one is configured; MultiWorkerMirroredStrategy
+    when there are `workers` > 1 (`TF_CONFIG` says which one this is); else
+    MirroredStrategy over all GPUs, or over `cpu_replicas` logical CPUs.
 
     `tpu` is what TPUClusterResolver takes: `local` on a TPU VM (GKE TPU
     node pools, Vertex TPU VMs), or a TPU name or grpc:// address.
@@ -26,6 +34,8 @@ def make_strategy(cpu_replicas: int = 1,
     """
     if tpu:
         return _tpu_strategy(tpu)
+    if workers > 1:
+        return _multi_worker_strategy(workers)
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         for gpu in gpus:
@@ -60,3 +70,37 @@ def _tpu_strategy(tpu: str) -> tf.distribute.TPUStrategy:
             f"{error}. Run the Trainer on a TPU VM or node pool, or train "
             "without --tpu.") from error
     return tf.distribute.TPUStrategy(resolver)
+
+
+def _multi_worker_strategy(workers: int
+                           ) -> tf.distribute.MultiWorkerMirroredStrategy:
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    found = len(resolver.cluster_spec().as_dict().get("worker", []))
+    if found != workers:
+        raise RuntimeError(
+            f"{workers} Trainer workers are configured but TF_CONFIG names "
+            f"{found}: run the Trainer with a TF_CONFIG for {workers} "
+            "workers (the local runner and the Vertex and Kubeflow packages "
+            "set it).")
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=resolver,
+        communication_options=tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=WORKER_TIMEOUT_SECONDS))
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes what training leaves: always, but for a
+    worker of several other than the first."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def name(strategy: tf.distribute.Strategy) -> str:
+    """The strategy's public name (TensorFlow's class for
+    MultiWorkerMirroredStrategy is CollectiveAllReduceStrategy)."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    return type(strategy).__name__

@@ -28,6 +28,7 @@ from tfx.types import standard_component_specs
 from components import storage
 from components.tfds_example_gen import properties
 from components.trainer import settings as trainer_settings
+from components.trainer import workers
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -42,7 +43,8 @@ class Executor(trainer_executor.GenericExecutor):
             exec_properties)
         exec_properties = {**exec_properties,
                            key: json.dumps(custom_config)}
-        if trainer_settings.read(custom_config).cpu_replicas <= 1:
+        settings = trainer_settings.read(custom_config)
+        if settings.cpu_replicas <= 1 and settings.workers <= 1:
             super().Do(input_dict, output_dict, exec_properties)
             return
         with tempfile.TemporaryDirectory() as folder:
@@ -54,6 +56,9 @@ class Executor(trainer_executor.GenericExecutor):
                     "outputs": artifact_utils.jsonify_artifact_dict(
                         output_dict),
                     "exec_properties": exec_properties}, f)
+            if settings.workers > 1:
+                workers.run(request, settings.workers)
+                return
             code = subprocess.call([sys.executable, "-m",
                                     "components.trainer.fresh_process",
                                     request, str(os.getpid())])

@@ -9,6 +9,8 @@ its weights.
 """
 
 import json
+import os
+import tempfile
 import time
 from typing import Callable, Optional
 
@@ -39,7 +41,24 @@ def run_fn(fn_args: FnArgs) -> None:
     params = trainer_settings.read(fn_args.custom_config)
     autograph.skip_keras_conversion()
     tf.keras.utils.set_random_seed(params.seed)
-    strategy = distribution.make_strategy(params.cpu_replicas, params.tpu)
+    strategy = distribution.make_strategy(params.cpu_replicas, params.tpu,
+                                          params.workers)
+    if not distribution.is_chief(strategy):
+        # Every worker saves (saving is collective); only the chief's
+        # copies are kept.
+        with tempfile.TemporaryDirectory() as scratch:
+            _train(fn_args, params, strategy,
+                   serving_model_dir=os.path.join(scratch, "model"),
+                   model_run_dir=os.path.join(scratch, "model_run"))
+        return
+    _train(fn_args, params, strategy, fn_args.serving_model_dir,
+           fn_args.model_run_dir)
+
+
+def _train(fn_args: FnArgs, params, strategy, serving_model_dir: str,
+           model_run_dir: str) -> None:
+    """Trains under `strategy`, exports to `serving_model_dir` and writes
+    TensorBoard logs and the training record to `model_run_dir`."""
     global_batch = (params.batch_size_per_replica
                     * strategy.num_replicas_in_sync)
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -75,15 +94,15 @@ def run_fn(fn_args: FnArgs) -> None:
     history = model.fit(
         train, epochs=params.epochs, **validation,
         callbacks=[tf.keras.callbacks.TensorBoard(
-            log_dir=fn_args.model_run_dir, update_freq="epoch")],
+            log_dir=model_run_dir, update_freq="epoch")],
         verbose=2)
     seconds = {"fit": time.monotonic() - started}
     started = time.monotonic()
     signatures.export(model, transform_output, contract.image_shape,
-                      fn_args.serving_model_dir)
-    warm_start_lib.save(model, fn_args.serving_model_dir)
+                      serving_model_dir)
+    warm_start_lib.save(model, serving_model_dir)
     seconds["export"] = time.monotonic() - started
-    _write_record(fn_args.model_run_dir, strategy, global_batch,
+    _write_record(model_run_dir, strategy, global_batch,
                   history.history, warm_start, seconds,
                   settings={k: v for k, v in params.to_json().items()
                             if k != "example_counts"},
@@ -160,10 +179,26 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
         logging.info("%d transformed examples exceed the cache budget: "
                      "reading and transforming them every epoch", examples)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(examples))
+    # With several workers, each takes its part of every global batch, so
+    # each example is seen once per epoch and every worker runs the same
+    # steps (one file per shard is too few to split by file).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    dataset = dataset.with_options(options)
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
     return dataset.batch(batch_size, drop_remainder=static_shapes).prefetch(
         tf.data.AUTOTUNE)
+
+
+def _workers(strategy) -> list:
+    """The addresses of the workers that trained together ([] for one
+    process)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return []
+    return list(resolver.cluster_spec().as_dict().get("worker", []))
 
 
 def _write_record(model_run_dir, strategy, global_batch, history,
@@ -174,7 +209,8 @@ def _write_record(model_run_dir, strategy, global_batch, history,
         "settings": settings,
         "model": model,
         "warm_start": warm_start,
-        "strategy": type(strategy).__name__,
+        "strategy": distribution.name(strategy),
+        "workers": _workers(strategy),
         "num_replicas_in_sync": strategy.num_replicas_in_sync,
         "devices": list(strategy.extended.worker_devices),
         "global_batch_size": global_batch,

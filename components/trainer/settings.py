@@ -32,6 +32,7 @@ class TrainerSettings:
     epochs: int
     batch_size_per_replica: int
     cpu_replicas: int
+    workers: int
     steps_per_execution: int
     validate_every: int
     cache_budget_mib: int

@@ -87,6 +87,11 @@ def pipeline_options(function):
                      show_default=True,
                      help="Without GPUs: split the CPU into this many "
                           "MirroredStrategy replicas."),
+        click.option("--trainer-workers", type=int,
+                     default=default(TRAINING, "workers"),
+                     show_default=True,
+                     help="Trainer workers under MultiWorkerMirroredStrategy"
+                          " (locally: processes of this machine)."),
         click.option("--seed", type=int,
                      default=default(TRAINING, "seed"), show_default=True,
                      help="Random seed of the Trainer."),
@@ -166,6 +171,7 @@ def config_from_options(options: dict, remote_root=None, artifact_root=None
             epochs=options["epochs"],
             batch_size_per_replica=options["batch_size"],
             cpu_replicas=options["cpu_replicas"],
+            workers=options["trainer_workers"],
             seed=options["seed"],
             shuffle_buffer=options["shuffle_buffer"],
             validate_every=options["validate_every"],

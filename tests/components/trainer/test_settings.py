@@ -26,7 +26,14 @@ def test_the_schema_has_the_config_fields_and_the_executors_counts():
                      ] + ["example_counts"]
     changed = dataclasses.asdict(CHANGED)
     default = dataclasses.asdict(pc.TrainingConfig())
-    assert all(changed[name] != default[name] for name in changed)
+    # Workers and CPU replicas do not combine; workers is tested below.
+    assert [name for name in changed if changed[name] == default[name]] \
+        == ["workers"]
+
+
+def test_workers_round_trip():
+    several = dataclasses.replace(CHANGED, cpu_replicas=1, workers=3)
+    assert settings.read(settings.write(_settings(several))).workers == 3
 
 
 def test_every_field_round_trips_through_json():
