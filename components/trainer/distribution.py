@@ -75,7 +75,9 @@ def _tpu_strategy(tpu: str) -> tf.distribute.TPUStrategy:
 def _multi_worker_strategy(workers: int
                            ) -> tf.distribute.MultiWorkerMirroredStrategy:
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    found = len(resolver.cluster_spec().as_dict().get("worker", []))
+    cluster = resolver.cluster_spec().as_dict()
+    # Vertex names its first pool "chief"; the local runner has workers only.
+    found = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
     if found != workers:
         raise RuntimeError(
             f"{workers} Trainer workers are configured but TF_CONFIG names "

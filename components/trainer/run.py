@@ -198,7 +198,8 @@ def _workers(strategy) -> list:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None:
         return []
-    return list(resolver.cluster_spec().as_dict().get("worker", []))
+    cluster = resolver.cluster_spec().as_dict()
+    return [*cluster.get("chief", []), *cluster.get("worker", [])]
 
 
 def _write_record(model_run_dir, strategy, global_batch, history,

@@ -32,10 +32,14 @@ def _check_accelerator(vertex: VertexConfig) -> None:
             f"AI accelerator; use one of {', '.join(sorted(known))}.")
 
 
-def orchestration(vertex: VertexConfig) -> factory.Orchestration:
+def orchestration(vertex: VertexConfig,
+                  workers: int = 1) -> factory.Orchestration:
     """What Vertex needs: TFX's resolver strategies only, and the Trainer
     as a Vertex custom job (worker pool: machine, accelerator, image) when
-    it has accelerators."""
+    it has accelerators. With `workers` > 1 the job has a chief pool of
+    one replica and a worker pool of `workers` - 1, each replica with the
+    same machine and accelerators; Vertex gives every replica its
+    TF_CONFIG (workerpool0 is the chief)."""
     if not vertex.accelerator_type:
         return factory.Orchestration(custom_resolvers=False,
                                      custom_drivers=False)
@@ -53,11 +57,12 @@ def orchestration(vertex: VertexConfig) -> factory.Orchestration:
             cloud.TRAINING_ARGS_KEY: {
                 # Without one, the executor takes the pipeline's project.
                 **({"project": vertex.project} if vertex.project else {}),
-                "worker_pool_specs": [{
-                    "machine_spec": machine_spec,
-                    "replica_count": 1,
-                    "container_spec": {"image_uri": vertex.image},
-                }],
+                "worker_pool_specs": [
+                    {"machine_spec": machine_spec,
+                     "replica_count": replicas,
+                     "container_spec": {"image_uri": vertex.image}}
+                    for replicas in ([1, workers - 1] if workers > 1
+                                     else [1])],
             },
         },
         tpu="local" if vertex.on_tpu else None,
@@ -76,7 +81,7 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
     tfx_pipeline = factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args(
             IMAGE_SETUP_FILE),
-        orchestration=orchestration(vertex))
+        orchestration=orchestration(vertex, config.training.workers))
     # KubeflowV2DagRunner writes into a directory; write beside `output` and
     # move into place so a failed compile leaves no partial file.
     directory = os.path.dirname(os.path.abspath(output))

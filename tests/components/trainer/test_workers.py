@@ -21,3 +21,30 @@ def test_workers_and_cpu_replicas_are_refused_together():
         pc.TrainingConfig(workers=2, cpu_replicas=2)
     with pytest.raises(pc.ConfigError, match="workers must be a positive"):
         pc.TrainingConfig(workers=0)
+
+
+class _Resolved:
+    def __init__(self, task_type, task_id):
+        self.cluster_resolver = type("R", (), {"task_type": task_type,
+                                               "task_id": task_id})()
+
+
+def test_the_chief_is_vertexs_chief_or_the_first_worker():
+    from components.trainer import distribution  # pylint: disable=import-outside-toplevel
+    assert distribution.is_chief(_Resolved("chief", 0))
+    assert distribution.is_chief(_Resolved("worker", 0))
+    assert not distribution.is_chief(_Resolved("worker", 1))
+    assert distribution.is_chief(object())  # one process
+
+
+def test_a_tf_config_for_other_workers_is_named(monkeypatch):
+    from components.trainer import distribution  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"chief": ["a:1"], '
+                       '"worker": ["b:1"]}, "task": {"type": "chief", '
+                       '"index": 0}}')
+    with pytest.raises(RuntimeError, match="3 Trainer workers are "
+                       "configured but TF_CONFIG names 2"):
+        distribution.make_strategy(workers=3)
+    monkeypatch.delenv("TF_CONFIG")
+    with pytest.raises(RuntimeError, match="TF_CONFIG names 0"):
+        distribution.make_strategy(workers=2)

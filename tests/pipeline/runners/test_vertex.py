@@ -232,3 +232,21 @@ def test_the_pipeline_built_for_vertex_reads_and_trains_on_new_data(
         nodes.EXAMPLES_KEY]
     assert [a.id for a in trained_on] == [examples.id]
     assert lineage.custom_property(examples, "num_examples")["train"] == 400
+
+
+def test_trainer_workers_are_a_chief_pool_and_a_worker_pool(tmp_path):
+    config = pc.dataclasses.replace(
+        _config(tmp_path), training=pc.TrainingConfig(epochs=2, workers=3))
+    job = vertex_runner.compile_job(
+        config, pc.VertexConfig(image=IMAGE, project="p",
+                                accelerator_type="NVIDIA_TESLA_T4",
+                                accelerator_count=2),
+        str(tmp_path / "pipeline.json"))
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(job["pipelineSpec"], spec)
+    custom = _custom_config(spec)
+    pools = custom["ai_platform_training_args"]["worker_pool_specs"]
+    assert [p["replica_count"] for p in pools] == [1, 2]
+    assert all(p["machine_spec"]["accelerator_count"] == 2
+               and p["container_spec"]["image_uri"] == IMAGE for p in pools)
+    assert trainer_settings.read(custom).workers == 3
