@@ -75,9 +75,7 @@ def _tpu_strategy(tpu: str) -> tf.distribute.TPUStrategy:
 def _multi_worker_strategy(workers: int
                            ) -> tf.distribute.MultiWorkerMirroredStrategy:
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    cluster = resolver.cluster_spec().as_dict()
-    # Vertex names its first pool "chief"; the local runner has workers only.
-    found = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    found = len(cluster_workers(resolver))
     if found != workers:
         raise RuntimeError(
             f"{workers} Trainer workers are configured but TF_CONFIG names "
@@ -88,6 +86,13 @@ def _multi_worker_strategy(workers: int
         cluster_resolver=resolver,
         communication_options=tf.distribute.experimental.CommunicationOptions(
             timeout_seconds=WORKER_TIMEOUT_SECONDS))
+
+
+def cluster_workers(resolver) -> list:
+    """The addresses of the cluster's workers, chief first. Vertex names
+    its first pool "chief"; the local runner has workers only."""
+    cluster = resolver.cluster_spec().as_dict()
+    return [*cluster.get("chief", []), *cluster.get("worker", [])]
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -5,7 +5,8 @@ works before TensorFlow initialises in a process. The local runners run every
 component in one process, so by the time the Trainer runs, Transform has
 already initialised TensorFlow. With `cpu_replicas` > 1 this executor runs
 TFX's own `GenericExecutor` in a fresh interpreter
-(`python -m components.trainer.fresh_process REQUEST`), which it waits for;
+(`python -m components.trainer.fresh_process REQUEST`, started and waited
+for by workers.py, as are the N of `workers` > 1);
 otherwise in place. A subprocess rather than `multiprocessing`: spawning
 starts multiprocessing's resource tracker, a process that would outlive
 the command that ran the pipeline.
@@ -14,9 +15,6 @@ the command that ran the pipeline.
 import dataclasses
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 from typing import Any, Dict, List, Optional
 
@@ -56,23 +54,7 @@ class Executor(trainer_executor.GenericExecutor):
                     "outputs": artifact_utils.jsonify_artifact_dict(
                         output_dict),
                     "exec_properties": exec_properties}, f)
-            if settings.workers > 1:
-                workers.run(request, settings.workers)
-                return
-            code = subprocess.call([sys.executable, "-m",
-                                    "components.trainer.fresh_process",
-                                    request, str(os.getpid())])
-        if code < 0:
-            name = signal.Signals(-code).name
-            raise RuntimeError(
-                f"the training process was killed by {name}"
-                + (" (out of memory? lower --cache-budget-mib or the batch "
-                   "size)" if -code == signal.SIGKILL else "")
-                + "; its log is above.")
-        if code != 0:
-            raise RuntimeError(
-                f"training process failed with exit code {code}; its log "
-                "is above.")
+            workers.run(request, settings.workers)
 
 
 def with_example_counts(custom_config: Optional[Dict[str, Any]],

@@ -196,10 +196,7 @@ def _workers(strategy) -> list:
     """The addresses of the workers that trained together ([] for one
     process)."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
-        return []
-    cluster = resolver.cluster_spec().as_dict()
-    return [*cluster.get("chief", []), *cluster.get("worker", [])]
+    return distribution.cluster_workers(resolver) if resolver else []
 
 
 def _write_record(model_run_dir, strategy, global_batch, history,

@@ -148,8 +148,6 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     summary["report"] = _write_report(summary, store, run, config)
     summary_lib.write(summary, config.summary_path)
     if error is not None:
-        failed = [n for n in node_ids
-                  if handler.records[n].status == progress.FAILED]
         where = {0: "run failed", 1: f"component {failed[0]} failed"}.get(
             len(failed), f"components {' and '.join(failed)} failed")
         raise RunError(f"{where}: {type(error).__name__}: {error}"
