@@ -87,9 +87,20 @@ RUN pip install --quiet --no-deps --no-build-isolation . \
     && pip check \
     && cd / && python -c "import pipeline.runners.node_entrypoint, schemas"
 
+# A Beam SDK worker image too (docs/beam-runners.md): Beam's boot
+# entrypoint where Beam's own images have it, which Dataflow starts as the
+# container's entrypoint and a Flink worker pool runs as `boot
+# --worker_pool`. The SDK workers run in this venv, which holds TFX and this
+# package: Beam stages nothing for them, and boot makes no venv of its own.
+COPY image/beam-boot/boot /opt/apache/beam/boot
+ENV RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1
+
 USER 1000:1000
 ENV HOME=/home/pipeline
 
-# The default command shows the entrypoint's usage; KFP and Vertex tasks set
-# their own command (python -m pipeline.runners.node_entrypoint ...).
-CMD ["python", "-m", "pipeline", "--help"]
+# Beam's boot is the entrypoint, as Dataflow requires of an SDK container
+# image (`podman run IMAGE --worker_pool` serves a Flink worker pool). KFP
+# and Vertex tasks set their own command (python -m
+# pipeline.runners.node_entrypoint ...), which replaces it; by hand:
+# `podman run --entrypoint python IMAGE -m pipeline --help`.
+ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -15,7 +15,8 @@ DEBIAN_BASE ?= localhost/debian12-python:3.11
 GPU ?= 0
 ARCHIVE ?= build/tfds-pipeline.oci.tar
 
-.PHONY: install run test test-fast benchmark image base-image image-archive clean
+.PHONY: install run test test-fast benchmark image base-image image-archive \
+	flink-job-server flink clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +61,30 @@ image-archive:
 	then source=docker-daemon; else source=containers-storage; fi; \
 	skopeo copy $$source:$(IMAGE) oci-archive:$(ARCHIVE):$(IMAGE)
 	@ls -l $(ARCHIVE)
+
+# Beam's Flink job server (docs/beam-runners.md), from Maven: a jar whose
+# manifest names its class path (build/flink-job-server/lib) and the Flink
+# it was built for. `--beam-runner flink` points Beam at it.
+FLINK_JOB_SERVER := build/flink-job-server/beam-runners-flink-job-server.jar
+flink-job-server: $(FLINK_JOB_SERVER)
+$(FLINK_JOB_SERVER): flink/job-server/pom.xml
+	rm -rf build/flink-job-server
+	mvn -q -B -f flink/job-server/pom.xml package
+	rm -rf build/flink-job-server/target
+
+# Flink itself, the version the job server is built for, from PyPI's
+# apache-flink-libraries (lib/, opt/, plugins/) and apache-flink (bin/,
+# conf/) in a venv of its own, without their dependencies (they pin an old
+# Beam): FLINK_HOME is its pyflink folder. For a cluster on this machine
+# (the tests start one: tests/flink.py).
+FLINK_VERSION := $(shell sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' flink/job-server/pom.xml)
+FLINK_VENV := build/flink-$(FLINK_VERSION)
+flink: $(FLINK_VENV)/.installed
+$(FLINK_VENV)/.installed: flink/job-server/pom.xml
+	$(PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/pip install --quiet --no-deps \
+	    apache-flink-libraries==$(FLINK_VERSION) apache-flink==$(FLINK_VERSION)
+	touch $@
 
 clean:
 	rm -rf output build *.egg-info

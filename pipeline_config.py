@@ -14,12 +14,28 @@ import re
 from typing import Optional, Tuple
 
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+BEAM_RUNNERS = ("direct", "flink", "dataflow")
+# Which runner each runner-specific Beam setting belongs to.
+_RUNNER_FIELDS = {
+    "flink_master": "flink", "flink_job_server_jar": "flink",
+    "flink_worker_pool": "flink", "parallelism": "flink",
+    "dataflow_project": "dataflow", "dataflow_region": "dataflow",
+    "dataflow_temp_location": "dataflow"}
+_HOST_PORT_RE = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 # Where this package's setup.py is: beside this module in a source checkout
 # (the local main job, tests); in the container image, where the Dockerfile
 # copies it. Kubeflow and Vertex tasks run in that image.
 SOURCE_SETUP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "setup.py")
 IMAGE_SETUP_FILE = "/opt/tfds-pipeline/setup.py"
+# Beam's Flink job server as `make flink-job-server` builds it beside this
+# package (flink/job-server/pom.xml); the image has it at the same place.
+FLINK_JOB_SERVER_JAR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "build", "flink-job-server",
+    "beam-runners-flink-job-server.jar")
+IMAGE_FLINK_JOB_SERVER_JAR = os.path.join(
+    os.path.dirname(IMAGE_SETUP_FILE), "build", "flink-job-server",
+    "beam-runners-flink-job-server.jar")
 # Beam flags that already say where the workers' code comes from.
 _DEPENDENCY_FLAGS = ("--setup_file", "--extra_package", "--requirements_file",
                      "--sdk_container_image", "--worker_harness_container_image")
@@ -212,20 +228,50 @@ class EvaluationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BeamConfig:
-    """Apache Beam settings for the components' own data processing.
+    """Where and how the components' Beam steps run (ExampleGen,
+    StatisticsGen, Transform, Evaluator): docs/beam-runners.md.
 
     Attributes:
+      runner: `direct` (Beam's DirectRunner, in the component's process),
+        `flink` (a Flink cluster, through Beam's Flink job server) or
+        `dataflow` (Google Cloud Dataflow).
       direct_num_workers: DirectRunner workers; 0 uses one per CPU core.
       direct_running_mode: `in_memory`, `multi_threading` or
         `multi_processing`.
+      flink_master: the Flink cluster's REST address, host:port.
+      flink_job_server_jar: Beam's Flink job server jar (`make
+        flink-job-server`); None: the one that builds beside this package.
+      flink_worker_pool: host:port of Beam SDK worker pools serving Beam's
+        EXTERNAL environment (this project's image run as `boot
+        --worker_pool`, beside each TaskManager); None runs the SDK workers
+        in the submitting process (LOOPBACK), for a cluster on this host.
+      parallelism: the Flink job's parallelism; 0 keeps the cluster's
+        default.
+      worker_image: the image remote SDK workers run, as Beam's
+        `--sdk_container_image` (this project's image: docs/beam-runners.md).
+      dataflow_project, dataflow_region, dataflow_temp_location: where
+        Dataflow runs the steps and stages their files (a gs:// URI).
       extra_args: further Beam pipeline args, passed through unchanged.
     """
 
+    runner: str = "direct"
     direct_num_workers: int = 1
     direct_running_mode: str = "in_memory"
+    flink_master: Optional[str] = None
+    flink_job_server_jar: Optional[str] = None
+    flink_worker_pool: Optional[str] = None
+    parallelism: int = 0
+    worker_image: Optional[str] = None
+    dataflow_project: Optional[str] = None
+    dataflow_region: Optional[str] = None
+    dataflow_temp_location: Optional[str] = None
     extra_args: Tuple[str, ...] = ()
 
     def __post_init__(self):
+        _require(
+            self.runner in BEAM_RUNNERS,
+            f"Beam runner {self.runner!r} is unknown; use one of "
+            f"{', '.join(BEAM_RUNNERS)}.")
         _require(
             isinstance(self.direct_num_workers, int)
             and self.direct_num_workers >= 0,
@@ -235,31 +281,110 @@ class BeamConfig:
             self.direct_running_mode in RUNNING_MODES,
             f"Beam running mode {self.direct_running_mode!r} is unknown; use "
             f"one of {', '.join(RUNNING_MODES)}.")
+        _require(_whole(self.parallelism, 0),
+                 f"Flink parallelism must be 0 (the cluster's default) or "
+                 f"more, got {self.parallelism!r}.")
+        for field, runner in _RUNNER_FIELDS.items():
+            if getattr(self, field) not in (None, 0):
+                _require(self.runner == runner,
+                         f"--{field.replace('_', '-')} is a setting of "
+                         f"--beam-runner {runner}, and the Beam runner is "
+                         f"{self.runner}.")
+        _require(self.worker_image is None or self.runner != "direct",
+                 "--beam-worker-image is the image of remote Beam workers "
+                 "(--beam-runner flink with --flink-worker-pool, or "
+                 "dataflow); the DirectRunner runs in this process.")
+        if self.runner == "flink":
+            _require(self.flink_master is not None,
+                     "--beam-runner flink needs --flink-master HOST:PORT, the "
+                     "Flink cluster's REST address.")
+            for field in ("flink_master", "flink_worker_pool"):
+                value = getattr(self, field)
+                _require(value is None or _HOST_PORT_RE.match(value),
+                         f"--{field.replace('_', '-')} {value!r} is not "
+                         "HOST:PORT (e.g. localhost:8081).")
+            _require(
+                (self.flink_worker_pool is None) == (self.worker_image is None),
+                "--flink-worker-pool and --beam-worker-image go together: the "
+                "pool's address and the image it runs (this project's, "
+                "which holds TFX and this package, so nothing is staged).")
+        if self.runner == "dataflow":
+            for flag in ("dataflow-project", "dataflow-region",
+                         "dataflow-temp-location", "beam-worker-image"):
+                field = flag.replace("-", "_").replace("beam_", "")
+                _require(getattr(self, field),
+                         f"--beam-runner dataflow needs --{flag}.")
+            _require(self.dataflow_temp_location.startswith("gs://"),
+                     f"--dataflow-temp-location "
+                     f"{self.dataflow_temp_location!r} is not a gs:// URI; "
+                     "Dataflow stages and writes temporary files in Cloud "
+                     "Storage.")
 
-    def pipeline_args(self, setup_file: Optional[str] = None) -> list:
+    @property
+    def job_server_jar(self) -> str:
+        """The Flink job server jar Beam is pointed at on this machine."""
+        return self.flink_job_server_jar or FLINK_JOB_SERVER_JAR
+
+    @property
+    def remote_workers(self) -> bool:
+        """Whether the steps' SDK workers run apart from this process (and
+        so must find the pipeline's files and code where they run)."""
+        return self.runner == "dataflow" or self.flink_worker_pool is not None
+
+    def pipeline_args(self, setup_file: Optional[str] = None,
+                      in_image: bool = False) -> list:
         """The args every Beam-based component receives.
 
         Args:
+          in_image: for the tasks of a compiled package, which run in this
+            project's image: the Flink job server jar is the image's
+            unless `flink_job_server_jar` names one.
           setup_file: this package's setup.py where the components run,
-            given to Beam as `--setup_file` unless `extra_args` already say
-            where the workers' code comes from. Without any such flag, TFX
-            builds a throw-away sdist of itself before every Beam component
-            (seconds each, four per run: docs/performance.md), which only a remote
-            Beam runner would use, and which would lack this package anyway.
-            The DirectRunner stages nothing; a remote runner (e.g.
-            `--runner=DataflowRunner` in `extra_args`) ships this package.
+            given to Beam as `--setup_file` unless the settings already say
+            where the workers' code comes from (an image, or a dependency
+            flag in `extra_args`). Without any such flag, TFX builds a
+            throw-away sdist of itself before every Beam component
+            (seconds each, four per run: docs/performance.md), which only a
+            remote Beam worker would install, and which would lack this
+            package anyway. Remote workers run this project's image
+            (`worker_image`), which holds TFX and this package: nothing is
+            staged for them.
         """
-        args = [
-            "--runner=DirectRunner",
-            f"--direct_num_workers={self.direct_num_workers}",
-            f"--direct_running_mode={self.direct_running_mode}",
-            *self.extra_args,
-        ]
+        args = list(self._runner_args(
+            self.flink_job_server_jar or IMAGE_FLINK_JOB_SERVER_JAR
+            if in_image else self.job_server_jar))
+        args += self.extra_args
+        if self.worker_image:
+            args.append(f"--sdk_container_image={self.worker_image}")
         if setup_file and not any(
                 arg.split("=", 1)[0].replace("extra_packages", "extra_package")
-                in _DEPENDENCY_FLAGS for arg in self.extra_args):
+                in _DEPENDENCY_FLAGS for arg in args):
             args.append(f"--setup_file={setup_file}")
         return args
+
+    def _runner_args(self, job_server_jar: str):
+        if self.runner == "direct":
+            yield "--runner=DirectRunner"
+            yield f"--direct_num_workers={self.direct_num_workers}"
+            yield f"--direct_running_mode={self.direct_running_mode}"
+        elif self.runner == "flink":
+            yield "--runner=FlinkRunner"
+            yield f"--flink_master={self.flink_master}"
+            yield f"--flink_job_server_jar={job_server_jar}"
+            if self.flink_worker_pool:
+                yield "--environment_type=EXTERNAL"
+                yield f"--environment_config={self.flink_worker_pool}"
+            else:
+                yield "--environment_type=LOOPBACK"
+            if self.parallelism:
+                yield f"--parallelism={self.parallelism}"
+        else:
+            yield "--runner=DataflowRunner"
+            yield f"--project={self.dataflow_project}"
+            yield f"--region={self.dataflow_region}"
+            yield f"--temp_location={self.dataflow_temp_location}"
+            # The image holds the Beam SDK: Dataflow stages none.
+            yield "--sdk_location=container"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,21 @@ if [ -n "${PIP_INDEX_URL:-}" ]; then
   (umask 077; printf '%s' "$PIP_INDEX_URL" >"$work/index_url")
   secrets+=(--secret "id=pip_index_url,src=$work/index_url")
 fi
+# Beam's SDK container entrypoint (/opt/apache/beam/boot), which Dataflow
+# and Beam's worker pools start SDK workers with, built with Go from Beam's
+# module at the hashes image/beam-boot/go.sum pins, for the Beam release the
+# image installs.
+beam=$(sed -n 's/^apache-beam==//p' constraints.txt)
+grep -q "^require github.com/apache/beam/sdks/v2 v$beam\$" image/beam-boot/go.mod || {
+  echo "error: image/beam-boot/go.mod does not build Beam $beam's boot (constraints.txt pins apache-beam==$beam): set its require line to v$beam and run go mod tidy there." >&2
+  exit 2
+}
+command -v go >/dev/null || {
+  echo "error: building the image needs Go for Beam's boot entrypoint (image/beam-boot): install Go and run make image again." >&2
+  exit 2
+}
+(cd image/beam-boot && CGO_ENABLED=0 GOFLAGS=-mod=readonly \
+  go build -trimpath -o boot github.com/apache/beam/sdks/v2/python/container)
 args=(--build-arg "BASE_IMAGE=$base" --build-arg "GPU=$gpu" -t "$image")
 start=$(date +%s)
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then

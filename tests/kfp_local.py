@@ -374,7 +374,9 @@ class _Runner:
             command += ["-v", f"{host_path}:{mount_path}"]
         for variable in sorted(task_env):
             command += ["-e", variable]  # The value comes from our env.
-        command += [container["image"], *argv]
+        # As on Kubernetes, the task's command replaces the image's
+        # entrypoint (Beam's boot, in this project's image).
+        command += ["--entrypoint", argv[0], container["image"], *argv[1:]]
         try:
             return subprocess.run(
                 command, env=dict(self.containers.env, **task_env),

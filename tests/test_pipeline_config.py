@@ -151,3 +151,61 @@ def test_output_dir_that_is_a_file(tmp_path):
     path.write_text("x")
     with pytest.raises(pc.ConfigError, match="not a writable directory"):
         pc.PipelineConfig(output_dir=str(path))
+
+
+def test_beam_on_flink_loopback_and_external():
+    loopback = pc.BeamConfig(runner="flink", flink_master="jm:8081")
+    assert loopback.pipeline_args("/src/setup.py") == [
+        "--runner=FlinkRunner", "--flink_master=jm:8081",
+        f"--flink_job_server_jar={pc.FLINK_JOB_SERVER_JAR}",
+        "--environment_type=LOOPBACK", "--setup_file=/src/setup.py"]
+    external = pc.BeamConfig(
+        runner="flink", flink_master="jm:8081", parallelism=4,
+        flink_job_server_jar="/jars/js.jar", flink_worker_pool="localhost:50000",
+        worker_image="registry.example/tfds-pipeline:1")
+    # The workers' code is the image's: nothing is staged (no setup.py, no
+    # TFX sdist, which TFX builds only when no such flag is there).
+    assert external.pipeline_args("/src/setup.py") == [
+        "--runner=FlinkRunner", "--flink_master=jm:8081",
+        "--flink_job_server_jar=/jars/js.jar", "--environment_type=EXTERNAL",
+        "--environment_config=localhost:50000", "--parallelism=4",
+        "--sdk_container_image=registry.example/tfds-pipeline:1"]
+
+
+def test_beam_on_dataflow():
+    beam = pc.BeamConfig(runner="dataflow", dataflow_project="p",
+                         dataflow_region="europe-west4",
+                         dataflow_temp_location="gs://b/tmp",
+                         worker_image="europe-docker.pkg.dev/p/r/img:1")
+    assert beam.pipeline_args("/src/setup.py") == [
+        "--runner=DataflowRunner", "--project=p", "--region=europe-west4",
+        "--temp_location=gs://b/tmp", "--sdk_location=container",
+        "--sdk_container_image=europe-docker.pkg.dev/p/r/img:1"]
+
+
+@pytest.mark.parametrize("settings, words", [
+    (dict(runner="spark"), "Beam runner 'spark' is unknown"),
+    (dict(flink_master="jm:8081"),
+     "--flink-master is a setting of --beam-runner flink"),
+    (dict(runner="flink"), "needs --flink-master HOST:PORT"),
+    (dict(runner="flink", flink_master="http://jm"), "is not HOST:PORT"),
+    (dict(runner="flink", flink_master="jm:1", flink_worker_pool="w:2"),
+     "--flink-worker-pool and --beam-worker-image go together"),
+    (dict(runner="flink", flink_master="jm:1", parallelism=-1),
+     "parallelism must be 0"),
+    (dict(worker_image="img"), "the DirectRunner runs in this process"),
+    (dict(runner="dataflow", dataflow_project="p", dataflow_region="r",
+          worker_image="i"), "needs --dataflow-temp-location"),
+    (dict(runner="dataflow", dataflow_project="p", dataflow_region="r",
+          dataflow_temp_location="/tmp/x", worker_image="i"),
+     "is not a gs:// URI"),
+    (dict(runner="dataflow", dataflow_project="p", dataflow_region="r",
+          dataflow_temp_location="gs://b/t"), "needs --beam-worker-image"),
+    (dict(runner="dataflow", dataflow_project="p", dataflow_region="r",
+          dataflow_temp_location="gs://b/t", worker_image="i",
+          flink_master="jm:1"),
+     "--flink-master is a setting of --beam-runner flink"),
+])
+def test_bad_beam_runner_settings_are_named(settings, words):
+    with pytest.raises(pc.ConfigError, match=re.escape(words)):
+        pc.BeamConfig(**settings)

@@ -151,6 +151,11 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
     target_options = {name: settings.pop(name)
                       for name in KUBEFLOW_ONLY + VERTEX_ONLY}
     from components import features  # pylint: disable=import-outside-toplevel
+    if settings["beam_worker_image"] is None and (
+            settings["beam_runner"] == "dataflow"
+            or settings["flink_worker_pool"]):
+        # Remote Beam workers run the tasks' own image unless told.
+        settings["beam_worker_image"] = image
     try:
         config = options.config_from_options(settings,
                                              remote_root=pipeline_root)

@@ -143,6 +143,35 @@ def pipeline_options(function):
                      show_default=True,
                      type=click.Choice(pipeline_config.RUNNING_MODES),
                      help="Beam DirectRunner running mode."),
+        click.option("--beam-runner",
+                     default=default(BEAM, "runner"), show_default=True,
+                     type=click.Choice(pipeline_config.BEAM_RUNNERS),
+                     help="Where the Beam steps run (ExampleGen, "
+                          "StatisticsGen, Transform, Evaluator): "
+                          "docs/beam-runners.md."),
+        click.option("--flink-master", default=None,
+                     help="Flink: the cluster's REST address, HOST:PORT."),
+        click.option("--flink-job-server-jar", default=None,
+                     help="Flink: Beam's Flink job server jar [default: the "
+                          "one `make flink-job-server` builds]."),
+        click.option("--flink-worker-pool", default=None,
+                     help="Flink: HOST:PORT of the Beam worker pools "
+                          "(EXTERNAL environment) [default: LOOPBACK, the "
+                          "SDK workers in this process]."),
+        click.option("--flink-parallelism", type=int,
+                     default=default(BEAM, "parallelism"), show_default=True,
+                     help="Flink: each job's parallelism (0: the cluster's "
+                          "default)."),
+        click.option("--beam-worker-image", default=None,
+                     help="The image remote Beam workers run "
+                          "(--sdk_container_image): this project's image."),
+        click.option("--dataflow-project", default=None,
+                     help="Dataflow: the Google Cloud project."),
+        click.option("--dataflow-region", default=None,
+                     help="Dataflow: the region, e.g. us-central1."),
+        click.option("--dataflow-temp-location", default=None,
+                     help="Dataflow: a gs:// URI for staged and temporary "
+                          "files."),
         click.option("--beam-arg", "beam_args", multiple=True,
                      help="Extra Beam pipeline arg, repeatable."),
     ]
@@ -183,8 +212,17 @@ def config_from_options(options: dict, remote_root=None, artifact_root=None
             max_accuracy_drop=options["max_accuracy_drop"],
             max_class_accuracy_drop=options["max_class_accuracy_drop"]),
         beam=pipeline_config.BeamConfig(
+            runner=options["beam_runner"],
             direct_num_workers=options["beam_workers"],
             direct_running_mode=options["beam_mode"],
+            flink_master=options["flink_master"],
+            flink_job_server_jar=options["flink_job_server_jar"],
+            flink_worker_pool=options["flink_worker_pool"],
+            parallelism=options["flink_parallelism"],
+            worker_image=options["beam_worker_image"],
+            dataflow_project=options["dataflow_project"],
+            dataflow_region=options["dataflow_region"],
+            dataflow_temp_location=options["dataflow_temp_location"],
             extra_args=tuple(options["beam_args"])))
 
 

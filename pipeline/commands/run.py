@@ -38,12 +38,13 @@ def run(runner, verbose, pipeline_root, **settings):
         from components import storage  # pylint: disable=import-outside-toplevel
         from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
         from pipeline.runners import local as local_runner  # pylint: disable=import-outside-toplevel
+        from pipeline.runners import preflight  # pylint: disable=import-outside-toplevel
         try:
             summary = local_runner.run(
                 config, runner, run_id=run_id, log_path=log_path,
                 echo=lambda line: print(line, file=screen, flush=True))
         except (dataset.DatasetError, storage.StorageError,
-                local_runner.RunError) as error:
+                preflight.BeamRunnerError, local_runner.RunError) as error:
             failure = str(error)
         else:
             failure = None

@@ -43,7 +43,7 @@ def compile_ir(config: PipelineConfig, trainer_tpus: int = 0):
     Trainer uses the TPU of the GKE TPU VM it lands on."""
     return factory.compile_ir(factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args(
-            IMAGE_SETUP_FILE),
+            IMAGE_SETUP_FILE, in_image=True),
         orchestration=factory.Orchestration(
             tpu="local" if trainer_tpus else None)))
 

@@ -65,6 +65,7 @@ def run(config: PipelineConfig, runner: str, *,
       ValueError: unknown runner.
       components.tfds_example_gen.dataset.DatasetError: the dataset cannot be used.
       components.storage.StorageError: an s3:// location cannot be used.
+      preflight.BeamRunnerError: the Beam runner cannot run the Beam steps.
       RunError: another run holds the output dir, or a component failed
         (after the summary is written).
     """
@@ -92,6 +93,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     absl_logging.set_verbosity(absl_logging.INFO)
     run_id = run_id or console.new_run_id()
     log_hint = f" (full log: {log_path})" if log_path else ""
+    preflight.check_beam_runner(config.beam)
     preflight.check_storage(config)
     builder = preflight.check_dataset(config)
     echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")

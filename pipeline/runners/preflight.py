@@ -1,14 +1,98 @@
-"""Checks before any component runs: the object store answers, the dataset
-exists, can be prepared (offline too, from a manual dir), has the splits
-asked for, and matches the committed schema. A problem here is one clear
-message, not a failed run."""
+"""Checks before any component runs: the Beam runner can be reached, the
+object store answers, the dataset exists, can be prepared (offline too, from
+a manual dir), has the splits asked for, and matches the committed schema. A
+problem here is one clear message, not a failed run."""
 
+import json
 import os
+import shutil
+import socket
+import urllib.error
+import urllib.request
+import zipfile
 
 from components import features
 from components import storage
 from components.tfds_example_gen import dataset as tfds_dataset
-from pipeline_config import PipelineConfig
+from pipeline_config import BeamConfig, PipelineConfig
+
+
+class BeamRunnerError(RuntimeError):
+    """The Beam runner asked for cannot run the Beam steps; the message says
+    what is missing and what to do."""
+
+
+def check_beam_runner(beam: BeamConfig) -> None:
+    """For Flink: the job server jar and Java are there, the cluster answers
+    on its REST address and runs the Flink the jar was built for, and the
+    worker pool (EXTERNAL) accepts connections. Dataflow and the
+    DirectRunner need nothing here.
+
+    Raises:
+      BeamRunnerError: which of these fails, and what to do.
+    """
+    if beam.runner != "flink":
+        return
+    jar_version = job_server_flink_version(beam.job_server_jar)
+    if not shutil.which("java"):
+        raise BeamRunnerError(
+            "--beam-runner flink starts Beam's Flink job server with `java`, "
+            "which is not on PATH: install a Java 17 runtime.")
+    cluster_version = flink_cluster_version(beam.flink_master)
+    if cluster_version.split(".")[:2] != jar_version.split(".")[:2]:
+        raise BeamRunnerError(
+            f"the Flink cluster at {beam.flink_master} runs Flink "
+            f"{cluster_version}, and the job server "
+            f"{beam.job_server_jar} was built for Flink {jar_version}: run a "
+            f"Flink {'.'.join(jar_version.split('.')[:2])} cluster, or build "
+            "the job server for yours (flink/job-server/pom.xml).")
+    if beam.flink_worker_pool:
+        host, port = beam.flink_worker_pool.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as error:
+            raise BeamRunnerError(
+                f"no Beam worker pool answers at {beam.flink_worker_pool} "
+                f"({error}): start this project's image there as `boot "
+                "--worker_pool` (docs/beam-runners.md), or leave out "
+                "--flink-worker-pool to run the SDK workers here "
+                "(LOOPBACK).") from None
+
+
+def job_server_flink_version(jar: str) -> str:
+    """The Flink version a job server jar built by flink/job-server/pom.xml
+    was built for (its manifest's Flink-Version)."""
+    if not os.path.isfile(jar):
+        raise BeamRunnerError(
+            f"Beam's Flink job server {jar} is not there: build it with "
+            "`make flink-job-server`, or pass --flink-job-server-jar.")
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            manifest = archive.read("META-INF/MANIFEST.MF").decode()
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise BeamRunnerError(
+            f"{jar} is not a job server jar ({error}): build it with `make "
+            "flink-job-server`.") from None
+    for line in manifest.splitlines():
+        if line.startswith("Flink-Version:"):
+            return line.split(":", 1)[1].strip()
+    raise BeamRunnerError(
+        f"{jar} does not say which Flink it was built for (no Flink-Version "
+        "in its manifest): build it with `make flink-job-server`.")
+
+
+def flink_cluster_version(master: str) -> str:
+    """The Flink version the cluster at `master` (its REST address) runs."""
+    url = f"http://{master}/config"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)["flink-version"]
+    except (OSError, ValueError, KeyError) as error:
+        reason = getattr(error, "reason", error)
+        raise BeamRunnerError(
+            f"the Flink master {master} cannot be reached ({reason}): start "
+            "the cluster, or pass its REST address (the JobManager's "
+            "rest.port, 8081 by default) as --flink-master.") from None
 
 
 def check_storage(config: PipelineConfig) -> None:

@@ -80,7 +80,7 @@ def compile_job(config: PipelineConfig, vertex: VertexConfig,
             "TFX's built-in ones. Compile without --warm-start.")
     tfx_pipeline = factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args(
-            IMAGE_SETUP_FILE),
+            IMAGE_SETUP_FILE, in_image=True),
         orchestration=orchestration(vertex, config.training.workers))
     # KubeflowV2DagRunner writes into a directory; write beside `output` and
     # move into place so a failed compile leaves no partial file.

@@ -388,3 +388,50 @@ def test_a_relative_local_path_is_refused(tmp_path):
                        match="--tfds-data-dir datasets/tfds is a relative "
                              "path"):
         kubeflow_runner.check_paths(config, kubeflow)
+
+
+def _beam_args(spec) -> dict:
+    """TFX node id -> the Beam args its task's IR gives it (Beam nodes
+    only)."""
+    from tfx.proto.orchestration import executable_spec_pb2  # pylint: disable=import-outside-toplevel
+    from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=import-outside-toplevel
+    found = {}
+    for name, task in _tasks(spec).items():
+        args = _args(_executor(spec, task))
+        ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
+        deployment = pipeline_pb2.IntermediateDeploymentConfig()
+        ir.deployment_config.Unpack(deployment)
+        executor = deployment.executor_specs[name]
+        if executor.Is(executable_spec_pb2.BeamExecutableSpec.DESCRIPTOR):
+            beam = executable_spec_pb2.BeamExecutableSpec()
+            executor.Unpack(beam)
+            found[name] = list(beam.beam_pipeline_args)
+    return found
+
+
+def test_every_beam_task_carries_the_flink_settings(tmp_path):
+    """Compiled with the flags a local run takes, every Beam task runs its
+    steps on the Flink cluster, the SDK workers in the worker pools beside
+    the TaskManagers, with the job server the image holds."""
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(tmp_path / "p.yaml"), "--image", "reg.example/img:1",
+        "--pipeline-root", "gs://bucket/root",
+        "--dataset", "mnist", "--beam-runner", "flink",
+        "--flink-master", "flink-jobmanager:8081", "--flink-parallelism", "4",
+        "--flink-worker-pool", "localhost:50000"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "p.yaml", encoding="utf-8") as f:
+        documents = list(yaml.safe_load_all(f))
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    beam = _beam_args(spec)
+    assert set(beam) == {nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN,
+                         nodes.TRANSFORM, nodes.EVALUATOR}
+    for args in beam.values():
+        assert args == [
+            "--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081",
+            f"--flink_job_server_jar={pc.IMAGE_FLINK_JOB_SERVER_JAR}",
+            "--environment_type=EXTERNAL",
+            "--environment_config=localhost:50000", "--parallelism=4",
+            "--sdk_container_image=reg.example/img:1"]

@@ -130,7 +130,8 @@ def test_the_image_runs_tasks_as_a_user_with_no_build_secret(image,
     user, the venv's Python 3.11 first on PATH, no compiler, and nothing of
     the build's secrets in its config, history or files."""
     user, python, compiler, secrets = containers.podman(
-        "run", "--rm", "--network", "host", image.tag, "sh", "-c",
+        "run", "--rm", "--network", "host", "--entrypoint", "sh", image.tag,
+        "-c",
         "id -u; python -c 'import sys; print(sys.executable, "
         "sys.version_info[:2])'; command -v g++ || echo none; "
         "ls -A /run/secrets 2>/dev/null | wc -l").stdout.split("\n")[:4]

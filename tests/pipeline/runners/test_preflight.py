@@ -1,6 +1,12 @@
-"""The dataset is checked before any component runs."""
+"""The dataset and the Beam runner are checked before any component
+runs."""
 
+import contextlib
+import http.server
+import json
 import os
+import threading
+import zipfile
 
 import pytest
 import tensorflow_datasets as tfds
@@ -10,6 +16,7 @@ import pipeline_config as pc
 from components.tfds_example_gen import dataset
 from pipeline.runners import local as local_runner
 from pipeline.runners import preflight
+from tests import ports
 from tests.conftest import SCHEMA
 
 
@@ -79,3 +86,73 @@ def test_missing_schema_says_how_to_make_one(tmp_path, tfds_data_dir):
 def test_unknown_runner(tmp_path):
     with pytest.raises(ValueError, match="unknown runner 'kubeflow'"):
         local_runner.run(_config(tmp_path), "kubeflow")
+
+
+@contextlib.contextmanager
+def _flink_rest(version):
+    """A REST address answering /config as a JobManager of `version`
+    does (the part the check reads; a real cluster: test_flink.py)."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # pylint: disable=invalid-name
+            body = json.dumps({"flink-version": version}).encode()
+            self.send_response(200 if self.path == "/config" else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _jar(path, manifest):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", manifest)
+    return str(path)
+
+
+def _flink(master, jar, **settings):
+    return pc.BeamConfig(runner="flink", flink_master=master,
+                         flink_job_server_jar=jar, **settings)
+
+
+def test_flink_checks_name_what_is_wrong(tmp_path):
+    good = _jar(tmp_path / "js.jar", "Manifest-Version: 1.0\n"
+                "Flink-Version: 1.19.0\n")
+    with _flink_rest("1.19.1") as master:
+        preflight.check_beam_runner(_flink(master, good))
+        for jar, words in [
+                (str(tmp_path / "none.jar"), "is not there: build it with "
+                 "`make flink-job-server`"),
+                (_jar(tmp_path / "old.jar", "Manifest-Version: 1.0\n"),
+                 "does not say which Flink it was built for"),
+                (str(tmp_path / "text.jar"), "is not a job server jar")]:
+            if jar.endswith("text.jar"):
+                (tmp_path / "text.jar").write_text("not a zip")
+            with pytest.raises(preflight.BeamRunnerError, match=words):
+                preflight.check_beam_runner(_flink(master, jar))
+        with pytest.raises(preflight.BeamRunnerError,
+                           match="no Beam worker pool answers at"):
+            preflight.check_beam_runner(_flink(
+                master, good, worker_image="img",
+                flink_worker_pool=f"127.0.0.1:{ports.free_port()}"))
+    with _flink_rest("1.18.1") as master:
+        with pytest.raises(preflight.BeamRunnerError,
+                           match=r"runs Flink 1\.18\.1, and the job server .* "
+                                 r"was built for Flink 1\.19\.0"):
+            preflight.check_beam_runner(_flink(master, good))
+
+
+def test_flink_needs_java(tmp_path, monkeypatch):
+    good = _jar(tmp_path / "js.jar", "Flink-Version: 1.19.0\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(preflight.BeamRunnerError,
+                       match="`java`, which is not on PATH"):
+        preflight.check_beam_runner(_flink("127.0.0.1:1", good))
