@@ -18,6 +18,7 @@ import os
 import tempfile
 from typing import Any, Dict, List, Optional
 
+import tensorflow as tf
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
 from tfx.types import artifact_utils
@@ -26,6 +27,7 @@ from tfx.types import standard_component_specs
 from components import storage
 from components.tfds_example_gen import properties
 from components.trainer import settings as trainer_settings
+from components.trainer import tfjob
 from components.trainer import workers
 
 
@@ -45,16 +47,41 @@ class Executor(trainer_executor.GenericExecutor):
         if settings.cpu_replicas <= 1 and settings.workers <= 1:
             super().Do(input_dict, output_dict, exec_properties)
             return
+        request = {
+            "inputs": artifact_utils.jsonify_artifact_dict(input_dict),
+            "outputs": artifact_utils.jsonify_artifact_dict(output_dict),
+            "exec_properties": exec_properties}
+        pod = (custom_config or {}).get(tfjob.CONFIG_KEY)
+        if pod and settings.workers > 1:
+            _train_in_tfjob(request, pod, settings.workers, output_dict)
+            return
         with tempfile.TemporaryDirectory() as folder:
-            request = os.path.join(folder, "request.json")
-            with open(request, "w", encoding="utf-8") as f:
-                json.dump({
-                    "inputs": artifact_utils.jsonify_artifact_dict(
-                        input_dict),
-                    "outputs": artifact_utils.jsonify_artifact_dict(
-                        output_dict),
-                    "exec_properties": exec_properties}, f)
-            workers.run(request, settings.workers)
+            path = os.path.join(folder, "request.json")
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(request, f)
+            workers.run(path, settings.workers)
+
+
+def _train_in_tfjob(request: Dict[str, Any], config: Dict[str, Any],
+                    count: int, output_dict) -> None:
+    """Trains in a TFJob of `count` replicas (tfjob.py) and checks that the
+    chief left the model where the Trainer publishes it."""
+    [model] = output_dict[standard_component_specs.MODEL_KEY]
+    name = tfjob.job_name()
+    uri = tfjob.request_uri(model.uri, name)
+    tfjob.write_request(uri, request)
+    try:
+        tfjob.run(tfjob.manifest(
+            name, config["pod"], count, uri, config["deadline_seconds"],
+            labels=config.get("labels")),
+            wait_seconds=config["deadline_seconds"] + 300)
+    finally:
+        tf.io.gfile.remove(uri)
+    serving = os.path.join(model.uri, "Format-Serving")
+    if not tf.io.gfile.exists(os.path.join(serving, "saved_model.pb")):
+        raise tfjob.TFJobFailed(
+            f"TFJob {name} succeeded but its chief left no model at "
+            f"{serving}: does every replica mount the pipeline root?")
 
 
 def with_example_counts(custom_config: Optional[Dict[str, Any]],
@@ -93,7 +120,7 @@ def example_counts(input_dict: Dict[str, List[types.Artifact]],
 
 def train(request_path: str) -> None:
     """Trains as the request that `Executor.Do` wrote says, then ends."""
-    with open(request_path, encoding="utf-8") as f:
+    with tf.io.gfile.GFile(request_path) as f:
         request = json.load(f)
     input_dict = artifact_utils.parse_artifact_dict(request["inputs"])
     output_dict = artifact_utils.parse_artifact_dict(request["outputs"])

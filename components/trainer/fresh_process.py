@@ -1,9 +1,11 @@
 """The Trainer's fresh process (see executor.py):
 
-  python -m components.trainer.fresh_process REQUEST PARENT_PID
+  python -m components.trainer.fresh_process REQUEST [PARENT_PID]
 
-It asks Linux to end it when its parent ends (a run killed mid-training
-leaves no orphan training on), defers `tfx.components`
+REQUEST is a path or a URI (a TFJob replica's, tfjob.py). Started by a
+parent (workers.py), it asks Linux to end it when that parent ends (a run
+killed mid-training leaves no orphan training on); a TFJob replica has no
+parent of its own but its pod. It defers `tfx.components`
 (components/tfx_imports.py) before anything imports TFX, as the commands
 do, then trains as the request says.
 """
@@ -27,7 +29,8 @@ def end_with_parent(parent_pid: int) -> None:
 
 
 def main(argv) -> None:
-    end_with_parent(int(argv[2]))
+    if len(argv) > 2:
+        end_with_parent(int(argv[2]))
     from components import tfx_imports  # pylint: disable=import-outside-toplevel
     tfx_imports.lazy_tfx_components()
     # After the deferral: the executor imports TFX's Trainer.

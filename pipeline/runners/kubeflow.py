@@ -15,13 +15,14 @@ DAG runs as it always did.
 """
 
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from kfp import compiler as kfp_compiler
 from kfp import dsl
 from kfp import kubernetes
 
 from components import storage
+from components.trainer import tfjob
 from pipeline import factory
 from pipeline import nodes
 from pipeline.metadata import urls
@@ -38,14 +39,73 @@ GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
 GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
 
 
-def compile_ir(config: PipelineConfig, trainer_tpus: int = 0):
+# How long a Trainer's TFJob may run (its activeDeadlineSeconds).
+TFJOB_DEADLINE_SECONDS = 24 * 3600
+
+
+def compile_ir(config: PipelineConfig,
+               kubeflow: Optional[KubeflowConfig] = None):
     """The TFX pipeline IR as every task receives it; with TPUs, the
-    Trainer uses the TPU of the GKE TPU VM it lands on."""
+    Trainer uses the TPU of the GKE TPU VM it lands on; with Trainer
+    workers, it trains in a TFJob of pods like its own
+    (components/trainer/tfjob.py)."""
+    kubeflow = kubeflow or KubeflowConfig(image="unused")
+    trainer_config = {}
+    if config.training.workers > 1:
+        trainer_config[tfjob.CONFIG_KEY] = {
+            "pod": tfjob_pod(kubeflow),
+            "deadline_seconds": TFJOB_DEADLINE_SECONDS,
+            "labels": {"pipeline": config.name}}
     return factory.compile_ir(factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args(
             IMAGE_SETUP_FILE, in_image=True),
         orchestration=factory.Orchestration(
-            tpu="local" if trainer_tpus else None)))
+            tpu="local" if kubeflow.trainer_tpus else None,
+            trainer_config=trainer_config)))
+
+
+def tfjob_pod(kubeflow: KubeflowConfig) -> dict:
+    """The pod template of the Trainer's TFJob replicas: the Trainer
+    task's own image, resources, accelerators, volumes and object store
+    settings (the ML Metadata password it does not need)."""
+    resources = {"cpu": kubeflow.trainer_cpu,
+                 "memory": kubeflow.trainer_memory}
+    tolerations, selectors = [], dict(kubeflow.trainer_node_selector)
+    if kubeflow.trainer_gpus:
+        resources[kubeflow.gpu_type] = str(kubeflow.trainer_gpus)
+        tolerations.append({"key": kubeflow.gpu_type, "operator": "Exists",
+                            "effect": "NoSchedule"})
+    if kubeflow.trainer_tpus:
+        resources[TPU_RESOURCE] = str(kubeflow.trainer_tpus)
+        tolerations.append({"key": TPU_RESOURCE, "operator": "Exists",
+                            "effect": "NoSchedule"})
+        selectors.setdefault(GKE_TPU_ACCELERATOR, kubeflow.tpu_type)
+        selectors.setdefault(GKE_TPU_TOPOLOGY, kubeflow.tpu_topology)
+    env = []
+    if kubeflow.s3_endpoint:
+        env.append({"name": storage.ENDPOINT_ENV,
+                    "value": kubeflow.s3_endpoint})
+    if kubeflow.s3_secret_keys:
+        name, access, secret = kubeflow.s3_secret_keys
+        env += [{"name": variable, "valueFrom": {"secretKeyRef": {
+            "name": name, "key": key}}}
+            for key, variable in ((access, storage.ACCESS_KEY_ENV),
+                                  (secret, storage.SECRET_KEY_ENV))]
+    container = {"name": tfjob.CONTAINER, "image": kubeflow.image,
+                 "env": env,
+                 "resources": {"requests": resources, "limits": resources},
+                 "volumeMounts": [
+                     {"name": f"volume-{i}", "mountPath": mount_path}
+                     for i, (_, mount_path) in enumerate(kubeflow.volumes)]}
+    spec = {"containers": [container],
+            "volumes": [{"name": f"volume-{i}", "persistentVolumeClaim": {
+                "claimName": claim}}
+                for i, (claim, _) in enumerate(kubeflow.volumes)]}
+    if tolerations:
+        spec["tolerations"] = tolerations
+    if selectors:
+        spec["nodeSelector"] = dict(sorted(selectors.items()))
+    return {"spec": spec}
 
 
 def dag(ir) -> Dict[str, List[str]]:
@@ -115,7 +175,7 @@ def check_paths(config: PipelineConfig, kubeflow: KubeflowConfig) -> None:
 def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     """The KFP pipeline (a kfp GraphComponent) for `config`."""
     check_paths(config, kubeflow)
-    ir = compile_ir(config, kubeflow.trainer_tpus)
+    ir = compile_ir(config, kubeflow)
     ir_text = node_entrypoint.encode_ir(ir)
     components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
                                            kubeflow.metadata_url)

@@ -1,0 +1,165 @@
+"""The Trainer's workers on Kubeflow: a TFJob of the Kubeflow Training
+Operator (kubeflow.org/v1), made, waited for and cleaned up by the Trainer
+task.
+
+A package compiled with `--trainer-workers N` gives the Trainer a pod
+template (`custom_config["tfjob"]`: the image, resources, volumes and
+environment of the Trainer's own pod). The Trainer task then writes its
+request (inputs, outputs, settings) beside its outputs on the pipeline
+root, which every pod reaches, and creates a TFJob of one Chief and N - 1
+Workers of that template, each running `python -m
+components.trainer.fresh_process REQUEST_URI`. The operator gives every
+replica its TF_CONFIG (chief and worker tasks); MultiWorkerMirroredStrategy
+trains across them and only the chief writes the model and training.json,
+into the Trainer's output artifact, which the task then publishes as
+usual. A replica that fails fails the job (restartPolicy Never, backoffLimit
+0; the KFP task's retry policy retries the whole Trainer), and so does one
+that never starts: the job's activeDeadlineSeconds bounds it, and the task
+stops waiting then too. The TFJob is deleted when the task is done with it,
+whatever the outcome.
+"""
+
+import json
+import os
+import time
+import uuid
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+
+CONFIG_KEY = "tfjob"
+GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "tfjobs"
+# The container name the Training Operator looks for in a replica's pod.
+CONTAINER = "tensorflow"
+_POLL_SECONDS = 2.0
+_SERVICE_ACCOUNT_NAMESPACE = (
+    "/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class TFJobFailed(RuntimeError):
+    """The TFJob failed, or did not finish in time; the message says which
+    and why, as the operator reported it."""
+
+
+def manifest(name: str, pod: Dict[str, Any], workers: int,
+             request_uri: str, deadline_seconds: int,
+             labels: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The TFJob of one Chief and `workers` - 1 Workers of the pod template
+    `pod` (a PodTemplateSpec with one container, whose command this sets)."""
+    template = json.loads(json.dumps(pod))
+    [container] = template["spec"]["containers"]
+    container["name"] = CONTAINER
+    container["command"] = ["python", "-m",
+                            "components.trainer.fresh_process", request_uri]
+    replica = {"restartPolicy": "Never", "template": template}
+    specs = {"Chief": {"replicas": 1, **replica}}
+    if workers > 1:
+        specs["Worker"] = {"replicas": workers - 1, **replica}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "TFJob",
+        "metadata": {"name": name, "labels": dict(labels or {})},
+        "spec": {
+            "runPolicy": {"backoffLimit": 0, "cleanPodPolicy": "Running",
+                          "activeDeadlineSeconds": deadline_seconds},
+            "tfReplicaSpecs": specs}}
+
+
+def job_name() -> str:
+    """A name of the TFJob this Trainer attempt makes (DNS-1123)."""
+    return f"trainer-{uuid.uuid4().hex[:12]}"
+
+
+def request_uri(model_uri: str, name: str) -> str:
+    """Where the request goes: beside the Trainer's outputs on the
+    pipeline root, which every replica's pod reaches."""
+    trainer_dir = os.path.dirname(os.path.dirname(model_uri.rstrip("/")))
+    return os.path.join(trainer_dir, ".tfjob", f"{name}.json")
+
+
+def write_request(uri: str, request: Dict[str, Any]) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(uri))
+    with tf.io.gfile.GFile(uri, "w") as f:
+        json.dump(request, f)
+
+
+def _api():
+    """The Kubernetes API: the pod's service account in a cluster, else
+    the kube config (KUBECONFIG)."""
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        # Named here: the client reads KUBECONFIG when it is imported.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
+    return client.CustomObjectsApi()
+
+
+def _namespace() -> str:
+    """The namespace the Trainer's pod runs in (where its TFJob goes)."""
+    if os.path.isfile(_SERVICE_ACCOUNT_NAMESPACE):
+        with open(_SERVICE_ACCOUNT_NAMESPACE, encoding="utf-8") as f:
+            return f.read().strip()
+    from kubernetes import config  # pylint: disable=import-outside-toplevel
+    try:
+        _, context = config.list_kube_config_contexts(
+            config_file=os.environ.get("KUBECONFIG"))
+        return context["context"].get("namespace") or "default"
+    except (config.ConfigException, KeyError, TypeError):
+        return "default"
+
+
+def _state(job: Dict[str, Any]):
+    """(the last condition's type, its message), or (None, "")."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    for condition in reversed(conditions):
+        if condition.get("status") == "True":
+            return condition.get("type"), condition.get("message", "")
+    return None, ""
+
+
+def run(job: Dict[str, Any], wait_seconds: int, echo=print) -> None:
+    """Creates the TFJob, waits until it succeeds, and deletes it.
+
+    Raises:
+      TFJobFailed: it failed (the operator's message), or it did not
+        finish within `wait_seconds`.
+    """
+    from kubernetes.client import rest  # pylint: disable=import-outside-toplevel
+    api = _api()
+    namespace = _namespace()
+    name = job["metadata"]["name"]
+    try:
+        api.create_namespaced_custom_object(GROUP, VERSION, namespace,
+                                            PLURAL, job)
+    except rest.ApiException as error:
+        raise TFJobFailed(
+            f"the Kubernetes API refused TFJob {namespace}/{name} "
+            f"({error.status} {error.reason}: {error.body}); is the "
+            "Kubeflow Training Operator installed, and may the pipeline's "
+            "service account create tfjobs.kubeflow.org?") from None
+    workers = sum(spec["replicas"]
+                  for spec in job["spec"]["tfReplicaSpecs"].values())
+    echo(f"Trainer: TFJob {namespace}/{name} of {workers} replicas created")
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while True:
+            state, message = _state(api.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name))
+            if state == "Succeeded":
+                echo(f"Trainer: TFJob {namespace}/{name} succeeded")
+                return
+            if state == "Failed":
+                raise TFJobFailed(f"TFJob {namespace}/{name} failed: "
+                                  f"{message or 'no reason given'}")
+            if time.monotonic() > deadline:
+                raise TFJobFailed(
+                    f"TFJob {namespace}/{name} did not finish within "
+                    f"{wait_seconds} s (last state: {state or 'none'}); "
+                    "see its pods' events and logs.")
+            time.sleep(_POLL_SECONDS)
+    finally:
+        try:
+            api.delete_namespaced_custom_object(GROUP, VERSION, namespace,
+                                                PLURAL, name)
+        except rest.ApiException:
+            pass

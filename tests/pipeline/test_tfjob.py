@@ -1,0 +1,157 @@
+"""The Trainer's workers on Kubeflow: a TFJob of the Training Operator,
+checked against its published schema and run against a local stand-in of
+the Kubernetes API (tests/kubernetes_standin.py; no cluster here)."""
+
+import json
+import os
+
+import pytest
+
+import pipeline_config as pc
+from components.trainer import tfjob
+from pipeline import factory
+from pipeline import nodes
+from pipeline.runners import kubeflow as kubeflow_runner
+from pipeline.runners import local as local_runner
+from tests import kubernetes_standin
+from tests.pipeline import helpers
+
+KUBEFLOW = pc.KubeflowConfig(
+    image="registry.example/tfds-pipeline:1", trainer_gpus=2,
+    trainer_cpu="8", trainer_memory="32G",
+    trainer_node_selector=(("cloud.google.com/gke-accelerator",
+                            "nvidia-tesla-t4"),),
+    volumes=(("pipeline-data", "/data"),),
+    s3_endpoint="http://minio.kubeflow:9000",
+    s3_secret="mlpipeline-minio-artifact")
+
+
+def _trainer_custom_config(config, kubeflow=KUBEFLOW) -> dict:
+    """The Trainer's custom_config in the IR a compiled package carries."""
+    ir = kubeflow_runner.compile_ir(config, kubeflow)
+    [node] = [n.pipeline_node for n in ir.nodes
+              if n.pipeline_node.node_info.id == nodes.TRAINER]
+    return json.loads(node.parameters.parameters["custom_config"]
+                      .field_value.string_value)
+
+
+def _workers(config, count):
+    return pc.dataclasses.replace(config, training=pc.dataclasses.replace(
+        config.training, workers=count))
+
+
+def test_the_compiled_trainer_makes_a_tfjob_the_operator_accepts(tmp_path):
+    config = _workers(pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", "/data/tfds"),
+        remote_root="/data/root"), 3)
+    settings = _trainer_custom_config(config)[tfjob.CONFIG_KEY]
+    job = tfjob.manifest("trainer-0123456789ab", settings["pod"], 3,
+                         "/data/root/Trainer/.tfjob/x.json",
+                         settings["deadline_seconds"], settings["labels"])
+    assert kubernetes_standin.schema_errors(job) == []
+    specs = job["spec"]["tfReplicaSpecs"]
+    assert {k: v["replicas"] for k, v in specs.items()} == {
+        "Chief": 1, "Worker": 2}
+    pod = specs["Worker"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["name"] == "tensorflow"
+    assert container["image"] == KUBEFLOW.image
+    assert container["command"] == [
+        "python", "-m", "components.trainer.fresh_process",
+        "/data/root/Trainer/.tfjob/x.json"]
+    assert container["resources"]["limits"] == {
+        "cpu": "8", "memory": "32G", "nvidia.com/gpu": "2"}
+    assert pod["nodeSelector"] == {
+        "cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists",
+            "effect": "NoSchedule"} in pod["tolerations"]
+    assert container["volumeMounts"] == [{"name": "volume-0",
+                                          "mountPath": "/data"}]
+    assert pod["volumes"] == [{"name": "volume-0", "persistentVolumeClaim": {
+        "claimName": "pipeline-data"}}]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["AWS_ENDPOINT_URL"]["value"] == "http://minio.kubeflow:9000"
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlpipeline-minio-artifact", "key": "accesskey"}
+    # No credential is in the package: only the secret's name.
+    assert "value" not in env["AWS_SECRET_ACCESS_KEY"]
+    assert job["spec"]["runPolicy"] == {
+        "backoffLimit": 0, "cleanPodPolicy": "Running",
+        "activeDeadlineSeconds": kubeflow_runner.TFJOB_DEADLINE_SECONDS}
+
+
+def test_the_schema_check_refuses_what_the_operator_would():
+    job = tfjob.manifest("trainer-x", kubeflow_runner.tfjob_pod(KUBEFLOW), 2,
+                         "gs://b/r.json", 60)
+    job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] = "1"
+    job["spec"]["runPolicy"]["cleanPodPolicies"] = "All"
+    errors = kubernetes_standin.schema_errors(job)
+    assert any("tfReplicaSpecs.Worker.replicas" in e and "integer" in e
+               for e in errors), errors
+    assert any("cleanPodPolicies" in e for e in errors), errors
+
+
+def test_one_worker_needs_no_tfjob(tmp_path):
+    config = pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", "gs://b/tfds"),
+        remote_root="gs://b/root")
+    assert tfjob.CONFIG_KEY not in _trainer_custom_config(config)
+
+
+def _run_with_tfjob(tmp_path, tfds_data_dir, monkeypatch, **standin):
+    """The tiny pipeline, run here, with its Trainer training in a TFJob of
+    two replicas that the stand-in runs as processes of this machine."""
+    config = _workers(helpers.tiny_config(tmp_path / "out", tfds_data_dir), 2)
+    pod = kubeflow_runner.tfjob_pod(pc.KubeflowConfig(image="unused"))
+    orchestration = factory.Orchestration(trainer_config={tfjob.CONFIG_KEY: {
+        "pod": pod, "deadline_seconds": 900, "labels": {"pipeline": "tiny"}}})
+    with kubernetes_standin.serving(str(tmp_path), **standin) as (
+            state, kubeconfig):
+        monkeypatch.setenv("KUBECONFIG", kubeconfig)
+        try:
+            summary = local_runner.run(config, "local",
+                                       orchestration=orchestration)
+            error = None
+        except local_runner.RunError as failure:
+            summary, error = None, failure
+        return config, state, summary, error
+
+
+@pytest.mark.slow
+def test_the_trainer_trains_in_a_tfjob_and_publishes_the_chiefs_model(
+        tmp_path, tfds_data_dir, monkeypatch):
+    config, state, summary, error = _run_with_tfjob(
+        tmp_path, tfds_data_dir, monkeypatch,
+        env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+    assert error is None, error
+    assert summary["blessed"] and summary["pushed_model"]
+    helpers.check_signatures(summary["pushed_model"])
+    [(namespace, name)] = list(state.jobs)
+    assert namespace == "pipelines"
+    job = state.jobs[(namespace, name)]
+    assert job.deleted
+    assert kubernetes_standin.schema_errors(job.body) == []
+    assert sorted(job.tf_configs) == [("Chief", 0), ("Worker", 0)]
+    [record] = helpers.training_records(config.output_dir)
+    assert record["strategy"] == "MultiWorkerMirroredStrategy"
+    assert record["workers"] == (job.tf_configs[("Chief", 0)]["cluster"][
+        "chief"] + job.tf_configs[("Chief", 0)]["cluster"]["worker"])
+    assert record["global_batch_size"] == 2 * 64
+    # The request went where every pod reaches, and is gone.
+    request = job.body["spec"]["tfReplicaSpecs"]["Chief"]["template"][
+        "spec"]["containers"][0]["command"][-1]
+    assert request.startswith(os.path.join(config.pipeline_root, "Trainer"))
+    assert not os.path.exists(request)
+
+
+@pytest.mark.slow
+def test_a_tfjob_that_fails_fails_the_trainer_with_the_operators_reason(
+        tmp_path, tfds_data_dir, monkeypatch):
+    _, state, _, error = _run_with_tfjob(
+        tmp_path, tfds_data_dir, monkeypatch, kill=("Worker", 0),
+        env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+    [(namespace, name)] = list(state.jobs)
+    assert error is not None
+    assert (f"TFJob {namespace}/{name} failed: TFJob {namespace}/{name} is "
+            "failed because 1 Worker replica(s) failed.") in str(error)
+    assert state.jobs[(namespace, name)].deleted
