@@ -14,11 +14,13 @@ only, and is stopped afterwards.
 """
 
 import contextlib
+import ctypes
 import dataclasses
 import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -102,6 +104,13 @@ def _write_config(home: str, conf_dir: str, task_slots: int) -> dict:
     return config
 
 
+def _end_with_this_process():
+    """In the child: be ended when the test process ends, even killed
+    (Flink's scripts exec the JVM, which keeps this)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 @contextlib.contextmanager
 def running(work_dir: str, task_managers: int = 2, task_slots: int = 1):
     """Starts a JobManager and `task_managers` TaskManagers of
@@ -121,7 +130,8 @@ def running(work_dir: str, task_managers: int = 2, task_slots: int = 1):
         with open(os.path.join(log_dir, f"{name}.out"), "wb") as out:
             processes.append(subprocess.Popen(  # pylint: disable=consider-using-with
                 [os.path.join(home, "bin", command[0]), *command[1:]],
-                env=env, stdout=out, stderr=subprocess.STDOUT))
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=_end_with_this_process))
 
     try:
         start("jobmanager", "jobmanager.sh", "start-foreground")
