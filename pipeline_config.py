@@ -15,12 +15,15 @@ from typing import Optional, Tuple
 
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 BEAM_RUNNERS = ("direct", "flink", "dataflow")
-# Which runner each runner-specific Beam setting belongs to.
+# Each runner-specific Beam setting: (its flag, the runner it belongs to).
 _RUNNER_FIELDS = {
-    "flink_master": "flink", "flink_job_server_jar": "flink",
-    "flink_worker_pool": "flink", "parallelism": "flink",
-    "dataflow_project": "dataflow", "dataflow_region": "dataflow",
-    "dataflow_temp_location": "dataflow"}
+    "flink_master": ("--flink-master", "flink"),
+    "flink_job_server_jar": ("--flink-job-server-jar", "flink"),
+    "flink_worker_pool": ("--flink-worker-pool", "flink"),
+    "parallelism": ("--flink-parallelism", "flink"),
+    "dataflow_project": ("--dataflow-project", "dataflow"),
+    "dataflow_region": ("--dataflow-region", "dataflow"),
+    "dataflow_temp_location": ("--dataflow-temp-location", "dataflow")}
 _HOST_PORT_RE = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 # Where this package's setup.py is: beside this module in a source checkout
 # (the local main job, tests); in the container image, where the Dockerfile
@@ -29,7 +32,8 @@ SOURCE_SETUP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "setup.py")
 IMAGE_SETUP_FILE = "/opt/tfds-pipeline/setup.py"
 # Beam's Flink job server as `make flink-job-server` builds it beside this
-# package (flink/job-server/pom.xml); the image has it at the same place.
+# package (flink/job-server/pom.xml); compiled packages name the same place
+# in the image, which `make image` does not fill yet (docs/beam-runners.md).
 FLINK_JOB_SERVER_JAR = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "build", "flink-job-server",
     "beam-runners-flink-job-server.jar")
@@ -284,12 +288,11 @@ class BeamConfig:
         _require(_whole(self.parallelism, 0),
                  f"Flink parallelism must be 0 (the cluster's default) or "
                  f"more, got {self.parallelism!r}.")
-        for field, runner in _RUNNER_FIELDS.items():
+        for field, (flag, runner) in _RUNNER_FIELDS.items():
             if getattr(self, field) not in (None, 0):
                 _require(self.runner == runner,
-                         f"--{field.replace('_', '-')} is a setting of "
-                         f"--beam-runner {runner}, and the Beam runner is "
-                         f"{self.runner}.")
+                         f"{flag} is a setting of --beam-runner {runner}, "
+                         f"and the Beam runner is {self.runner}.")
         _require(self.worker_image is None or self.runner != "direct",
                  "--beam-worker-image is the image of remote Beam workers "
                  "(--beam-runner flink with --flink-worker-pool, or "
@@ -309,11 +312,13 @@ class BeamConfig:
                 "pool's address and the image it runs (this project's, "
                 "which holds TFX and this package, so nothing is staged).")
         if self.runner == "dataflow":
-            for flag in ("dataflow-project", "dataflow-region",
-                         "dataflow-temp-location", "beam-worker-image"):
-                field = flag.replace("-", "_").replace("beam_", "")
+            for field, flag in (
+                    ("dataflow_project", "--dataflow-project"),
+                    ("dataflow_region", "--dataflow-region"),
+                    ("dataflow_temp_location", "--dataflow-temp-location"),
+                    ("worker_image", "--beam-worker-image")):
                 _require(getattr(self, field),
-                         f"--beam-runner dataflow needs --{flag}.")
+                         f"--beam-runner dataflow needs {flag}.")
             _require(self.dataflow_temp_location.startswith("gs://"),
                      f"--dataflow-temp-location "
                      f"{self.dataflow_temp_location!r} is not a gs:// URI; "
@@ -350,11 +355,14 @@ class BeamConfig:
             (`worker_image`), which holds TFX and this package: nothing is
             staged for them.
         """
-        args = list(self._runner_args(
-            self.flink_job_server_jar or IMAGE_FLINK_JOB_SERVER_JAR
-            if in_image else self.job_server_jar))
+        if in_image:
+            jar = self.flink_job_server_jar or IMAGE_FLINK_JOB_SERVER_JAR
+        else:
+            jar = self.job_server_jar
+        args = list(self._runner_args(jar))
         args += self.extra_args
-        if self.worker_image:
+        if self.worker_image and not any(
+                arg.startswith("--sdk_container_image") for arg in args):
             args.append(f"--sdk_container_image={self.worker_image}")
         if setup_file and not any(
                 arg.split("=", 1)[0].replace("extra_packages", "extra_package")

@@ -34,8 +34,8 @@ command -v go >/dev/null || {
   echo "error: building the image needs Go for Beam's boot entrypoint (image/beam-boot): install Go and run make image again." >&2
   exit 2
 }
-(cd image/beam-boot && CGO_ENABLED=0 GOFLAGS=-mod=readonly \
-  go build -trimpath -o boot github.com/apache/beam/sdks/v2/python/container)
+(cd image/beam-boot && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 \
+  GOFLAGS=-mod=readonly go build -trimpath -o boot github.com/apache/beam/sdks/v2/python/container)
 args=(--build-arg "BASE_IMAGE=$base" --build-arg "GPU=$gpu" -t "$image")
 start=$(date +%s)
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then

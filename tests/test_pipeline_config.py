@@ -193,6 +193,8 @@ def test_beam_on_dataflow():
      "--flink-worker-pool and --beam-worker-image go together"),
     (dict(runner="flink", flink_master="jm:1", parallelism=-1),
      "parallelism must be 0"),
+    (dict(parallelism=2),
+     "--flink-parallelism is a setting of --beam-runner flink"),
     (dict(worker_image="img"), "the DirectRunner runs in this process"),
     (dict(runner="dataflow", dataflow_project="p", dataflow_region="r",
           worker_image="i"), "needs --dataflow-temp-location"),
@@ -209,3 +211,13 @@ def test_beam_on_dataflow():
 def test_bad_beam_runner_settings_are_named(settings, words):
     with pytest.raises(pc.ConfigError, match=re.escape(words)):
         pc.BeamConfig(**settings)
+
+
+def test_the_users_own_worker_image_flag_wins():
+    beam = pc.BeamConfig(runner="flink", flink_master="jm:8081",
+                         flink_worker_pool="localhost:50000",
+                         worker_image="img:1",
+                         extra_args=("--sdk_container_image=mine:2",))
+    args = beam.pipeline_args("/src/setup.py")
+    assert [a for a in args if a.startswith("--sdk_container_image")] == [
+        "--sdk_container_image=mine:2"]

@@ -96,13 +96,16 @@ def cluster_workers(resolver) -> list:
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes what training leaves: always, but for a
-    worker of several other than the first."""
+    """Whether this process writes what training leaves: always, but for
+    the workers of a cluster other than its chief, which is the "chief"
+    task where there is one (Vertex, a TFJob), else worker 0 (local)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
-    return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0)
+    if resolver.task_type == "chief":
+        return True
+    return (resolver.task_type == "worker" and resolver.task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
 
 
 def name(strategy: tf.distribute.Strategy) -> str:

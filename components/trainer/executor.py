@@ -120,6 +120,7 @@ def example_counts(input_dict: Dict[str, List[types.Artifact]],
 
 def train(request_path: str) -> None:
     """Trains as the request that `Executor.Do` wrote says, then ends."""
+    storage.enable([request_path])
     with tf.io.gfile.GFile(request_path) as f:
         request = json.load(f)
     input_dict = artifact_utils.parse_artifact_dict(request["inputs"])

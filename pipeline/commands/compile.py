@@ -151,7 +151,15 @@ def compile_command(ctx, target, output, image, pipeline_root, trainer_gpus,
     target_options = {name: settings.pop(name)
                       for name in KUBEFLOW_ONLY + VERTEX_ONLY}
     from components import features  # pylint: disable=import-outside-toplevel
-    if settings["beam_worker_image"] is None and (
+    if settings["beam_runner"] == "flink" and not settings["flink_worker_pool"]:
+        raise click.UsageError(
+            "--beam-runner flink for a compiled package needs "
+            "--flink-worker-pool HOST:PORT (the worker pools beside the "
+            "TaskManagers, e.g. localhost:50000): the cluster cannot reach "
+            "SDK workers inside a task's pod (LOOPBACK).")
+    if settings["beam_worker_image"] is None and not any(
+            arg.startswith("--sdk_container_image")
+            for arg in settings["beam_args"]) and (
             settings["beam_runner"] == "dataflow"
             or settings["flink_worker_pool"]):
         # Remote Beam workers run the tasks' own image unless told.

@@ -208,7 +208,9 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                 task.set_display_name(node_id)
                 task.set_caching_options(False)  # TFX caches, in MLMD
                 _retries(task, kubeflow)
-                if node_id == nodes.TRAINER:
+                if node_id == nodes.TRAINER and config.training.workers <= 1:
+                    # With workers, the TFJob's replicas get these; the
+                    # task itself only waits for them.
                     _trainer_resources(task, kubeflow)
                 else:
                     _small_resources(task, kubeflow)

@@ -46,8 +46,12 @@ def check_beam_runner(beam: BeamConfig) -> None:
             f"{beam.job_server_jar} was built for Flink {jar_version}: run a "
             f"Flink {'.'.join(jar_version.split('.')[:2])} cluster, or build "
             "the job server for yours (flink/job-server/pom.xml).")
-    if beam.flink_worker_pool:
-        host, port = beam.flink_worker_pool.rsplit(":", 1)
+    host, port = (beam.flink_worker_pool or ":").rsplit(":", 1)
+    master_host = beam.flink_master.rsplit(":", 1)[0]
+    # A pool beside each TaskManager of a remote cluster (its pod's
+    # localhost) cannot be reached from here; one of a cluster on this
+    # machine can.
+    if beam.flink_worker_pool and _local(master_host) and _local(host):
         try:
             socket.create_connection((host, int(port)), timeout=5).close()
         except OSError as error:
@@ -57,6 +61,10 @@ def check_beam_runner(beam: BeamConfig) -> None:
                 "--worker_pool` (docs/beam-runners.md), or leave out "
                 "--flink-worker-pool to run the SDK workers here "
                 "(LOOPBACK).") from None
+
+
+def _local(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def job_server_flink_version(jar: str) -> str:

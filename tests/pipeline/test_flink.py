@@ -164,6 +164,7 @@ def test_beam_steps_on_flink_loopback(tmp_path, tfds_data_dir, cluster,
 
 def test_a_flink_master_that_does_not_answer_stops_the_run_first(tmp_path,
                                                                 tfds_data_dir):
+    flink.job_server_jar()
     output = tmp_path / "out"
     started = time.monotonic()
     result = helpers.run_cli(helpers.cli_args(

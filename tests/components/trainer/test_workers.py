@@ -24,16 +24,25 @@ def test_workers_and_cpu_replicas_are_refused_together():
 
 
 class _Resolved:
-    def __init__(self, task_type, task_id):
-        self.cluster_resolver = type("R", (), {"task_type": task_type,
-                                               "task_id": task_id})()
+    def __init__(self, task_type, task_id, cluster):
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        spec = tf.train.ClusterSpec(cluster)
+        self.cluster_resolver = type("R", (), {
+            "task_type": task_type, "task_id": task_id,
+            "cluster_spec": lambda self: spec})()
 
 
-def test_the_chief_is_vertexs_chief_or_the_first_worker():
+def test_the_chief_is_the_chief_task_or_else_the_first_worker():
     from components.trainer import distribution  # pylint: disable=import-outside-toplevel
-    assert distribution.is_chief(_Resolved("chief", 0))
-    assert distribution.is_chief(_Resolved("worker", 0))
-    assert not distribution.is_chief(_Resolved("worker", 1))
+    local = {"worker": ["a:1", "b:1"]}
+    assert distribution.is_chief(_Resolved("worker", 0, local))
+    assert not distribution.is_chief(_Resolved("worker", 1, local))
+    # Vertex and a TFJob name a chief task: worker 0 is then not it (two
+    # writers of the model would race).
+    with_chief = {"chief": ["a:1"], "worker": ["b:1", "c:1"]}
+    assert distribution.is_chief(_Resolved("chief", 0, with_chief))
+    assert not distribution.is_chief(_Resolved("worker", 0, with_chief))
+    assert not distribution.is_chief(_Resolved("worker", 1, with_chief))
     assert distribution.is_chief(object())  # one process
 
 

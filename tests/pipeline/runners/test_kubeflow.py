@@ -435,3 +435,39 @@ def test_every_beam_task_carries_the_flink_settings(tmp_path):
             "--environment_type=EXTERNAL",
             "--environment_config=localhost:50000", "--parallelism=4",
             "--sdk_container_image=reg.example/img:1"]
+
+
+def test_a_trainer_with_workers_waits_small_and_its_tfjob_gets_the_gpus(
+        tmp_path):
+    kubeflow = pc.KubeflowConfig(image="gcr.io/p/tfds-pipeline:1",
+                                 trainer_gpus=2, trainer_memory="32G")
+    config = helpers.tiny_config(tmp_path / "out", "gs://bucket/tfds")
+    config = pc.dataclasses.replace(
+        config, remote_root="gs://bucket/root",
+        training=pc.dataclasses.replace(config.training, workers=2))
+    path = tmp_path / "pipeline.yaml"
+    kubeflow_runner.compile_package(config, kubeflow, str(path))
+    with open(path, encoding="utf-8") as f:
+        documents = list(yaml.safe_load_all(f))
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    resources = _executor(spec, _tasks(spec)[nodes.TRAINER]).fields[
+        "resources"].struct_value.fields
+    assert "accelerator" not in resources
+    assert resources["resourceMemoryLimit"].string_value == \
+        kubeflow.memory_limit
+    pod = kubeflow_runner.tfjob_pod(kubeflow)
+    assert pod["spec"]["containers"][0]["resources"]["limits"] == {
+        "cpu": kubeflow.trainer_cpu, "memory": "32G", "nvidia.com/gpu": "2"}
+
+
+def test_flink_for_a_package_needs_the_worker_pools(tmp_path):
+    result = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(tmp_path / "p.yaml"), "--image", "img:1",
+        "--pipeline-root", "gs://bucket/root", "--beam-runner", "flink",
+        "--flink-master", "flink-jobmanager:8081"])
+    assert result.returncode == 2
+    assert ("--beam-runner flink for a compiled package needs "
+            "--flink-worker-pool HOST:PORT") in result.stderr
+    assert not (tmp_path / "p.yaml").exists()
