@@ -95,12 +95,14 @@ class _Job:
 class StandIn:
     """The API's state, what it was asked, and how it runs replicas."""
 
-    def __init__(self, env=None, kill=None):
+    def __init__(self, env=None, kill=None, busy_gets=0):
         self.schema = tfjob_schema()
         self.env = dict(env or os.environ)
         # (replica type, index) to kill with SIGKILL once it has started,
         # as a node lost under it would.
         self.kill = kill
+        # How many GETs of a job answer 503 first, as a busy API server.
+        self.busy_gets = busy_gets
         self.jobs = {}  # (namespace, name) -> _Job
         self.requests = []  # (method, path, body)
         self._lock = threading.Lock()
@@ -192,6 +194,9 @@ class StandIn:
             if job is None or job.deleted:
                 return 404, {"kind": "Status", "reason": "NotFound"}
             if method == "GET":
+                if self.busy_gets > 0:
+                    self.busy_gets -= 1
+                    return 503, {"kind": "Status", "reason": "ServiceUnavailable"}
                 return 200, job.view()
             if method == "DELETE":
                 job.deleted = True

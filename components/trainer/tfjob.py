@@ -21,6 +21,9 @@ whatever the outcome.
 
 import json
 import os
+import re
+import signal
+import threading
 import time
 import uuid
 from typing import Any, Dict, Optional
@@ -32,6 +35,12 @@ GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "tfjobs"
 # The container name the Training Operator looks for in a replica's pod.
 CONTAINER = "tensorflow"
 _POLL_SECONDS = 2.0
+# The Trainer task's own pod, from the downward API (the Kubeflow package
+# sets these): its TFJob is owned by it, so Kubernetes deletes the job with
+# the pod even when the task is killed outright.
+POD_NAME_ENV, POD_UID_ENV = "PIPELINE_POD_NAME", "PIPELINE_POD_UID"
+# Kubernetes label values: at most 63 characters of these.
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
 _SERVICE_ACCOUNT_NAMESPACE = (
     "/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -55,13 +64,33 @@ def manifest(name: str, pod: Dict[str, Any], workers: int,
     specs = {"Chief": {"replicas": 1, **replica}}
     if workers > 1:
         specs["Worker"] = {"replicas": workers - 1, **replica}
+    metadata = {"name": name, "labels": {
+        key: label_value(value) for key, value in (labels or {}).items()}}
+    owner = owner_reference()
+    if owner:
+        metadata["ownerReferences"] = [owner]
     return {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "TFJob",
-        "metadata": {"name": name, "labels": dict(labels or {})},
+        "metadata": metadata,
         "spec": {
             "runPolicy": {"backoffLimit": 0, "cleanPodPolicy": "Running",
                           "activeDeadlineSeconds": deadline_seconds},
             "tfReplicaSpecs": specs}}
+
+
+def label_value(value: str) -> str:
+    """`value` as a Kubernetes label value (63 characters at most, letters,
+    digits, '-', '_' and '.', alphanumeric at both ends)."""
+    return _LABEL_VALUE.sub("-", str(value))[:63].strip("-_.")
+
+
+def owner_reference() -> Optional[Dict[str, Any]]:
+    """The Trainer task's pod as the TFJob's owner, when the pod says who
+    it is (the downward API), else None."""
+    name, uid = os.environ.get(POD_NAME_ENV), os.environ.get(POD_UID_ENV)
+    if not (name and uid):
+        return None
+    return {"apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid}
 
 
 def job_name() -> str:
@@ -117,7 +146,11 @@ def _state(job: Dict[str, Any]):
     return None, ""
 
 
-def run(job: Dict[str, Any], wait_seconds: int, echo=print) -> None:
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run(job: Dict[str, Any], wait_seconds: int, echo=_print) -> None:
     """Creates the TFJob, waits until it succeeds, and deletes it.
 
     Raises:
@@ -128,38 +161,74 @@ def run(job: Dict[str, Any], wait_seconds: int, echo=print) -> None:
     api = _api()
     namespace = _namespace()
     name = job["metadata"]["name"]
+    # A task stopped with SIGTERM (a cancelled run) ends through `finally`,
+    # which deletes the job; the handler is in place before the job exists.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main \
+        else None
+    created = False
     try:
-        api.create_namespaced_custom_object(GROUP, VERSION, namespace,
-                                            PLURAL, job)
-    except rest.ApiException as error:
-        raise TFJobFailed(
-            f"the Kubernetes API refused TFJob {namespace}/{name} "
-            f"({error.status} {error.reason}: {error.body}); is the "
-            "Kubeflow Training Operator installed, and may the pipeline's "
-            "service account create tfjobs.kubeflow.org?") from None
-    workers = sum(spec["replicas"]
-                  for spec in job["spec"]["tfReplicaSpecs"].values())
-    echo(f"Trainer: TFJob {namespace}/{name} of {workers} replicas created")
+        try:
+            api.create_namespaced_custom_object(GROUP, VERSION, namespace,
+                                                PLURAL, job)
+            created = True
+        except rest.ApiException as error:
+            raise TFJobFailed(
+                f"the Kubernetes API refused TFJob {namespace}/{name} "
+                f"({error.status} {error.reason}: {error.body}); is the "
+                "Kubeflow Training Operator installed, and may the "
+                "pipeline's service account create tfjobs.kubeflow.org?"
+            ) from None
+        workers = sum(spec["replicas"]
+                      for spec in job["spec"]["tfReplicaSpecs"].values())
+        echo(f"Trainer: TFJob {namespace}/{name} of {workers} replicas "
+             "created")
+        _wait(api, namespace, name, wait_seconds, echo)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        if created:
+            try:
+                api.delete_namespaced_custom_object(GROUP, VERSION,
+                                                    namespace, PLURAL, name)
+            except rest.ApiException:
+                pass
+
+
+def _wait(api, namespace: str, name: str, wait_seconds: int, echo) -> None:
+    """Until the job succeeds; TFJobFailed when it fails or takes too
+    long. A busy or briefly absent API server is asked again."""
+    from kubernetes.client import rest  # pylint: disable=import-outside-toplevel
     deadline = time.monotonic() + wait_seconds
-    try:
-        while True:
+    while True:
+        try:
             state, message = _state(api.get_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name))
-            if state == "Succeeded":
-                echo(f"Trainer: TFJob {namespace}/{name} succeeded")
-                return
-            if state == "Failed":
-                raise TFJobFailed(f"TFJob {namespace}/{name} failed: "
-                                  f"{message or 'no reason given'}")
-            if time.monotonic() > deadline:
+        except rest.ApiException as error:
+            if error.status not in _TRANSIENT or (
+                    time.monotonic() > deadline):
                 raise TFJobFailed(
-                    f"TFJob {namespace}/{name} did not finish within "
-                    f"{wait_seconds} s (last state: {state or 'none'}); "
-                    "see its pods' events and logs.")
+                    f"reading TFJob {namespace}/{name} failed "
+                    f"({error.status} {error.reason})") from None
             time.sleep(_POLL_SECONDS)
-    finally:
-        try:
-            api.delete_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                PLURAL, name)
-        except rest.ApiException:
-            pass
+            continue
+        if state == "Succeeded":
+            echo(f"Trainer: TFJob {namespace}/{name} succeeded")
+            return
+        if state == "Failed":
+            raise TFJobFailed(f"TFJob {namespace}/{name} failed: "
+                              f"{message or 'no reason given'}")
+        if time.monotonic() > deadline:
+            raise TFJobFailed(
+                f"TFJob {namespace}/{name} did not finish within "
+                f"{wait_seconds} s (last state: {state or 'none'}); see "
+                "its pods' events and logs.")
+        time.sleep(_POLL_SECONDS)
+
+
+# API answers worth another look: the server busy or briefly away.
+_TRANSIENT = (429, 500, 502, 503, 504)
+
+
+def _exit_on_sigterm(signum, frame):  # pylint: disable=unused-argument
+    raise SystemExit(128 + signal.SIGTERM)

@@ -209,9 +209,16 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                 task.set_caching_options(False)  # TFX caches, in MLMD
                 _retries(task, kubeflow)
                 if node_id == nodes.TRAINER and config.training.workers <= 1:
-                    # With workers, the TFJob's replicas get these; the
-                    # task itself only waits for them.
                     _trainer_resources(task, kubeflow)
+                elif node_id == nodes.TRAINER:
+                    # The TFJob's replicas get the Trainer's resources; the
+                    # task only waits for them, and owns its TFJob.
+                    _small_resources(task, kubeflow)
+                    for variable, path in (
+                            (tfjob.POD_NAME_ENV, "metadata.name"),
+                            (tfjob.POD_UID_ENV, "metadata.uid")):
+                        kubernetes.use_field_path_as_env(
+                            task, env_name=variable, field_path=path)
                 else:
                     _small_resources(task, kubeflow)
                 _metadata_secret(task, kubeflow)

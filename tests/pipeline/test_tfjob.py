@@ -4,8 +4,12 @@ the Kubernetes API (tests/kubernetes_standin.py; no cluster here)."""
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 import pipeline_config as pc
 from components.trainer import tfjob
@@ -155,3 +159,68 @@ def test_a_tfjob_that_fails_fails_the_trainer_with_the_operators_reason(
     assert (f"TFJob {namespace}/{name} failed: TFJob {namespace}/{name} is "
             "failed because 1 Worker replica(s) failed.") in str(error)
     assert state.jobs[(namespace, name)].deleted
+
+
+def test_the_tfjob_is_owned_by_the_trainers_pod_and_labels_fit(monkeypatch):
+    monkeypatch.setenv(tfjob.POD_NAME_ENV, "tfds-pipeline-xyz-trainer-1")
+    monkeypatch.setenv(tfjob.POD_UID_ENV,
+                       "0b6d1d1e-8c1f-4f7e-9d2a-2f1f0e4b9c11")
+    job = tfjob.manifest("trainer-x", kubeflow_runner.tfjob_pod(KUBEFLOW), 2,
+                         "gs://b/r.json", 60,
+                         labels={"pipeline": "a" * 70 + "/x"})
+    assert kubernetes_standin.schema_errors(job) == []
+    assert job["metadata"]["ownerReferences"] == [{
+        "apiVersion": "v1", "kind": "Pod",
+        "name": "tfds-pipeline-xyz-trainer-1",
+        "uid": "0b6d1d1e-8c1f-4f7e-9d2a-2f1f0e4b9c11"}]
+    assert job["metadata"]["labels"]["pipeline"] == "a" * 63
+
+
+def test_the_compiled_trainer_task_knows_its_pod(tmp_path):
+    config = _workers(pc.dataclasses.replace(
+        helpers.tiny_config(tmp_path / "out", "gs://b/tfds"),
+        remote_root="gs://b/root"), 2)
+    path = tmp_path / "p.yaml"
+    kubeflow_runner.compile_package(config, KUBEFLOW, str(path))
+    with open(path, encoding="utf-8") as f:
+        platform = list(yaml.safe_load_all(f))[1]["platforms"]["kubernetes"]
+    executors = platform["deploymentSpec"]["executors"]
+    [trainer] = [e for label, e in executors.items() if "trainer" in label]
+    assert {(v["name"], v["fieldPath"]) for v in trainer["fieldPathAsEnv"]} \
+        == {(tfjob.POD_NAME_ENV, "metadata.name"),
+            (tfjob.POD_UID_ENV, "metadata.uid")}
+
+
+def _quick_job(name, seconds):
+    """A TFJob whose replicas only wait `seconds`: the API's part alone."""
+    job = tfjob.manifest(name, {"spec": {"containers": [{
+        "name": "tensorflow", "image": "unused"}]}}, 2, "unused", 60)
+    for spec in job["spec"]["tfReplicaSpecs"].values():
+        spec["template"]["spec"]["containers"][0]["command"] = [
+            "python", "-c", f"import time; time.sleep({seconds})"]
+    return job
+
+
+def test_a_busy_api_server_is_asked_again(tmp_path, monkeypatch):
+    with kubernetes_standin.serving(str(tmp_path), busy_gets=2) as (
+            state, kubeconfig):
+        monkeypatch.setenv("KUBECONFIG", kubeconfig)
+        tfjob.run(_quick_job("trainer-busy", 0), wait_seconds=60,
+                  echo=lambda line: None)
+        assert state.busy_gets == 0
+        assert state.jobs[("pipelines", "trainer-busy")].deleted
+
+
+def test_a_trainer_stopped_with_sigterm_deletes_its_tfjob(tmp_path):
+    with kubernetes_standin.serving(str(tmp_path)) as (state, kubeconfig):
+        waiting = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-c", (
+                "import json, sys; from components.trainer import tfjob; "
+                "tfjob.run(json.loads(sys.argv[1]), wait_seconds=120)"),
+             json.dumps(_quick_job("trainer-term", 120))],
+            cwd=kubernetes_standin.ROOT, stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, KUBECONFIG=kubeconfig))
+        assert "created" in waiting.stdout.readline()
+        waiting.send_signal(signal.SIGTERM)
+        assert waiting.wait(timeout=30) == 128 + signal.SIGTERM
+        assert state.jobs[("pipelines", "trainer-term")].deleted
