@@ -27,11 +27,12 @@ import urllib.request
 
 import yaml
 
+import pipeline_config
 from tests import ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-JOB_SERVER_JAR = os.path.join(ROOT, "build", "flink-job-server",
-                              "beam-runners-flink-job-server.jar")
+# Where `make flink-job-server` puts it, as the pipeline looks for it.
+JOB_SERVER_JAR = pipeline_config.FLINK_JOB_SERVER_JAR
 
 
 def job_server_jar() -> str:

@@ -29,11 +29,21 @@ def _compile(tmp, kubeflow, root="gs://bucket/root",
     config = pc.dataclasses.replace(config, remote_root=root)
     path = tmp / "pipeline.yaml"
     kubeflow_runner.compile_package(config, kubeflow, str(path))
+    documents = _documents(path)
+    return config, _spec(documents), _platform(documents)
+
+
+def _documents(path) -> list:
+    """The YAML documents of the package at `path`."""
     with open(path, encoding="utf-8") as f:
-        documents = list(yaml.safe_load_all(f))
+        return list(yaml.safe_load_all(f))
+
+
+def _spec(documents):
+    """The package's PipelineSpec, parsed strictly."""
     spec = pipeline_spec_pb2.PipelineSpec()
     json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
-    return config, spec, _platform(documents)
+    return spec
 
 
 @pytest.fixture(scope="module")
@@ -421,10 +431,7 @@ def test_every_beam_task_carries_the_flink_settings(tmp_path):
         "--flink-master", "flink-jobmanager:8081", "--flink-parallelism", "4",
         "--flink-worker-pool", "localhost:50000"])
     assert result.returncode == 0, result.stderr[-3000:]
-    with open(tmp_path / "p.yaml", encoding="utf-8") as f:
-        documents = list(yaml.safe_load_all(f))
-    spec = pipeline_spec_pb2.PipelineSpec()
-    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    spec = _spec(_documents(tmp_path / "p.yaml"))
     beam = _beam_args(spec)
     assert set(beam) == {nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN,
                          nodes.TRANSFORM, nodes.EVALUATOR}
@@ -447,10 +454,7 @@ def test_a_trainer_with_workers_waits_small_and_its_tfjob_gets_the_gpus(
         training=pc.dataclasses.replace(config.training, workers=2))
     path = tmp_path / "pipeline.yaml"
     kubeflow_runner.compile_package(config, kubeflow, str(path))
-    with open(path, encoding="utf-8") as f:
-        documents = list(yaml.safe_load_all(f))
-    spec = pipeline_spec_pb2.PipelineSpec()
-    json_format.ParseDict(documents[0], spec, ignore_unknown_fields=False)
+    spec = _spec(_documents(path))
     resources = _executor(spec, _tasks(spec)[nodes.TRAINER]).fields[
         "resources"].struct_value.fields
     assert "accelerator" not in resources
