@@ -7,7 +7,9 @@ a fresh process and for every seed: the plain script as a user writes it
 (new output dir); for the first seed also the pipeline again (fully cached)
 and a `schedule --once-if-changed` tick on the unchanged data; then the
 pipeline cold on Fashion-MNIST ten times larger, both splits (`--scale`,
-built from the real images by benchmarks/scaled_fashion_mnist.py); then the Kubeflow
+built from the real images by benchmarks/scaled_fashion_mnist.py), with
+`--flink-master` that again with the Beam steps on a Flink cluster, with
+`--trainer-workers N` the pipeline cold with N Trainer workers; then the Kubeflow
 package task by task on MariaDB (benchmarks/kubeflow_package.py: cold,
 cached, and a scheduled tick on unchanged data). Prints wall
 seconds, ratios to the plain script, test accuracy (means over seeds),
@@ -85,10 +87,10 @@ def _plain(data_dir, work, epochs, seed, env, mirrored=False):
 
 
 def _pipeline(command, output, data_dir, epochs, seed, runner, env,
-              dataset=None):
+              dataset=None, extra=()):
     args = [sys.executable, "-m", "pipeline", *command, "--output-dir",
             output, "--tfds-data-dir", data_dir, "--epochs", str(epochs),
-            "--seed", str(seed)]
+            "--seed", str(seed), *extra]
     if dataset:
         # Same features as Fashion-MNIST, so the same data contract.
         name, config = dataset
@@ -167,6 +169,14 @@ def main():
                         help="Also run the Kubeflow package task by task "
                              "on a private MariaDB server (needs Debian's "
                              "mariadb-server).")
+    parser.add_argument("--flink-master", default=None,
+                        help="Also run the scaled pipeline with its Beam "
+                             "steps on this Flink cluster (REST HOST:PORT; "
+                             "LOOPBACK, parallelism 2), against the "
+                             "DirectRunner's scaled run.")
+    parser.add_argument("--trainer-workers", type=int, default=0,
+                        help="Also run the pipeline cold (first seed) with "
+                             "this many Trainer workers, against one.")
     parser.add_argument("--json", default=None, help="Also write JSON here.")
     args = parser.parse_args()
     if not args.manual_dir:
@@ -211,6 +221,21 @@ def main():
                            data_dir, args.epochs, seeds[0], args.runner, env,
                            dataset=("fashion_mnist_scaled",
                                     f"x{args.scale}"))
+
+    flink = None
+    if args.flink_master and scaled:
+        flink = _pipeline(["run"], os.path.join(work, f"flink-x{args.scale}"),
+                          data_dir, args.epochs, seeds[0], args.runner, env,
+                          dataset=("fashion_mnist_scaled", f"x{args.scale}"),
+                          extra=("--beam-runner", "flink", "--flink-master",
+                                 args.flink_master, "--flink-parallelism",
+                                 "2"))
+    workers = None
+    if args.trainer_workers > 1:
+        workers = _pipeline(["run"], os.path.join(
+            work, f"workers-{args.trainer_workers}"), data_dir, args.epochs,
+            seeds[0], args.runner, env,
+            extra=("--trainer-workers", str(args.trainer_workers)))
 
     kubeflow = kubeflow_report = None
     if args.kubeflow:
@@ -257,6 +282,15 @@ def main():
             (f"x{args.scale} / x1 peak memory",
              scaled["peak_rss_mib"] / cold[0]["peak_rss_mib"], "<=", 2.0),
         ]
+    if flink:
+        targets += _work_checks(f"x{args.scale} on Flink", flink, "executed")
+        targets.append((f"x{args.scale} on Flink: examples / DirectRunner's",
+                        min(_ratio(flink["examples"].get(split), count)
+                            for split, count in scaled["examples"].items()),
+                        ">=", 1.0))
+    if workers:
+        targets += _work_checks(f"{args.trainer_workers} Trainer workers",
+                                workers, "executed")
     if kubeflow:
         targets += [
             ("Kubeflow unchanged tick: tasks run",
@@ -266,7 +300,8 @@ def main():
         "epochs": args.epochs, "runner": args.runner, "seeds": seeds,
         "plain": plain, "plain_mirrored": mirrored, "pipeline_cold": cold,
         "pipeline_cached": cached[0], "once_if_changed_tick": tick[0],
-        "pipeline_scaled": scaled, "kubeflow_package": kubeflow,
+        "pipeline_scaled": scaled, "pipeline_scaled_flink": flink,
+        "pipeline_trainer_workers": workers, "kubeflow_package": kubeflow,
         "targets": [{"what": w, "measured": v, "target": f"{op} {t}",
                      "met": v <= t if op == "<=" else v >= t}
                     for w, v, op, t in targets],
@@ -315,6 +350,29 @@ def main():
               f" examples/s, Trainer "
               f"{scaled_counts['train'] * args.epochs / scaled_seconds[nodes.TRAINER]:.0f}"
               " examples/s")
+    if flink:
+        beam_steps = [n for n in (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN,
+                                  nodes.TRANSFORM, nodes.EVALUATOR)
+                      if n in flink["component_seconds"]]
+        print(f"x{args.scale}, Beam steps on Flink (LOOPBACK, parallelism "
+              f"2) / on the DirectRunner: wall {flink['wall_seconds']:.1f} s"
+              f" / {scaled['wall_seconds']:.1f} s = "
+              f"{flink['wall_seconds'] / scaled['wall_seconds']:.2f}x; "
+              + ", ".join(f"{n} {flink['component_seconds'][n]:.1f} s / "
+                          f"{scaled['component_seconds'][n]:.1f} s"
+                          for n in beam_steps)
+              + f"; accuracy {flink['accuracy']:.4f} / "
+              f"{scaled['accuracy']:.4f}")
+    if workers:
+        print(f"{args.trainer_workers} Trainer workers / 1 (seed "
+              f"{seeds[0]}): Trainer "
+              f"{workers['component_seconds'][nodes.TRAINER]:.1f} s / "
+              f"{seconds[nodes.TRAINER]:.1f} s, wall "
+              f"{workers['wall_seconds']:.1f} s / "
+              f"{cold[0]['wall_seconds']:.1f} s, accuracy "
+              f"{workers['accuracy']:.4f} / {cold[0]['accuracy']:.4f}, peak "
+              f"{workers['peak_rss_mib']:.0f} / "
+              f"{cold[0]['peak_rss_mib']:.0f} MiB")
     if kubeflow:
         print(f"Seed {seeds[0]}; tick / plain wall "
               f"{kubeflow['tick']['wall_seconds'] / plain_wall:.3f}. "
