@@ -19,6 +19,7 @@ BEAM_RUNNERS = ("direct", "flink", "dataflow")
 _RUNNER_FIELDS = {
     "flink_master": ("--flink-master", "flink"),
     "flink_job_server_jar": ("--flink-job-server-jar", "flink"),
+    "flink_job_endpoint": ("--flink-job-endpoint", "flink"),
     "flink_worker_pool": ("--flink-worker-pool", "flink"),
     "parallelism": ("--flink-parallelism", "flink"),
     "dataflow_project": ("--dataflow-project", "dataflow"),
@@ -32,13 +33,11 @@ SOURCE_SETUP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "setup.py")
 IMAGE_SETUP_FILE = "/opt/tfds-pipeline/setup.py"
 # Beam's Flink job server as `make flink-job-server` builds it beside this
-# package (flink/job-server/pom.xml); compiled packages name the same place
-# in the image, which `make image` does not fill yet (docs/beam-runners.md).
+# package (flink/job-server/pom.xml). The image has neither it nor Java:
+# compiled packages reach a job server that runs beside the Flink cluster
+# (`flink_job_endpoint`, docs/beam-runners.md).
 FLINK_JOB_SERVER_JAR = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "build", "flink-job-server",
-    "beam-runners-flink-job-server.jar")
-IMAGE_FLINK_JOB_SERVER_JAR = os.path.join(
-    os.path.dirname(IMAGE_SETUP_FILE), "build", "flink-job-server",
     "beam-runners-flink-job-server.jar")
 # Beam flags that already say where the workers' code comes from.
 _DEPENDENCY_FLAGS = ("--setup_file", "--extra_package", "--requirements_file",
@@ -244,7 +243,12 @@ class BeamConfig:
         `multi_processing`.
       flink_master: the Flink cluster's REST address, host:port.
       flink_job_server_jar: Beam's Flink job server jar (`make
-        flink-job-server`); None: the one that builds beside this package.
+        flink-job-server`), which each Beam step starts with `java`; None:
+        the one that builds beside this package.
+      flink_job_endpoint: host:port of a Beam Flink job server that is
+        already running (its gRPC job port), instead of one started per
+        step from the jar: what a compiled package uses, whose image has no
+        Java.
       flink_worker_pool: host:port of Beam SDK worker pools serving Beam's
         EXTERNAL environment (this project's image run as `boot
         --worker_pool`, beside each TaskManager); None runs the SDK workers
@@ -263,6 +267,7 @@ class BeamConfig:
     direct_running_mode: str = "in_memory"
     flink_master: Optional[str] = None
     flink_job_server_jar: Optional[str] = None
+    flink_job_endpoint: Optional[str] = None
     flink_worker_pool: Optional[str] = None
     parallelism: int = 0
     worker_image: Optional[str] = None
@@ -301,11 +306,17 @@ class BeamConfig:
             _require(self.flink_master is not None,
                      "--beam-runner flink needs --flink-master HOST:PORT, the "
                      "Flink cluster's REST address.")
-            for field in ("flink_master", "flink_worker_pool"):
+            for field in ("flink_master", "flink_job_endpoint",
+                          "flink_worker_pool"):
                 value = getattr(self, field)
                 _require(value is None or _HOST_PORT_RE.match(value),
                          f"--{field.replace('_', '-')} {value!r} is not "
                          "HOST:PORT (e.g. localhost:8081).")
+            _require(self.flink_job_endpoint is None
+                     or self.flink_job_server_jar is None,
+                     "--flink-job-endpoint and --flink-job-server-jar are two "
+                     "ways to reach Beam's Flink job server (one running, or "
+                     "one started from the jar): pass one.")
             _require(
                 (self.flink_worker_pool is None) == (self.worker_image is None),
                 "--flink-worker-pool and --beam-worker-image go together: the "
@@ -330,20 +341,15 @@ class BeamConfig:
         """The Flink job server jar Beam is pointed at on this machine."""
         return self.flink_job_server_jar or FLINK_JOB_SERVER_JAR
 
-    @property
-    def remote_workers(self) -> bool:
-        """Whether the steps' SDK workers run apart from this process (and
-        so must find the pipeline's files and code where they run)."""
-        return self.runner == "dataflow" or self.flink_worker_pool is not None
-
     def pipeline_args(self, setup_file: Optional[str] = None,
                       in_image: bool = False) -> list:
         """The args every Beam-based component receives.
 
         Args:
           in_image: for the tasks of a compiled package, which run in this
-            project's image: the Flink job server jar is the image's
-            unless `flink_job_server_jar` names one.
+            project's image. It has no Java and no job server jar, so Flink
+            needs `flink_job_endpoint` there (or a jar named by
+            `flink_job_server_jar` that the user's own image holds).
           setup_file: this package's setup.py where the components run,
             given to Beam as `--setup_file` unless the settings already say
             where the workers' code comes from (an image, or a dependency
@@ -355,11 +361,14 @@ class BeamConfig:
             (`worker_image`), which holds TFX and this package: nothing is
             staged for them.
         """
-        if in_image:
-            jar = self.flink_job_server_jar or IMAGE_FLINK_JOB_SERVER_JAR
-        else:
-            jar = self.job_server_jar
-        args = list(self._runner_args(jar))
+        _require(
+            not in_image or self.runner != "flink" or self.flink_job_endpoint
+            or self.flink_job_server_jar,
+            "--beam-runner flink in a compiled package needs "
+            "--flink-job-endpoint HOST:PORT, Beam's Flink job server running "
+            "beside the cluster (docs/beam-runners.md): the image has no "
+            "Java to start one in each task.")
+        args = list(self._runner_args())
         args += self.extra_args
         if self.worker_image and not any(
                 arg.startswith("--sdk_container_image") for arg in args):
@@ -370,15 +379,22 @@ class BeamConfig:
             args.append(f"--setup_file={setup_file}")
         return args
 
-    def _runner_args(self, job_server_jar: str):
+    def _runner_args(self):
         if self.runner == "direct":
             yield "--runner=DirectRunner"
             yield f"--direct_num_workers={self.direct_num_workers}"
             yield f"--direct_running_mode={self.direct_running_mode}"
         elif self.runner == "flink":
-            yield "--runner=FlinkRunner"
+            if self.flink_job_endpoint:
+                # Beam's portable runner is what FlinkRunner is once it has
+                # started its job server.
+                yield "--runner=PortableRunner"
+                yield f"--job_endpoint={self.flink_job_endpoint}"
+            else:
+                yield "--runner=FlinkRunner"
+                yield f"--flink_job_server_jar={self.job_server_jar}"
+            # The job server then submits to this cluster, the one checked.
             yield f"--flink_master={self.flink_master}"
-            yield f"--flink_job_server_jar={job_server_jar}"
             if self.flink_worker_pool:
                 yield "--environment_type=EXTERNAL"
                 yield f"--environment_config={self.flink_worker_pool}"
@@ -645,6 +661,17 @@ class PipelineConfig:
                 "pipeline's containers cannot read: commit it under "
                 "schemas/<dataset>/ (it ships in the image) or upload it "
                 "and pass its URI, e.g. --schema gs://bucket/schema.pbtxt.")
+        if self.beam.runner == "dataflow":
+            # Dataflow's workers read the data and write the artifacts
+            # there. (Flink's workers may share a volume: not checked.)
+            for what, value in (("pipeline root (--pipeline-root)",
+                                 self.pipeline_root),
+                                ("TFDS data dir (--tfds-data-dir)",
+                                 self.dataset.data_dir)):
+                _require(str(value or "").startswith("gs://"),
+                         f"--beam-runner dataflow needs the {what} on Cloud "
+                         f"Storage, got {value!r}: Dataflow's workers read "
+                         "and write there; give a gs:// URI.")
         object.__setattr__(self, "output_dir",
                            os.path.abspath(os.path.expanduser(self.output_dir)))
         if self.remote_root is None:

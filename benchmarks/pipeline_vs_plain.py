@@ -8,7 +8,7 @@ a fresh process and for every seed: the plain script as a user writes it
 and a `schedule --once-if-changed` tick on the unchanged data; then the
 pipeline cold on Fashion-MNIST ten times larger, both splits (`--scale`,
 built from the real images by benchmarks/scaled_fashion_mnist.py), with
-`--flink-master` that again with the Beam steps on a Flink cluster, with
+`--flink` that again with the Beam steps on a Flink cluster on loopback, with
 `--trainer-workers N` the pipeline cold with N Trainer workers; then the Kubeflow
 package task by task on MariaDB (benchmarks/kubeflow_package.py: cold,
 cached, and a scheduled tick on unchanged data). Prints wall
@@ -27,6 +27,7 @@ than it reports is a NOT MET line of its own.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -145,6 +146,18 @@ def _work_checks(label, run, status):
     return rows
 
 
+@contextlib.contextmanager
+def _flink_cluster(work_dir):
+    """Yields the REST address of a Flink cluster on loopback, started
+    (and afterwards stopped) by the tests' harness, which also builds the
+    job server and installs Flink when missing."""
+    sys.path.insert(0, REPO)
+    from tests import flink  # pylint: disable=import-outside-toplevel
+    os.makedirs(work_dir, exist_ok=True)
+    with flink.running(work_dir, task_managers=2) as cluster:
+        yield cluster.master
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--manual-dir",
@@ -169,11 +182,12 @@ def main():
                         help="Also run the Kubeflow package task by task "
                              "on a private MariaDB server (needs Debian's "
                              "mariadb-server).")
-    parser.add_argument("--flink-master", default=None,
+    parser.add_argument("--flink", action="store_true",
                         help="Also run the scaled pipeline with its Beam "
-                             "steps on this Flink cluster (REST HOST:PORT; "
-                             "LOOPBACK, parallelism 2), against the "
-                             "DirectRunner's scaled run.")
+                             "steps on a Flink cluster on loopback (a "
+                             "JobManager and two TaskManagers, started by "
+                             "tests/flink.py; LOOPBACK, parallelism 2), "
+                             "against the DirectRunner's scaled run.")
     parser.add_argument("--trainer-workers", type=int, default=0,
                         help="Also run the pipeline cold (first seed) with "
                              "this many Trainer workers, against one.")
@@ -223,13 +237,14 @@ def main():
                                     f"x{args.scale}"))
 
     flink = None
-    if args.flink_master and scaled:
-        flink = _pipeline(["run"], os.path.join(work, f"flink-x{args.scale}"),
-                          data_dir, args.epochs, seeds[0], args.runner, env,
-                          dataset=("fashion_mnist_scaled", f"x{args.scale}"),
-                          extra=("--beam-runner", "flink", "--flink-master",
-                                 args.flink_master, "--flink-parallelism",
-                                 "2"))
+    if args.flink and scaled:
+        with _flink_cluster(os.path.join(work, "flink")) as master:
+            flink = _pipeline(
+                ["run"], os.path.join(work, f"flink-x{args.scale}"),
+                data_dir, args.epochs, seeds[0], args.runner, env,
+                dataset=("fashion_mnist_scaled", f"x{args.scale}"),
+                extra=("--beam-runner", "flink", "--flink-master", master,
+                       "--flink-parallelism", "2"))
     workers = None
     if args.trainer_workers > 1:
         workers = _pipeline(["run"], os.path.join(

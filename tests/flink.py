@@ -21,14 +21,15 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
-import time
 import urllib.request
 
 import yaml
 
 import pipeline_config
 from tests import ports
+from tests import servers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where `make flink-job-server` puts it, as the pipeline looks for it.
@@ -82,7 +83,8 @@ class Cluster:
         return self.get("/jobs/overview")["jobs"]
 
 
-def _write_config(home: str, conf_dir: str, task_slots: int) -> dict:
+def _write_config(home: str, conf_dir: str, tmp_dir: str,
+                  task_slots: int) -> dict:
     shutil.copytree(os.path.join(home, "conf"), conf_dir)
     path = os.path.join(conf_dir, "config.yaml")
     with open(path, encoding="utf-8") as f:
@@ -100,6 +102,10 @@ def _write_config(home: str, conf_dir: str, task_slots: int) -> dict:
         "network": {"min": "512mb", "max": "512mb"}}
     config["rest"].update({"port": rest_port})
     config["blob"] = {"server": {"port": "0"}}
+    # Flink's default is /tmp, where every TaskManager keeps the jars of
+    # each job it ran (Beam's job server ships 150 MB per job) after the
+    # cluster is gone.
+    config["io"] = {"tmp": {"dirs": tmp_dir}}
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f)
     return config
@@ -120,8 +126,10 @@ def running(work_dir: str, task_managers: int = 2, task_slots: int = 1):
     home = flink_home()
     conf_dir = os.path.join(work_dir, "conf")
     log_dir = os.path.join(work_dir, "log")
+    tmp_dir = os.path.join(work_dir, "tmp")
     os.makedirs(log_dir, exist_ok=True)
-    config = _write_config(home, conf_dir, task_slots)
+    os.makedirs(tmp_dir, exist_ok=True)
+    config = _write_config(home, conf_dir, tmp_dir, task_slots)
     cluster = Cluster(f"localhost:{config['rest']['port']}")
     env = dict(os.environ, FLINK_HOME=home, FLINK_CONF_DIR=conf_dir,
                FLINK_LOG_DIR=log_dir, FLINK_PID_DIR=work_dir)
@@ -140,25 +148,43 @@ def running(work_dir: str, task_managers: int = 2, task_slots: int = 1):
             start(f"taskmanager-{index}", "taskmanager.sh",
                   "start-foreground", "-D",
                   f"taskmanager.resource-id=taskmanager-{index}")
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if cluster.get("/overview")["taskmanagers"] == task_managers:
-                    break
-            except OSError:
-                pass
-            if (any(p.poll() is not None for p in processes)
-                    or time.monotonic() > deadline):
-                raise RuntimeError(
-                    f"the Flink cluster did not start; see {log_dir}")
-            time.sleep(0.5)
+        servers.wait_until_up(
+            lambda: cluster.get("/overview")["taskmanagers"] == task_managers,
+            processes, 120, f"the Flink cluster did not start; see {log_dir}")
         yield cluster
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            servers.stop(process)
+        # The jobs' jars (150 MB each) are of no use once the cluster is
+        # gone; the logs stay.
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def job_server(cluster: Cluster, work_dir: str):
+    """Beam's Flink job server for `cluster`, running on its own as it runs
+    beside a cluster on Kubernetes (`java -jar`, the flags Beam's
+    FlinkRunner starts it with, a free job port, its artifacts and log in
+    `work_dir`); yields its job endpoint, host:port, once it accepts
+    connections."""
+    port = ports.free_port()
+    log_path = os.path.join(work_dir, "job-server.log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["java", "-jar", job_server_jar(), "--flink-master",
+             cluster.master, "--artifacts-dir",
+             os.path.join(work_dir, "artifacts"), "--job-port", str(port),
+             "--artifact-port", "0", "--expansion-port", "0"],
+            stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_end_with_this_process)
+    try:
+        servers.wait_until_up(
+            lambda: socket.create_connection(("localhost", port),
+                                             timeout=1).close(),
+            [process], 120,
+            f"Beam's Flink job server did not start; see {log_path}")
+        yield f"localhost:{port}"
+    finally:
+        servers.stop(process)

@@ -12,8 +12,8 @@ would do it does on this machine: each replica's container command runs
 as a process here (the image's `python` is this interpreter), with the
 container's environment and the TF_CONFIG the operator gives a replica
 (chief and worker tasks on free loopback ports), and the job's conditions
-follow its replicas (Created, Running, then Succeeded or Failed with the
-operator's wording). Whether a real cluster runs the pods is not proven
+follow its replicas (Created, Running, then Succeeded when the Chief has,
+or Failed when any replica has, with the operator's wording). Whether a real cluster runs the pods is not proven
 here (docs/kubeflow.md says so).
 """
 
@@ -157,10 +157,17 @@ class StandIn:
                               "failed.")
                 self._stop(job)  # cleanPodPolicy: Running
                 return
-            if all(code == 0 for code in codes.values()):
+            # As the operator's default success policy: a job with a Chief
+            # has succeeded when the Chief has; Workers still running are
+            # then stopped (cleanPodPolicy: Running).
+            chief = [code for (kind, _), code in codes.items()
+                     if kind == "Chief"]
+            if (chief == [0]) or (not chief and all(
+                    code == 0 for code in codes.values())):
                 name = job.body["metadata"]["name"]
                 job.condition("Succeeded", f"TFJob {job.namespace}/{name} "
                               "successfully completed.")
+                self._stop(job)
                 return
             time.sleep(0.2)
 

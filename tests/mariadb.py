@@ -12,9 +12,9 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import time
 
 from tests import ports
+from tests import servers
 
 PACKAGE = "mariadb-server"
 # Debian puts the server in /usr/sbin, which a non-login PATH may lack.
@@ -50,28 +50,14 @@ class _Daemon:
                  "--user=root", "--skip-name-resolve",
                  f"--pid-file={self.data_dir}/mariadb.pid"],
                 stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _sql(self.socket_path, "SELECT 1")
-                return
-            except subprocess.CalledProcessError:
-                if (self.process.poll() is not None
-                        or time.monotonic() > deadline):
-                    raise RuntimeError(
-                        "MariaDB did not start; see "
-                        f"{self.data_dir}/server.log") from None
-                time.sleep(0.5)
+        servers.wait_until_up(
+            lambda: _sql(self.socket_path, "SELECT 1"), [self.process], 60,
+            f"MariaDB did not start; see {self.data_dir}/server.log",
+            refused=subprocess.CalledProcessError)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            servers.stop(self.process, seconds=60)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,10 +15,10 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import time
 import urllib.request
 
 from tests import ports
+from tests import servers
 
 MODULE = "github.com/minio/minio"
 # MinIO's release tags are not semantic versions, so the Go module proxy
@@ -92,22 +92,12 @@ def running(data_dir: str):
              os.path.join(data_dir, "data")],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(
-                        f"{server.endpoint}/minio/health/live", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"MinIO did not start; see {data_dir}/"
-                                       "minio.log") from None
-                time.sleep(0.3)
+        servers.wait_until_up(
+            lambda: urllib.request.urlopen(  # pylint: disable=consider-using-with
+                f"{server.endpoint}/minio/health/live", timeout=2).close(),
+            [process], 60,
+            f"MinIO did not start; see {data_dir}/minio.log",
+            poll_seconds=0.3)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        servers.stop(process)

@@ -1,5 +1,6 @@
 """Config validation: defaults work, bad values get messages naming them."""
 
+import dataclasses
 import os
 import re
 
@@ -156,9 +157,9 @@ def test_output_dir_that_is_a_file(tmp_path):
 def test_beam_on_flink_loopback_and_external():
     loopback = pc.BeamConfig(runner="flink", flink_master="jm:8081")
     assert loopback.pipeline_args("/src/setup.py") == [
-        "--runner=FlinkRunner", "--flink_master=jm:8081",
+        "--runner=FlinkRunner",
         f"--flink_job_server_jar={pc.FLINK_JOB_SERVER_JAR}",
-        "--environment_type=LOOPBACK", "--setup_file=/src/setup.py"]
+        "--flink_master=jm:8081", "--environment_type=LOOPBACK", "--setup_file=/src/setup.py"]
     external = pc.BeamConfig(
         runner="flink", flink_master="jm:8081", parallelism=4,
         flink_job_server_jar="/jars/js.jar", flink_worker_pool="localhost:50000",
@@ -166,10 +167,57 @@ def test_beam_on_flink_loopback_and_external():
     # The workers' code is the image's: nothing is staged (no setup.py, no
     # TFX sdist, which TFX builds only when no such flag is there).
     assert external.pipeline_args("/src/setup.py") == [
-        "--runner=FlinkRunner", "--flink_master=jm:8081",
-        "--flink_job_server_jar=/jars/js.jar", "--environment_type=EXTERNAL",
+        "--runner=FlinkRunner", "--flink_job_server_jar=/jars/js.jar",
+        "--flink_master=jm:8081", "--environment_type=EXTERNAL",
         "--environment_config=localhost:50000", "--parallelism=4",
         "--sdk_container_image=registry.example/tfds-pipeline:1"]
+
+
+def test_beam_on_flink_through_a_running_job_server():
+    beam = pc.BeamConfig(
+        runner="flink", flink_master="jm:8081",
+        flink_job_endpoint="beam-job-server:8099",
+        flink_worker_pool="localhost:50000", worker_image="img:1")
+    expected = [
+        "--runner=PortableRunner", "--job_endpoint=beam-job-server:8099",
+        "--flink_master=jm:8081", "--environment_type=EXTERNAL",
+        "--environment_config=localhost:50000", "--sdk_container_image=img:1"]
+    assert beam.pipeline_args("/src/setup.py") == expected
+    # What a compiled package's tasks get: the same, no jar, no Java.
+    assert beam.pipeline_args(pc.IMAGE_SETUP_FILE, in_image=True) == expected
+
+
+def test_a_compiled_package_on_flink_needs_a_running_job_server():
+    beam = pc.BeamConfig(runner="flink", flink_master="jm:8081",
+                         flink_worker_pool="localhost:50000",
+                         worker_image="img:1")
+    with pytest.raises(pc.ConfigError, match=(
+            "in a compiled package needs --flink-job-endpoint HOST:PORT.*"
+            "the image has no Java")):
+        beam.pipeline_args(pc.IMAGE_SETUP_FILE, in_image=True)
+    # A jar the user's own image holds is theirs to name.
+    jar = dataclasses.replace(beam, flink_job_server_jar="/opt/js.jar")
+    assert "--flink_job_server_jar=/opt/js.jar" in jar.pipeline_args(
+        pc.IMAGE_SETUP_FILE, in_image=True)
+
+
+def test_dataflow_needs_the_data_and_the_root_on_cloud_storage(tmp_path):
+    beam = pc.BeamConfig(runner="dataflow", dataflow_project="p",
+                         dataflow_region="r", dataflow_temp_location="gs://b/t",
+                         worker_image="img:1")
+    on_gcs = pc.DatasetConfig(data_dir="gs://b/tfds")
+    pc.PipelineConfig(output_dir=str(tmp_path), remote_root="gs://b/root",
+                      dataset=on_gcs, beam=beam)
+    with pytest.raises(pc.ConfigError, match=(
+            r"needs the TFDS data dir \(--tfds-data-dir\) on Cloud Storage, "
+            r"got '/data/tfds'")):
+        pc.PipelineConfig(output_dir=str(tmp_path), remote_root="gs://b/root",
+                          dataset=pc.DatasetConfig(data_dir="/data/tfds"),
+                          beam=beam)
+    with pytest.raises(pc.ConfigError, match=(
+            r"needs the pipeline root \(--pipeline-root\) on Cloud Storage, "
+            r"got '.*/pipeline_root'")):
+        pc.PipelineConfig(output_dir=str(tmp_path), dataset=on_gcs, beam=beam)
 
 
 def test_beam_on_dataflow():
@@ -189,6 +237,13 @@ def test_beam_on_dataflow():
      "--flink-master is a setting of --beam-runner flink"),
     (dict(runner="flink"), "needs --flink-master HOST:PORT"),
     (dict(runner="flink", flink_master="http://jm"), "is not HOST:PORT"),
+    (dict(runner="flink", flink_master="jm:1", flink_job_endpoint="js"),
+     "--flink-job-endpoint 'js' is not HOST:PORT"),
+    (dict(runner="flink", flink_master="jm:1", flink_job_endpoint="js:1",
+          flink_job_server_jar="/js.jar"),
+     "--flink-job-endpoint and --flink-job-server-jar are two ways"),
+    (dict(flink_job_endpoint="js:1"),
+     "--flink-job-endpoint is a setting of --beam-runner flink"),
     (dict(runner="flink", flink_master="jm:1", flink_worker_pool="w:2"),
      "--flink-worker-pool and --beam-worker-image go together"),
     (dict(runner="flink", flink_master="jm:1", parallelism=-1),

@@ -1,14 +1,24 @@
 """Choosing the tf.distribute strategy from the devices the process sees."""
 
+import faulthandler
+import sys
 from typing import Optional
 
 import tensorflow as tf
 
 
-# How long a collective operation of the workers may wait for all of
-# them: a worker that died or never joined fails training instead of
-# hanging it.
-WORKER_TIMEOUT_SECONDS = 300
+# How long the workers wait for all of them to join, and how long one may
+# stop answering, before training fails instead of hanging. Both are the
+# TF coordination service's (which MultiWorkerMirroredStrategy runs), not a
+# timeout per collective operation: `CommunicationOptions(timeout_seconds=)`
+# starts a thread per collective, which TensorFlow documents as for
+# debugging only; two CPU workers on Fashion-MNIST reached 30,000 threads
+# in 25 s with it and aborted (2026-12-02).
+JOIN_TIMEOUT_SECONDS = 300
+HEARTBEAT_TIMEOUT_SECONDS = 30
+# The TensorFlow releases whose MultiWorkerMirroredStrategy configures the
+# coordination service the way _configure_coordination does in its place.
+_COORDINATION_AS_IN_TF = ("2.16",)
 
 
 def make_strategy(cpu_replicas: int = 1,
@@ -82,10 +92,50 @@ def _multi_worker_strategy(workers: int
             f"{found}: run the Trainer with a TF_CONFIG for {workers} "
             "workers (the local runner and the Vertex and Kubeflow packages "
             "set it).")
-    return tf.distribute.MultiWorkerMirroredStrategy(
-        cluster_resolver=resolver,
-        communication_options=tf.distribute.experimental.CommunicationOptions(
-            timeout_seconds=WORKER_TIMEOUT_SECONDS))
+    _configure_coordination(resolver)
+    # The first worker waits for the others in a barrier of TensorFlow's
+    # (an hour, in 2.16) that holds the GIL, so no Python thread can cut it
+    # short: faulthandler's watchdog (a C thread) ends the process past
+    # JOIN_TIMEOUT_SECONDS, with the stack, after the line that says what
+    # it waits for.
+    sys.stderr.write(
+        f"Trainer {resolver.task_type} {resolver.task_id}: waiting up to "
+        f"{JOIN_TIMEOUT_SECONDS} s for the workers "
+        f"{', '.join(cluster_workers(resolver))} to join\n")
+    sys.stderr.flush()
+    faulthandler.dump_traceback_later(JOIN_TIMEOUT_SECONDS, exit=True)
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=resolver)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _configure_coordination(resolver) -> None:
+    """The coordination service as MultiWorkerMirroredStrategy sets it up
+    when none is (TF 2.16's collective_all_reduce_strategy.py), with
+    bounded waits: a worker that has not joined after JOIN_TIMEOUT_SECONDS,
+    or that missed heartbeats for HEARTBEAT_TIMEOUT_SECONDS, fails every
+    worker. The strategy has no public setting for either."""
+    from tensorflow.tsl.protobuf import coordination_config_pb2  # pylint: disable=import-outside-toplevel
+    from tensorflow.python.distribute import multi_worker_util  # pylint: disable=import-outside-toplevel
+    from tensorflow.python.eager import context  # pylint: disable=import-outside-toplevel
+    if not tf.__version__.startswith(_COORDINATION_AS_IN_TF):
+        tf.get_logger().warning(
+            "TensorFlow %s: the Trainer workers keep the strategy's own "
+            "coordination timeouts (the bounded ones are written for %s).",
+            tf.__version__, ", ".join(_COORDINATION_AS_IN_TF))
+        return
+    spec = resolver.cluster_spec()
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(spec),
+        cluster_register_timeout_in_ms=JOIN_TIMEOUT_SECONDS * 1000,
+        heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_SECONDS * 1000,
+        coordinated_jobs=[
+            coordination_config_pb2.CoordinatedJob(
+                name=job, num_tasks=spec.num_tasks(job))
+            for job in ("chief", "worker") if job in spec.jobs])
 
 
 def cluster_workers(resolver) -> list:

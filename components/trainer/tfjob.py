@@ -39,6 +39,9 @@ _POLL_SECONDS = 2.0
 # sets these): its TFJob is owned by it, so Kubernetes deletes the job with
 # the pod even when the task is killed outright.
 POD_NAME_ENV, POD_UID_ENV = "PIPELINE_POD_NAME", "PIPELINE_POD_UID"
+# Its service account, which the replicas run as: what reaches the
+# pipeline root (Workload Identity, IRSA) for the task reaches it for them.
+SERVICE_ACCOUNT_ENV = "PIPELINE_SERVICE_ACCOUNT"
 # Kubernetes label values: at most 63 characters of these.
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
 _SERVICE_ACCOUNT_NAMESPACE = (
@@ -54,9 +57,13 @@ def manifest(name: str, pod: Dict[str, Any], workers: int,
              request_uri: str, deadline_seconds: int,
              labels: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """The TFJob of one Chief and `workers` - 1 Workers of the pod template
-    `pod` (a PodTemplateSpec with one container, whose command this sets)."""
+    `pod` (a PodTemplateSpec with one container, whose command this sets),
+    run as the Trainer task's service account when its pod names it."""
     template = json.loads(json.dumps(pod))
     [container] = template["spec"]["containers"]
+    if os.environ.get(SERVICE_ACCOUNT_ENV):
+        template["spec"]["serviceAccountName"] = os.environ[
+            SERVICE_ACCOUNT_ENV]
     container["name"] = CONTAINER
     container["command"] = ["python", "-m",
                             "components.trainer.fresh_process", request_uri]

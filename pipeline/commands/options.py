@@ -154,6 +154,11 @@ def pipeline_options(function):
         click.option("--flink-job-server-jar", default=None,
                      help="Flink: Beam's Flink job server jar [default: the "
                           "one `make flink-job-server` builds]."),
+        click.option("--flink-job-endpoint", default=None,
+                     help="Flink: HOST:PORT of a Beam Flink job server "
+                          "already running (its job port) instead of one "
+                          "started from the jar per step; compiled "
+                          "packages need it."),
         click.option("--flink-worker-pool", default=None,
                      help="Flink: HOST:PORT of the Beam worker pools "
                           "(EXTERNAL environment) [default: LOOPBACK, the "
@@ -217,6 +222,7 @@ def config_from_options(options: dict, remote_root=None, artifact_root=None
             direct_running_mode=options["beam_mode"],
             flink_master=options["flink_master"],
             flink_job_server_jar=options["flink_job_server_jar"],
+            flink_job_endpoint=options["flink_job_endpoint"],
             flink_worker_pool=options["flink_worker_pool"],
             parallelism=options["flink_parallelism"],
             worker_image=options["beam_worker_image"],

@@ -14,8 +14,9 @@ data stops there, its reason recorded as the task's output; otherwise the
 DAG runs as it always did.
 """
 
+import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from kfp import compiler as kfp_compiler
 from kfp import dsl
@@ -67,33 +68,19 @@ def compile_ir(config: PipelineConfig,
 def tfjob_pod(kubeflow: KubeflowConfig) -> dict:
     """The pod template of the Trainer's TFJob replicas: the Trainer
     task's own image, resources, accelerators, volumes and object store
-    settings (the ML Metadata password it does not need)."""
-    resources = {"cpu": kubeflow.trainer_cpu,
-                 "memory": kubeflow.trainer_memory}
-    tolerations, selectors = [], dict(kubeflow.trainer_node_selector)
-    if kubeflow.trainer_gpus:
-        resources[kubeflow.gpu_type] = str(kubeflow.trainer_gpus)
-        tolerations.append({"key": kubeflow.gpu_type, "operator": "Exists",
-                            "effect": "NoSchedule"})
-    if kubeflow.trainer_tpus:
-        resources[TPU_RESOURCE] = str(kubeflow.trainer_tpus)
-        tolerations.append({"key": TPU_RESOURCE, "operator": "Exists",
-                            "effect": "NoSchedule"})
-        selectors.setdefault(GKE_TPU_ACCELERATOR, kubeflow.tpu_type)
-        selectors.setdefault(GKE_TPU_TOPOLOGY, kubeflow.tpu_topology)
-    env = []
-    if kubeflow.s3_endpoint:
-        env.append({"name": storage.ENDPOINT_ENV,
-                    "value": kubeflow.s3_endpoint})
-    if kubeflow.s3_secret_keys:
-        name, access, secret = kubeflow.s3_secret_keys
+    settings (the ML Metadata password it does not need). No Istio sidecar:
+    one would keep a finished replica's pod running, and so the job."""
+    needs = _trainer_needs(kubeflow)
+    values, secret = _object_store_env(kubeflow)
+    env = [{"name": name, "value": value} for name, value in values.items()]
+    if secret:
+        name, keys = secret
         env += [{"name": variable, "valueFrom": {"secretKeyRef": {
-            "name": name, "key": key}}}
-            for key, variable in ((access, storage.ACCESS_KEY_ENV),
-                                  (secret, storage.SECRET_KEY_ENV))]
+            "name": name, "key": key}}} for key, variable in keys.items()]
     container = {"name": tfjob.CONTAINER, "image": kubeflow.image,
                  "env": env,
-                 "resources": {"requests": resources, "limits": resources},
+                 "resources": {"requests": needs.resources,
+                               "limits": needs.resources},
                  "volumeMounts": [
                      {"name": f"volume-{i}", "mountPath": mount_path}
                      for i, (_, mount_path) in enumerate(kubeflow.volumes)]}
@@ -101,11 +88,46 @@ def tfjob_pod(kubeflow: KubeflowConfig) -> dict:
             "volumes": [{"name": f"volume-{i}", "persistentVolumeClaim": {
                 "claimName": claim}}
                 for i, (claim, _) in enumerate(kubeflow.volumes)]}
-    if tolerations:
-        spec["tolerations"] = tolerations
-    if selectors:
-        spec["nodeSelector"] = dict(sorted(selectors.items()))
-    return {"spec": spec}
+    if needs.tolerations:
+        spec["tolerations"] = [{"key": key, "operator": "Exists",
+                                "effect": "NoSchedule"}
+                               for key in needs.tolerations]
+    if needs.node_selector:
+        spec["nodeSelector"] = needs.node_selector
+    return {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}},
+            "spec": spec}
+
+
+@dataclasses.dataclass(frozen=True)
+class _TrainerNeeds:
+    """What the Trainer's pod asks of a node, the task's or a TFJob
+    replica's: requests = limits, taints it tolerates (NoSchedule, any
+    value), node labels it needs."""
+    resources: Dict[str, str]
+    accelerator: Optional[Tuple[str, int]]
+    tolerations: Tuple[str, ...]
+    node_selector: Dict[str, str]
+
+
+def _trainer_needs(kubeflow: KubeflowConfig) -> _TrainerNeeds:
+    resources = {"cpu": kubeflow.trainer_cpu,
+                 "memory": kubeflow.trainer_memory}
+    selectors = dict(kubeflow.trainer_node_selector)
+    accelerator = None
+    if kubeflow.trainer_gpus:
+        accelerator = (kubeflow.gpu_type, kubeflow.trainer_gpus)
+    if kubeflow.trainer_tpus:
+        accelerator = (TPU_RESOURCE, kubeflow.trainer_tpus)
+        selectors.setdefault(GKE_TPU_ACCELERATOR, kubeflow.tpu_type)
+        selectors.setdefault(GKE_TPU_TOPOLOGY, kubeflow.tpu_topology)
+    if accelerator:
+        resources[accelerator[0]] = str(accelerator[1])
+    # GKE taints accelerator nodes so that only pods asking for them land
+    # there.
+    return _TrainerNeeds(
+        resources=resources, accelerator=accelerator,
+        tolerations=(accelerator[0],) if accelerator else (),
+        node_selector=dict(sorted(selectors.items())))
 
 
 def dag(ir) -> Dict[str, List[str]]:
@@ -211,12 +233,15 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                 if node_id == nodes.TRAINER and config.training.workers <= 1:
                     _trainer_resources(task, kubeflow)
                 elif node_id == nodes.TRAINER:
-                    # The TFJob's replicas get the Trainer's resources; the
-                    # task only waits for them, and owns its TFJob.
+                    # The TFJob's replicas get the Trainer's resources and
+                    # the task's service account; the task only waits for
+                    # them, and owns its TFJob.
                     _small_resources(task, kubeflow)
                     for variable, path in (
                             (tfjob.POD_NAME_ENV, "metadata.name"),
-                            (tfjob.POD_UID_ENV, "metadata.uid")):
+                            (tfjob.POD_UID_ENV, "metadata.uid"),
+                            (tfjob.SERVICE_ACCOUNT_ENV,
+                             "spec.serviceAccountName")):
                         kubernetes.use_field_path_as_env(
                             task, env_name=variable, field_path=path)
                 else:
@@ -259,39 +284,44 @@ def _volumes(task, kubeflow: KubeflowConfig) -> None:
         kubernetes.mount_pvc(task, pvc_name=claim, mount_path=mount_path)
 
 
+def _object_store_env(kubeflow: KubeflowConfig):
+    """The object store's settings as env: ({name: value}, and the
+    credentials' (secret name, {secret key: env name}) or None)."""
+    values = {}
+    if kubeflow.s3_endpoint:
+        values[storage.ENDPOINT_ENV] = kubeflow.s3_endpoint
+    secret = None
+    if kubeflow.s3_secret_keys:
+        name, access, secret_key = kubeflow.s3_secret_keys
+        secret = (name, {access: storage.ACCESS_KEY_ENV,
+                         secret_key: storage.SECRET_KEY_ENV})
+    return values, secret
+
+
 def _object_store(task, kubeflow: KubeflowConfig) -> None:
     """The S3 endpoint as env, and the S3 credentials from a secret."""
-    if kubeflow.s3_endpoint:
-        task.set_env_variable(storage.ENDPOINT_ENV, kubeflow.s3_endpoint)
-    if kubeflow.s3_secret_keys:
-        name, access, secret = kubeflow.s3_secret_keys
-        kubernetes.use_secret_as_env(task, secret_name=name,
-                                     secret_key_to_env={
-                                         access: storage.ACCESS_KEY_ENV,
-                                         secret: storage.SECRET_KEY_ENV})
+    values, secret = _object_store_env(kubeflow)
+    for name, value in values.items():
+        task.set_env_variable(name, value)
+    if secret:
+        kubernetes.use_secret_as_env(task, secret_name=secret[0],
+                                     secret_key_to_env=secret[1])
 
 
 def _trainer_resources(task, kubeflow: KubeflowConfig) -> None:
     """CPU, memory and accelerators of the Trainer's pod."""
+    needs = _trainer_needs(kubeflow)
     task.set_cpu_request(kubeflow.trainer_cpu)
     task.set_cpu_limit(kubeflow.trainer_cpu)
     task.set_memory_request(kubeflow.trainer_memory)
     task.set_memory_limit(kubeflow.trainer_memory)
-    selectors = dict(kubeflow.trainer_node_selector)
-    if kubeflow.trainer_gpus:
-        task.set_accelerator_type(kubeflow.gpu_type)
-        task.set_accelerator_limit(kubeflow.trainer_gpus)
-        # GKE taints GPU nodes so that only pods asking for GPUs land there.
-        kubernetes.add_toleration(task, key=kubeflow.gpu_type,
-                                  operator="Exists", effect="NoSchedule")
-    if kubeflow.trainer_tpus:
-        task.set_accelerator_type(TPU_RESOURCE)
-        task.set_accelerator_limit(kubeflow.trainer_tpus)
-        kubernetes.add_toleration(task, key=TPU_RESOURCE, operator="Exists",
+    if needs.accelerator:
+        task.set_accelerator_type(needs.accelerator[0])
+        task.set_accelerator_limit(needs.accelerator[1])
+    for key in needs.tolerations:
+        kubernetes.add_toleration(task, key=key, operator="Exists",
                                   effect="NoSchedule")
-        selectors.setdefault(GKE_TPU_ACCELERATOR, kubeflow.tpu_type)
-        selectors.setdefault(GKE_TPU_TOPOLOGY, kubeflow.tpu_topology)
-    for label, value in sorted(selectors.items()):
+    for label, value in needs.node_selector.items():
         kubernetes.add_node_selector(task, label_key=label, label_value=value)
 
 

@@ -23,21 +23,46 @@ class BeamRunnerError(RuntimeError):
 
 
 def check_beam_runner(beam: BeamConfig) -> None:
-    """For Flink: the job server jar and Java are there, the cluster answers
-    on its REST address and runs the Flink the jar was built for, and the
-    worker pool (EXTERNAL) accepts connections. Dataflow and the
-    DirectRunner need nothing here.
+    """For Flink: the cluster answers on its REST address; the job server
+    answers at its endpoint, or else its jar and Java are there and the jar
+    was built for the cluster's Flink; the worker pool (EXTERNAL) accepts
+    connections. Dataflow and the DirectRunner need nothing here.
 
     Raises:
       BeamRunnerError: which of these fails, and what to do.
     """
     if beam.runner != "flink":
         return
+    if beam.flink_job_endpoint:
+        cluster_version = flink_cluster_version(beam.flink_master)
+        _answers(beam.flink_job_endpoint,
+                 f"no Beam job server answers at --flink-job-endpoint "
+                 f"{beam.flink_job_endpoint}", "start Beam's Flink job "
+                 f"server for Flink {cluster_version} there "
+                 "(docs/beam-runners.md), or leave the flag out to start one "
+                 "per step from the jar")
+    else:
+        _check_job_server_jar(beam)
+    pool_host = (beam.flink_worker_pool or ":").rsplit(":", 1)[0]
+    master_host = beam.flink_master.rsplit(":", 1)[0]
+    # A pool beside each TaskManager of a remote cluster (its pod's
+    # localhost) cannot be reached from here; one of a cluster on this
+    # machine can.
+    if beam.flink_worker_pool and _local(master_host) and _local(pool_host):
+        _answers(beam.flink_worker_pool,
+                 f"no Beam worker pool answers at {beam.flink_worker_pool}",
+                 "start this project's image there as `boot --worker_pool` "
+                 "(docs/beam-runners.md), or leave out --flink-worker-pool "
+                 "to run the SDK workers here (LOOPBACK)")
+
+
+def _check_job_server_jar(beam: BeamConfig) -> None:
     jar_version = job_server_flink_version(beam.job_server_jar)
     if not shutil.which("java"):
         raise BeamRunnerError(
             "--beam-runner flink starts Beam's Flink job server with `java`, "
-            "which is not on PATH: install a Java 17 runtime.")
+            "which is not on PATH: install a Java 17 runtime, or pass "
+            "--flink-job-endpoint of a job server already running.")
     cluster_version = flink_cluster_version(beam.flink_master)
     if cluster_version.split(".")[:2] != jar_version.split(".")[:2]:
         raise BeamRunnerError(
@@ -46,21 +71,14 @@ def check_beam_runner(beam: BeamConfig) -> None:
             f"{beam.job_server_jar} was built for Flink {jar_version}: run a "
             f"Flink {'.'.join(jar_version.split('.')[:2])} cluster, or build "
             "the job server for yours (flink/job-server/pom.xml).")
-    host, port = (beam.flink_worker_pool or ":").rsplit(":", 1)
-    master_host = beam.flink_master.rsplit(":", 1)[0]
-    # A pool beside each TaskManager of a remote cluster (its pod's
-    # localhost) cannot be reached from here; one of a cluster on this
-    # machine can.
-    if beam.flink_worker_pool and _local(master_host) and _local(host):
-        try:
-            socket.create_connection((host, int(port)), timeout=5).close()
-        except OSError as error:
-            raise BeamRunnerError(
-                f"no Beam worker pool answers at {beam.flink_worker_pool} "
-                f"({error}): start this project's image there as `boot "
-                "--worker_pool` (docs/beam-runners.md), or leave out "
-                "--flink-worker-pool to run the SDK workers here "
-                "(LOOPBACK).") from None
+
+
+def _answers(address: str, what: str, fix: str) -> None:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise BeamRunnerError(f"{what} ({error}): {fix}.") from None
 
 
 def _local(host: str) -> bool:

@@ -1,8 +1,9 @@
 """The Beam steps on a real Flink cluster (tests/flink.py: a JobManager and
 two TaskManagers on loopback), through Beam's Flink job server: with the SDK
 workers in this project's image as Beam's EXTERNAL worker pool, as Flink on
-Kubernetes runs Beam, and in the submitting process (LOOPBACK). Each run
-must compute what the DirectRunner computes."""
+Kubernetes runs Beam, and in the submitting process (LOOPBACK) through a
+job server that is already running. Each run must compute what the
+DirectRunner computes."""
 
 import contextlib
 import glob
@@ -155,11 +156,18 @@ def test_beam_steps_on_flink_with_the_image_as_worker_pool(
     assert "/opt/apache/beam/boot" in pool_log, pool_log[-2000:]
 
 
-def test_beam_steps_on_flink_loopback(tmp_path, tfds_data_dir, cluster,
-                                      direct_run):
+def test_beam_steps_on_flink_loopback_through_a_running_job_server(
+        tmp_path, tfds_data_dir, cluster, direct_run):
+    """LOOPBACK (the SDK workers in the run's process), every step sent to
+    one job server that was running before the run, as one runs beside a
+    cluster for compiled packages (whose image has no Java)."""
     output = tmp_path / "out"
-    jobs = _run_on_flink(output, tfds_data_dir, cluster, 2)
+    with flink.job_server(cluster, str(tmp_path)) as endpoint:
+        jobs = _run_on_flink(output, tfds_data_dir, cluster, 2,
+                             "--flink-job-endpoint", endpoint)
     _check_same_as_direct(output, direct_run, cluster, jobs, parallelism=2)
+    log = (tmp_path / "job-server.log").read_text(encoding="utf-8")
+    assert log.count("Invoking job") == 3, log[-3000:]
 
 
 def test_a_flink_master_that_does_not_answer_stops_the_run_first(tmp_path,

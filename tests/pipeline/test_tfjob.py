@@ -44,7 +44,9 @@ def _workers(config, count):
         config.training, workers=count))
 
 
-def test_the_compiled_trainer_makes_a_tfjob_the_operator_accepts(tmp_path):
+def test_the_compiled_trainer_makes_a_tfjob_the_operator_accepts(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv(tfjob.SERVICE_ACCOUNT_ENV, "pipeline-runner")
     config = _workers(pc.dataclasses.replace(
         helpers.tiny_config(tmp_path / "out", "/data/tfds"),
         remote_root="/data/root"), 3)
@@ -56,7 +58,15 @@ def test_the_compiled_trainer_makes_a_tfjob_the_operator_accepts(tmp_path):
     specs = job["spec"]["tfReplicaSpecs"]
     assert {k: v["replicas"] for k, v in specs.items()} == {
         "Chief": 1, "Worker": 2}
-    pod = specs["Worker"]["template"]["spec"]
+    template = specs["Worker"]["template"]
+    # An Istio sidecar would outlive the replica's container, and so keep
+    # the job from finishing.
+    assert template["metadata"]["annotations"] == {
+        "sidecar.istio.io/inject": "false"}
+    pod = template["spec"]
+    # What reaches the pipeline root for the Trainer task reaches it for
+    # its replicas.
+    assert pod["serviceAccountName"] == "pipeline-runner"
     [container] = pod["containers"]
     assert container["name"] == "tensorflow"
     assert container["image"] == KUBEFLOW.image
@@ -188,7 +198,8 @@ def test_the_compiled_trainer_task_knows_its_pod(tmp_path):
     [trainer] = [e for label, e in executors.items() if "trainer" in label]
     assert {(v["name"], v["fieldPath"]) for v in trainer["fieldPathAsEnv"]} \
         == {(tfjob.POD_NAME_ENV, "metadata.name"),
-            (tfjob.POD_UID_ENV, "metadata.uid")}
+            (tfjob.POD_UID_ENV, "metadata.uid"),
+            (tfjob.SERVICE_ACCOUNT_ENV, "spec.serviceAccountName")}
 
 
 def _quick_job(name, seconds):

@@ -422,14 +422,16 @@ def _beam_args(spec) -> dict:
 def test_every_beam_task_carries_the_flink_settings(tmp_path):
     """Compiled with the flags a local run takes, every Beam task runs its
     steps on the Flink cluster, the SDK workers in the worker pools beside
-    the TaskManagers, with the job server the image holds."""
+    the TaskManagers, through the job server beside the cluster (the image
+    has no Java to start one); without that job server, one message."""
     result = helpers.run_cli([
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
         "--output", str(tmp_path / "p.yaml"), "--image", "reg.example/img:1",
         "--pipeline-root", "gs://bucket/root",
         "--dataset", "mnist", "--beam-runner", "flink",
         "--flink-master", "flink-jobmanager:8081", "--flink-parallelism", "4",
-        "--flink-worker-pool", "localhost:50000"])
+        "--flink-worker-pool", "localhost:50000",
+        "--flink-job-endpoint", "beam-flink-job-server:8099"])
     assert result.returncode == 0, result.stderr[-3000:]
     spec = _spec(_documents(tmp_path / "p.yaml"))
     beam = _beam_args(spec)
@@ -437,11 +439,23 @@ def test_every_beam_task_carries_the_flink_settings(tmp_path):
                          nodes.TRANSFORM, nodes.EVALUATOR}
     for args in beam.values():
         assert args == [
-            "--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081",
-            f"--flink_job_server_jar={pc.IMAGE_FLINK_JOB_SERVER_JAR}",
+            "--runner=PortableRunner",
+            "--job_endpoint=beam-flink-job-server:8099",
+            "--flink_master=flink-jobmanager:8081",
             "--environment_type=EXTERNAL",
             "--environment_config=localhost:50000", "--parallelism=4",
             "--sdk_container_image=reg.example/img:1"]
+    without = helpers.run_cli([
+        sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
+        "--output", str(tmp_path / "q.yaml"), "--image", "reg.example/img:1",
+        "--pipeline-root", "gs://bucket/root", "--dataset", "mnist",
+        "--beam-runner", "flink", "--flink-master", "flink-jobmanager:8081",
+        "--flink-worker-pool", "localhost:50000"])
+    assert without.returncode == 2
+    assert ("--beam-runner flink in a compiled package needs "
+            "--flink-job-endpoint HOST:PORT") in without.stderr
+    assert "Traceback" not in without.stderr
+    assert not (tmp_path / "q.yaml").exists()
 
 
 def test_a_trainer_with_workers_waits_small_and_its_tfjob_gets_the_gpus(

@@ -5,6 +5,7 @@ import contextlib
 import http.server
 import json
 import os
+import socket
 import threading
 import zipfile
 
@@ -156,3 +157,26 @@ def test_flink_needs_java(tmp_path, monkeypatch):
     with pytest.raises(preflight.BeamRunnerError,
                        match="`java`, which is not on PATH"):
         preflight.check_beam_runner(_flink("127.0.0.1:1", good))
+
+
+def test_flink_through_a_running_job_server_needs_no_jar_nor_java(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with socket.create_server(("127.0.0.1", 0)) as job_server, \
+            _flink_rest("1.19.1") as master:
+        endpoint = f"127.0.0.1:{job_server.getsockname()[1]}"
+        preflight.check_beam_runner(pc.BeamConfig(
+            runner="flink", flink_master=master, flink_job_endpoint=endpoint))
+        with pytest.raises(preflight.BeamRunnerError, match=(
+                r"no Beam job server answers at --flink-job-endpoint "
+                r"127\.0\.0\.1:\d+ \(.*\): start Beam's Flink job server for "
+                r"Flink 1\.19\.1 there")):
+            preflight.check_beam_runner(pc.BeamConfig(
+                runner="flink", flink_master=master,
+                flink_job_endpoint=f"127.0.0.1:{ports.free_port()}"))
+    # The cluster is still checked first.
+    with pytest.raises(preflight.BeamRunnerError,
+                       match="the Flink master .* cannot be reached"):
+        preflight.check_beam_runner(pc.BeamConfig(
+            runner="flink", flink_master=f"127.0.0.1:{ports.free_port()}",
+            flink_job_endpoint=endpoint))
