@@ -154,6 +154,7 @@ def _flink_cluster(work_dir):
     sys.path.insert(0, REPO)
     from tests import flink  # pylint: disable=import-outside-toplevel
     os.makedirs(work_dir, exist_ok=True)
+    flink.job_server_jar()
     with flink.running(work_dir, task_managers=2) as cluster:
         yield cluster.master
 

@@ -13,8 +13,8 @@ as a process here (the image's `python` is this interpreter), with the
 container's environment and the TF_CONFIG the operator gives a replica
 (chief and worker tasks on free loopback ports), and the job's conditions
 follow its replicas (Created, Running, then Succeeded when the Chief has,
-or Failed when any replica has, with the operator's wording). Whether a real cluster runs the pods is not proven
-here (docs/kubeflow.md says so).
+or Failed when any replica has, with the operator's wording). Whether a
+real cluster runs the pods is not proven here (docs/kubeflow.md says so).
 """
 
 import contextlib

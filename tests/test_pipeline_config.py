@@ -159,7 +159,8 @@ def test_beam_on_flink_loopback_and_external():
     assert loopback.pipeline_args("/src/setup.py") == [
         "--runner=FlinkRunner",
         f"--flink_job_server_jar={pc.FLINK_JOB_SERVER_JAR}",
-        "--flink_master=jm:8081", "--environment_type=LOOPBACK", "--setup_file=/src/setup.py"]
+        "--flink_master=jm:8081", "--environment_type=LOOPBACK",
+        "--setup_file=/src/setup.py"]
     external = pc.BeamConfig(
         runner="flink", flink_master="jm:8081", parallelism=4,
         flink_job_server_jar="/jars/js.jar", flink_worker_pool="localhost:50000",
@@ -203,7 +204,8 @@ def test_a_compiled_package_on_flink_needs_a_running_job_server():
 
 def test_dataflow_needs_the_data_and_the_root_on_cloud_storage(tmp_path):
     beam = pc.BeamConfig(runner="dataflow", dataflow_project="p",
-                         dataflow_region="r", dataflow_temp_location="gs://b/t",
+                         dataflow_region="r",
+                         dataflow_temp_location="gs://b/t",
                          worker_image="img:1")
     on_gcs = pc.DatasetConfig(data_dir="gs://b/tfds")
     pc.PipelineConfig(output_dir=str(tmp_path), remote_root="gs://b/root",

@@ -1,6 +1,7 @@
 """Choosing the tf.distribute strategy from the devices the process sees."""
 
 import faulthandler
+import os
 import sys
 from typing import Optional
 
@@ -16,6 +17,11 @@ import tensorflow as tf
 # in 25 s with it and aborted (2026-12-02).
 JOIN_TIMEOUT_SECONDS = 300
 HEARTBEAT_TIMEOUT_SECONDS = 30
+# A cluster's replicas may wait for a node to be provisioned and the image
+# pulled: the TFJob and Vertex replicas get this much through the
+# environment.
+JOIN_TIMEOUT_ENV = "PIPELINE_TRAINER_JOIN_TIMEOUT_SECONDS"
+CLUSTER_JOIN_TIMEOUT_SECONDS = 1800
 # The TensorFlow releases whose MultiWorkerMirroredStrategy configures the
 # coordination service the way _configure_coordination does in its place.
 _COORDINATION_AS_IN_TF = ("2.16",)
@@ -92,18 +98,19 @@ def _multi_worker_strategy(workers: int
             f"{found}: run the Trainer with a TF_CONFIG for {workers} "
             "workers (the local runner and the Vertex and Kubeflow packages "
             "set it).")
-    _configure_coordination(resolver)
-    # The first worker waits for the others in a barrier of TensorFlow's
-    # (an hour, in 2.16) that holds the GIL, so no Python thread can cut it
+    join_seconds = join_timeout_seconds()
+    _configure_coordination(resolver, join_seconds)
+    # Each worker waits for the others in a barrier of TensorFlow's (an
+    # hour, in 2.16) that holds the GIL, so no Python thread can cut it
     # short: faulthandler's watchdog (a C thread) ends the process past
-    # JOIN_TIMEOUT_SECONDS, with the stack, after the line that says what
-    # it waits for.
+    # the join timeout, with the stack, after the line that says what it
+    # waits for.
     sys.stderr.write(
         f"Trainer {resolver.task_type} {resolver.task_id}: waiting up to "
-        f"{JOIN_TIMEOUT_SECONDS} s for the workers "
+        f"{join_seconds} s for the workers "
         f"{', '.join(cluster_workers(resolver))} to join\n")
     sys.stderr.flush()
-    faulthandler.dump_traceback_later(JOIN_TIMEOUT_SECONDS, exit=True)
+    faulthandler.dump_traceback_later(join_seconds, exit=True)
     try:
         return tf.distribute.MultiWorkerMirroredStrategy(
             cluster_resolver=resolver)
@@ -111,12 +118,30 @@ def _multi_worker_strategy(workers: int
         faulthandler.cancel_dump_traceback_later()
 
 
-def _configure_coordination(resolver) -> None:
+def join_timeout_seconds() -> int:
+    """How long a worker waits for the others to join: JOIN_TIMEOUT_ENV
+    when set (a cluster's replicas), else JOIN_TIMEOUT_SECONDS."""
+    value = os.environ.get(JOIN_TIMEOUT_ENV)
+    if not value:
+        return JOIN_TIMEOUT_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise RuntimeError(f"{JOIN_TIMEOUT_ENV}={value!r} is not a whole "
+                           "number of seconds above 0; recompile the "
+                           "package or unset it.")
+    return seconds
+
+
+def _configure_coordination(resolver, join_seconds: int) -> None:
     """The coordination service as MultiWorkerMirroredStrategy sets it up
     when none is (TF 2.16's collective_all_reduce_strategy.py), with
-    bounded waits: a worker that has not joined after JOIN_TIMEOUT_SECONDS,
-    or that missed heartbeats for HEARTBEAT_TIMEOUT_SECONDS, fails every
-    worker. The strategy has no public setting for either."""
+    bounded waits: a worker that missed heartbeats for
+    HEARTBEAT_TIMEOUT_SECONDS fails the others, and a worker that cannot
+    register with the leader (worker 0 or the chief) within `join_seconds`
+    fails itself. The strategy has no public setting for either."""
     from tensorflow.tsl.protobuf import coordination_config_pb2  # pylint: disable=import-outside-toplevel
     from tensorflow.python.distribute import multi_worker_util  # pylint: disable=import-outside-toplevel
     from tensorflow.python.eager import context  # pylint: disable=import-outside-toplevel
@@ -126,11 +151,13 @@ def _configure_coordination(resolver) -> None:
             "coordination timeouts (the bounded ones are written for %s).",
             tf.__version__, ", ".join(_COORDINATION_AS_IN_TF))
         return
+    if resolver.task_type not in ("chief", "worker"):
+        return  # As the strategy does: only they are coordinated.
     spec = resolver.cluster_spec()
     context.context().configure_coordination_service(
         service_type="standalone",
         service_leader=multi_worker_util.coordination_leader(spec),
-        cluster_register_timeout_in_ms=JOIN_TIMEOUT_SECONDS * 1000,
+        cluster_register_timeout_in_ms=join_seconds * 1000,
         heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_SECONDS * 1000,
         coordinated_jobs=[
             coordination_config_pb2.CoordinatedJob(

@@ -23,6 +23,7 @@ from kfp import dsl
 from kfp import kubernetes
 
 from components import storage
+from components.trainer import distribution
 from components.trainer import tfjob
 from pipeline import factory
 from pipeline import nodes
@@ -73,6 +74,9 @@ def tfjob_pod(kubeflow: KubeflowConfig) -> dict:
     needs = _trainer_needs(kubeflow)
     values, secret = _object_store_env(kubeflow)
     env = [{"name": name, "value": value} for name, value in values.items()]
+    # Replicas may wait for nodes and image pulls before all have joined.
+    env.append({"name": distribution.JOIN_TIMEOUT_ENV,
+                "value": str(distribution.CLUSTER_JOIN_TIMEOUT_SECONDS)})
     if secret:
         name, keys = secret
         env += [{"name": variable, "valueFrom": {"secretKeyRef": {

@@ -13,6 +13,7 @@ import tempfile
 
 from tfx import v1 as tfx
 
+from components.trainer import distribution
 from components.trainer import vertex as vertex_trainer
 from pipeline import factory
 from pipeline_config import (ConfigError, IMAGE_SETUP_FILE, PipelineConfig,
@@ -60,7 +61,10 @@ def orchestration(vertex: VertexConfig,
                 "worker_pool_specs": [
                     {"machine_spec": machine_spec,
                      "replica_count": replicas,
-                     "container_spec": {"image_uri": vertex.image}}
+                     "container_spec": {"image_uri": vertex.image, "env": [{
+                         "name": distribution.JOIN_TIMEOUT_ENV,
+                         "value": str(
+                             distribution.CLUSTER_JOIN_TIMEOUT_SECONDS)}]}}
                     for replicas in ([1, workers - 1] if workers > 1
                                      else [1])],
             },

@@ -84,6 +84,8 @@ def test_the_compiled_trainer_makes_a_tfjob_the_operator_accepts(
     assert pod["volumes"] == [{"name": "volume-0", "persistentVolumeClaim": {
         "claimName": "pipeline-data"}}]
     env = {e["name"]: e for e in container["env"]}
+    # They may wait for nodes and image pulls before all have joined.
+    assert env["PIPELINE_TRAINER_JOIN_TIMEOUT_SECONDS"]["value"] == "1800"
     assert env["AWS_ENDPOINT_URL"]["value"] == "http://minio.kubeflow:9000"
     assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
         "name": "mlpipeline-minio-artifact", "key": "accesskey"}
@@ -92,6 +94,16 @@ def test_the_compiled_trainer_makes_a_tfjob_the_operator_accepts(
     assert job["spec"]["runPolicy"] == {
         "backoffLimit": 0, "cleanPodPolicy": "Running",
         "activeDeadlineSeconds": kubeflow_runner.TFJOB_DEADLINE_SECONDS}
+
+
+def test_a_task_pod_that_names_no_service_account_leaves_it_out(
+        monkeypatch):
+    monkeypatch.delenv(tfjob.SERVICE_ACCOUNT_ENV, raising=False)
+    job = tfjob.manifest("trainer-x", kubeflow_runner.tfjob_pod(KUBEFLOW), 2,
+                         "gs://b/r.json", 60)
+    for spec in job["spec"]["tfReplicaSpecs"].values():
+        assert "serviceAccountName" not in spec["template"]["spec"]
+    assert kubernetes_standin.schema_errors(job) == []
 
 
 def test_the_schema_check_refuses_what_the_operator_would():

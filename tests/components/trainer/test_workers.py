@@ -90,6 +90,14 @@ def test_the_workers_strategy_has_no_timeout_per_collective(monkeypatch):
         distribution.HEARTBEAT_TIMEOUT_SECONDS * 1000)
     assert coordination["cluster_register_timeout_in_ms"] == (
         distribution.JOIN_TIMEOUT_SECONDS * 1000)
+    # A cluster's replicas get longer, through their environment.
+    monkeypatch.setenv(distribution.JOIN_TIMEOUT_ENV, "1800")
+    distribution.make_strategy(workers=2)
+    assert configured[-1]["cluster_register_timeout_in_ms"] == 1_800_000
+    monkeypatch.setenv(distribution.JOIN_TIMEOUT_ENV, "soon")
+    with pytest.raises(RuntimeError, match=(
+            "PIPELINE_TRAINER_JOIN_TIMEOUT_SECONDS='soon' is not a whole")):
+        distribution.make_strategy(workers=2)
     assert coordination["service_leader"] == "/job:worker/replica:0/task:0"
     assert [(j.name, j.num_tasks) for j in coordination[
         "coordinated_jobs"]] == [("worker", 2)]
@@ -100,12 +108,13 @@ import json, os, sys
 from components.trainer import distribution
 os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": sys.argv[1:]},
                                       "task": {"type": "worker", "index": 0}})
-distribution.JOIN_TIMEOUT_SECONDS = 5
+os.environ[distribution.JOIN_TIMEOUT_ENV] = "5"
 distribution.make_strategy(workers=2)
 print("joined")
 """
 
 
+@pytest.mark.slow
 def test_a_worker_whose_peer_never_joins_ends_in_bounded_time():
     addresses = [f"127.0.0.1:{p}" for p in workers.free_ports(2)]
     started = time.monotonic()

@@ -111,7 +111,9 @@ def test_gpu_trainer_is_a_vertex_custom_job_with_a_worker_pool(tmp_path):
                          "accelerator_type": "NVIDIA_TESLA_T4",
                          "accelerator_count": 2},
         "replica_count": 1,
-        "container_spec": {"image_uri": IMAGE}}]
+        "container_spec": {"image_uri": IMAGE, "env": [{
+            "name": "PIPELINE_TRAINER_JOIN_TIMEOUT_SECONDS",
+            "value": "1800"}]}}]
     # run_fn's own settings travel with it.
     training = trainer_settings.read(custom)
     assert training.tpu is None
@@ -249,4 +251,8 @@ def test_trainer_workers_are_a_chief_pool_and_a_worker_pool(tmp_path):
     assert [p["replica_count"] for p in pools] == [1, 2]
     assert all(p["machine_spec"]["accelerator_count"] == 2
                and p["container_spec"]["image_uri"] == IMAGE for p in pools)
+    # Replicas may wait for machines: they wait longer for each other.
+    assert all(p["container_spec"]["env"] == [{
+        "name": "PIPELINE_TRAINER_JOIN_TIMEOUT_SECONDS", "value": "1800"}]
+        for p in pools)
     assert trainer_settings.read(custom).workers == 3
