@@ -39,8 +39,9 @@ _POLL_SECONDS = 2.0
 # sets these): its TFJob is owned by it, so Kubernetes deletes the job with
 # the pod even when the task is killed outright.
 POD_NAME_ENV, POD_UID_ENV = "PIPELINE_POD_NAME", "PIPELINE_POD_UID"
-# Its service account, which the replicas run as: what reaches the
-# pipeline root (Workload Identity, IRSA) for the task reaches it for them.
+# Its service account, which the replicas run as: what lets the task reach
+# a gs:// pipeline root through Workload Identity lets them too (S3
+# credentials come from the secret, as for the task).
 SERVICE_ACCOUNT_ENV = "PIPELINE_SERVICE_ACCOUNT"
 # Kubernetes label values: at most 63 characters of these.
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
