@@ -138,6 +138,11 @@ class TrainingConfig:
       steps_per_execution: training steps Keras runs per call into
         TensorFlow. The same steps, in fewer Python round trips
         (docs/performance.md). Callbacks see every this many steps.
+      jit_compile: compile the training step with XLA (Keras
+        `jit_compile`), which fuses the model's ops into fewer kernels: the
+        same computation, faster (docs/performance.md). Left off where XLA
+        cannot run the step: several replicas on CPUs (XLA has no CPU
+        collectives), which the training record then says.
       validate_every: also evaluate on the eval split every this many
         epochs while training (Keras `validation_freq`), for validation
         curves in TensorBoard. 0 (the default): not while training; the
@@ -168,6 +173,7 @@ class TrainingConfig:
     cpu_replicas: int = 1
     workers: int = 1
     steps_per_execution: int = 100
+    jit_compile: bool = True
     validate_every: int = 0
     cache_budget_mib: int = 1024
     shuffle_buffer: int = 0
@@ -192,6 +198,9 @@ class TrainingConfig:
                  f"{self.cpu_replicas} cannot be combined: each worker "
                  "trains on its own devices (one CPU, or its GPUs); use "
                  "one or the other.")
+        _require(isinstance(self.jit_compile, bool),
+                 f"jit compile must be true or false, got "
+                 f"{self.jit_compile!r}.")
         for field in ("epochs", "batch_size_per_replica", "cpu_replicas",
                       "workers", "steps_per_execution"):
             value = getattr(self, field)

@@ -74,6 +74,18 @@ def make_strategy(cpu_replicas: int = 1,
     return tf.distribute.MirroredStrategy()
 
 
+def xla_can_compile(strategy: tf.distribute.Strategy) -> bool:
+    """Whether XLA can compile a training step under `strategy`: not when
+    several replicas run on CPUs (in one process or as workers), because
+    XLA has no CPU collectives; compiling the step there aborts the process
+    when it first reduces gradients (TensorFlow 2.16)."""
+    if strategy.num_replicas_in_sync == 1:
+        return True
+    devices = getattr(strategy.extended, "worker_devices", ())
+    return not all(tf.DeviceSpec.from_string(d).device_type == "CPU"
+                   for d in devices)
+
+
 def _tpu_strategy(tpu: str) -> tf.distribute.TPUStrategy:
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)

@@ -88,7 +88,9 @@ def _train(fn_args: FnArgs, params, strategy, serving_model_dir: str,
     with strategy.scope():
         model = model_lib.build_model(
             contract.image_shape, contract.num_classes,
-            steps_per_execution=params.steps_per_execution)
+            steps_per_execution=params.steps_per_execution,
+            jit_compile=(params.jit_compile
+                         and distribution.xla_can_compile(strategy)))
         warm_start = _warm_start(model, fn_args.base_model)
     started = time.monotonic()
     history = model.fit(

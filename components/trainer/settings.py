@@ -34,6 +34,7 @@ class TrainerSettings:
     cpu_replicas: int
     workers: int
     steps_per_execution: int
+    jit_compile: bool
     validate_every: int
     cache_budget_mib: int
     shuffle_buffer: int

@@ -112,6 +112,12 @@ def pipeline_options(function):
                      help="Keep the transformed training split in memory "
                           "between epochs up to this size; larger splits "
                           "are read again every epoch."),
+        click.option("--xla/--no-xla", "jit_compile",
+                     default=default(TRAINING, "jit_compile"),
+                     show_default=True,
+                     help="Compile the training step with XLA (the same "
+                          "computation, fused; off by itself for several "
+                          "CPU replicas)."),
         click.option("--warm-start/--no-warm-start",
                      default=default(TRAINING, "warm_start"),
                      show_default=True,
@@ -210,6 +216,7 @@ def config_from_options(options: dict, remote_root=None, artifact_root=None
             shuffle_buffer=options["shuffle_buffer"],
             validate_every=options["validate_every"],
             cache_budget_mib=options["cache_budget_mib"],
+            jit_compile=options["jit_compile"],
             warm_start=options["warm_start"],
             tpu=options["tpu"]),
         evaluation=pipeline_config.EvaluationConfig(

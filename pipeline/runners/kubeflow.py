@@ -1,10 +1,16 @@
 """Where it runs, on Kubeflow Pipelines 2.x: a KFP pipeline package.
 
-Each TFX node becomes one container task running this project's own node
-entrypoint (`python -m pipeline.runners.node_entrypoint`) with the compiled TFX IR
-embedded, the node id and the KFP run id; tasks depend on each other as the
-TFX DAG does. TFX's Launcher, in each task, does the resolving, caching and
-lineage against the shared ML Metadata store, so KFP's own caching is off.
+The TFX nodes run in three container tasks (`task_groups`): `data` (every
+node the Trainer depends on), `train` (the Trainer alone, with its
+accelerators, resources or TFJob) and `evaluate-and-push` (evaluation,
+serving check and push). Each runs this project's own node entrypoint
+(`python -m pipeline.runners.node_entrypoint`) with the compiled TFX IR
+embedded, its node ids in order and the KFP run id, so a run pays a pod's
+start and TensorFlow's imports three times, not once per node; tasks depend
+on each other as their nodes do. TFX's Launcher, in each task, runs each
+node as locally: its own execution in ML Metadata, resolved, cached and
+recorded against the shared store (so KFP's own caching is off), its own
+log file; a task's retry runs again only its nodes that did not finish.
 
 Before them runs one small task, `decide` (`pipeline.runners.
 decide_entrypoint`, no TensorFlow), and the TFX tasks sit in a `dsl.If` on
@@ -36,6 +42,9 @@ from pipeline_config import (ConfigError, IMAGE_SETUP_FILE, KubeflowConfig,
 ENTRYPOINT = ["python", "-m", "pipeline.runners.node_entrypoint"]
 DECIDE_ENTRYPOINT = ["python", "-m", "pipeline.runners.decide_entrypoint"]
 DECIDE_TASK = "decide"
+DATA_TASK = "data"
+TRAIN_TASK = "train"
+EVALUATE_TASK = "evaluate-and-push"
 TPU_RESOURCE = "google.com/tpu"
 GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
 GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
@@ -140,20 +149,52 @@ def dag(ir) -> Dict[str, List[str]]:
             for n in ir.nodes}
 
 
-def _node_component(node_id: str, image: str, ir_text: str,
-                    metadata_url: str):
-    """A KFP container component that runs one TFX node."""
+def task_groups(ir) -> Dict[str, List[str]]:
+    """Task name -> the nodes it runs, in the IR's (topological) order: the
+    Trainer alone in `train`, every node it depends on in `data`, every
+    other node in `evaluate-and-push`."""
+    graph = dag(ir)
+    before_trainer, stack = set(), list(graph[nodes.TRAINER])
+    while stack:
+        node_id = stack.pop()
+        if node_id not in before_trainer:
+            before_trainer.add(node_id)
+            stack.extend(graph[node_id])
+    groups = {DATA_TASK: [], TRAIN_TASK: [], EVALUATE_TASK: []}
+    for node_id in graph:
+        groups[TRAIN_TASK if node_id == nodes.TRAINER else DATA_TASK
+               if node_id in before_trainer else EVALUATE_TASK].append(
+                   node_id)
+    return {name: ids for name, ids in groups.items() if ids}
 
-    def tfx_node(run_id: str, epochs: int, dataset_version: str):
+
+def task_dag(ir) -> Dict[str, List[str]]:
+    """Task name -> the tasks holding its nodes' upstream nodes."""
+    graph = dag(ir)
+    groups = task_groups(ir)
+    task_of = {node_id: name for name, ids in groups.items()
+               for node_id in ids}
+    return {name: sorted({task_of[u] for node_id in ids
+                          for u in graph[node_id]} - {name})
+            for name, ids in groups.items()}
+
+
+def _node_component(task_name: str, node_ids: List[str], image: str,
+                    ir_text: str, metadata_url: str):
+    """A KFP container component that runs TFX nodes, in order."""
+
+    def tfx_nodes(run_id: str, epochs: int, dataset_version: str):
         return dsl.ContainerSpec(
             image=image, command=ENTRYPOINT,
-            args=["--node-id", node_id, "--run-id", run_id,
+            args=[*(arg for node_id in node_ids
+                    for arg in ("--node-id", node_id)),
+                  "--run-id", run_id,
                   "--metadata", metadata_url, "--epochs", epochs,
                   "--dataset-version", dataset_version,
                   "--pipeline-ir", ir_text])
 
-    tfx_node.__name__ = node_id.lower()
-    return dsl.container_component(tfx_node)
+    tfx_nodes.__name__ = task_name.replace("-", "_")
+    return dsl.container_component(tfx_nodes)
 
 
 def _decide_component(image: str, ir_text: str, metadata_url: str):
@@ -203,9 +244,10 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
     check_paths(config, kubeflow)
     ir = compile_ir(config, kubeflow)
     ir_text = node_entrypoint.encode_ir(ir)
-    components = {node_id: _node_component(node_id, kubeflow.image, ir_text,
-                                           kubeflow.metadata_url)
-                  for node_id in dag(ir)}
+    groups = task_groups(ir)
+    components = {name: _node_component(name, node_ids, kubeflow.image,
+                                        ir_text, kubeflow.metadata_url)
+                  for name, node_ids in groups.items()}
     decide = _decide_component(kubeflow.image, ir_text,
                                kubeflow.metadata_url)
 
@@ -227,16 +269,17 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
         with dsl.If(decision.outputs["decision"] ==
                     decide_entrypoint.RUN, name="changed"):
             tasks = {}
-            for node_id, upstream in dag(ir).items():
-                task = components[node_id](
+            for name, upstream in task_dag(ir).items():
+                task = components[name](
                     run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, epochs=epochs,
                     dataset_version=dataset_version)
-                task.set_display_name(node_id)
+                task.set_display_name(name)
                 task.set_caching_options(False)  # TFX caches, in MLMD
                 _retries(task, kubeflow)
-                if node_id == nodes.TRAINER and config.training.workers <= 1:
+                trains = nodes.TRAINER in groups[name]
+                if trains and config.training.workers <= 1:
                     _trainer_resources(task, kubeflow)
-                elif node_id == nodes.TRAINER:
+                elif trains:
                     # The TFJob's replicas get the Trainer's resources and
                     # the task's service account; the task only waits for
                     # them, and owns its TFJob.
@@ -254,7 +297,7 @@ def build(config: PipelineConfig, kubeflow: KubeflowConfig):
                 _volumes(task, kubeflow)
                 _object_store(task, kubeflow)
                 task.after(*(tasks[u] for u in upstream))
-                tasks[node_id] = task
+                tasks[name] = task
 
     return kfp_pipeline
 

@@ -1,24 +1,32 @@
-"""Runs one node of a compiled TFX pipeline: what every Kubeflow task runs.
+"""Runs nodes of a compiled TFX pipeline: what every Kubeflow task runs.
 
-  python -m pipeline.runners.node_entrypoint --pipeline-ir IR --node-id Trainer \
-      --run-id RUN --metadata grpc://metadata-grpc-service.kubeflow:8080
+  python -m pipeline.runners.node_entrypoint --pipeline-ir IR \
+      --node-id Transform --node-id ... --run-id RUN \
+      --metadata grpc://metadata-grpc-service.kubeflow:8080
 
-It does for one node what TFX's LocalDagRunner does for each node in turn:
-TFX's portable `Launcher` resolves the node's inputs from ML Metadata, runs
-its driver, looks for a cached execution, runs the executor and publishes the
-outputs. All tasks of a run share the run id and the ML Metadata store, so
-resolvers, caching and lineage behave exactly as locally. TFX 1.16's own
+It does for each node, in the order given, what TFX's LocalDagRunner does
+for each node in turn: TFX's portable `Launcher` resolves the node's inputs
+from ML Metadata, runs its driver, looks for a cached execution, runs the
+executor and publishes the outputs. All tasks of a run share the run id and
+the ML Metadata store, so resolvers, caching and lineage behave exactly as
+locally: every node is its own execution, cached or not on its own. A task
+of several nodes pays the process start and imports once. Its retry runs
+again only the nodes that did not finish in this run (ML Metadata says
+which), and each node's log lines also go to a file of their own,
+`<pipeline root>/logs/<run id>/<node id>.log`. TFX 1.16's own
 `tfx.orchestration.kubeflow.container_entrypoint` does not import (its wheel
 lacks `tfx.orchestration.kubeflow.proto`), hence this module.
 """
 
 import base64
+import contextlib
 import dataclasses
+import io
 import json
 import logging
 import os
 import zlib
-from typing import List, Optional
+from typing import Iterator, List, Optional, Sequence
 
 import click
 
@@ -110,25 +118,70 @@ def storage_locations(ir) -> List[str]:
     return [location for location in locations if location]
 
 
-def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
-    """Launches one node of `ir` in pipeline run `run_id`."""
+# The states of a node's execution that a retry of its task does not run
+# again.
+FINISHED_STATES = ("COMPLETE", "CACHED")
+
+
+def log_path(ir, run_id: str, node_id: str) -> str:
+    """Where a node's own log goes: under the pipeline root (local, gs://
+    or s3://), beside the artifacts it logs about."""
+    root = storage_locations(ir)[0]
+    return f"{root.rstrip('/')}/logs/{run_id}/{node_id}.log"
+
+
+def run_nodes(ir, node_ids: Sequence[str], run_id: str,
+              url: urls.StoreUrl, echo=None) -> None:
+    """Launches the nodes of `ir`, in the order given, in pipeline run
+    `run_id`; a node that finished in this run already (an earlier attempt
+    of the task) is not run again.
+
+    Raises:
+      ValueError: the pipeline has no such node, before any runs.
+      NodeFailed: a node's execution is FAILED; the nodes after it do not
+        run.
+    """
     from tfx.dsl.compiler import constants  # pylint: disable=import-outside-toplevel
+    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=import-outside-toplevel
+
+    echo = echo or (lambda line: logging.info("%s", line))
+    known = {n.pipeline_node.node_info.id for n in ir.nodes}
+    unknown = [node_id for node_id in node_ids if node_id not in known]
+    if unknown:
+        raise ValueError(f"the pipeline has no node {', '.join(unknown)}; "
+                         f"it has {', '.join(sorted(known))}.")
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    storage.enable(storage_locations(ir))
+    store = metadata_store.open_store(url, read_only=True)
+    finished = {node: state for node, state in runs.node_states(
+        store, ir.pipeline_info.id, run_id).items()
+        if state in FINISHED_STATES}
+    for node_id in node_ids:
+        if node_id in finished:
+            echo(f"{node_id}: already {finished[node_id]} in run {run_id} "
+                 "(an earlier attempt of this task); not run again")
+            continue
+        echo(f"{node_id}: launching (log: {log_path(ir, run_id, node_id)})")
+        with _node_log(log_path(ir, run_id, node_id)):
+            run_node(ir, node_id, run_id, url)
+        echo(f"{node_id}: "
+             f"{runs.node_states(store, ir.pipeline_info.id, run_id).get(node_id)}")
+
+
+def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
+    """Launches one node of `ir` in pipeline run `run_id` (whose id
+    `run_nodes` has put in the IR)."""
     from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.local import runner_utils  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.portable import launcher  # pylint: disable=import-outside-toplevel
-    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=import-outside-toplevel
 
-    runtime_parameter_utils.substitute_runtime_parameter(
-        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
-    nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
-    if node_id not in nodes:
-        raise ValueError(f"the pipeline has no node {node_id!r}; it has "
-                         f"{sorted(nodes)}.")
+    nodes_by_id = {n.pipeline_node.node_info.id: n.pipeline_node
+                   for n in ir.nodes}
     deployment = runner_utils.extract_local_deployment_config(ir)
-    storage.enable(storage_locations(ir))
     startup.report_startup(f"launching {node_id}")
     launcher.Launcher(
-        pipeline_node=nodes[node_id],
+        pipeline_node=nodes_by_id[node_id],
         mlmd_connection=metadata.Metadata(url.connection_config()),
         pipeline_info=ir.pipeline_info,
         pipeline_runtime_spec=ir.runtime_spec,
@@ -146,6 +199,31 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
                          "log above).")
 
 
+@contextlib.contextmanager
+def _node_log(path: str) -> Iterator[None]:
+    """Copies the log records of the block (redacted) into `path` too,
+    written once the block ends, failed or not (object stores take whole
+    files)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(urls.RedactingFilter())
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        try:
+            tf.io.gfile.makedirs(os.path.dirname(path))
+            with tf.io.gfile.GFile(path, "w") as f:
+                f.write(buffer.getvalue())
+        except tf.errors.OpError as error:
+            logging.warning("could not write the node's log to %s: %s",
+                            path, error)
+
+
 def redact_logs() -> None:
     """No log line of the task shows a store password (see urls.redact)."""
     for handler in logging.getLogger().handlers:
@@ -157,7 +235,9 @@ def redact_logs() -> None:
               help="The compiled pipeline, as written by encode_ir.")
 @click.option("--pipeline-ir-file", default=None,
               help="A file (local or gs://) holding the encoded IR instead.")
-@click.option("--node-id", required=True, help="The node to run.")
+@click.option("--node-id", "node_ids", required=True, multiple=True,
+              help="A node to run; repeat for several, in the order to run "
+                   "them (upstream first).")
 @click.option("--run-id", required=True,
               help="The pipeline run id, shared by all nodes of a run.")
 @click.option("--metadata", "metadata_url", required=True,
@@ -166,10 +246,10 @@ def redact_logs() -> None:
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="The run's epochs (the pipeline parameter).")
 @click.option("--dataset-version", default=None)
-def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
+def main(pipeline_ir, pipeline_ir_file, node_ids, run_id, metadata_url,
          epochs, dataset_version):
-    """Run one node of a compiled TFX pipeline against a shared ML
-    Metadata store."""
+    """Run nodes of a compiled TFX pipeline, one after another, against a
+    shared ML Metadata store."""
     if bool(pipeline_ir) == bool(pipeline_ir_file):
         raise click.UsageError(
             "pass exactly one of --pipeline-ir and --pipeline-ir-file.")
@@ -205,8 +285,9 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
     absl_logging.set_verbosity(absl_logging.INFO)
     redact_logs()
     try:
-        run_node(ir, node_id, run_id, url)
-    except NodeFailed as error:
+        run_nodes(ir, node_ids, run_id, url, echo=lambda line: click.echo(
+            line, err=True))
+    except (ValueError, NodeFailed) as error:
         raise click.ClickException(str(error)) from None
     except Exception:  # pylint: disable=broad-except
         # TFX and MLMD raise RuntimeError and errors of their own when the
@@ -216,9 +297,10 @@ def main(pipeline_ir, pipeline_ir_file, node_id, run_id, metadata_url,
         if lost is None:
             raise
         raise click.ClickException(
-            f"{node_id} failed: the ML Metadata store went away while it ran "
-            f"({lost}) ML Metadata records nothing of this attempt; the "
-            "task's retry runs it again once the store is back.") from None
+            f"{' + '.join(node_ids)} failed: the ML Metadata store went away "
+            f"while the task ran ({lost}) ML Metadata records nothing of the "
+            "node that was running; the task's retry runs again every node "
+            "that did not finish, once the store is back.") from None
 
 
 def store_lost(url: urls.StoreUrl) -> Optional[str]:

@@ -54,8 +54,10 @@ def test_the_card_names_the_data_metrics_baseline_and_latency():
 
 def test_each_reproduce_flag_is_a_run_option():
     from pipeline.commands import run  # pylint: disable=import-outside-toplevel
-    flags = {opt for param in run.run.params for opt in param.opts}
+    flags = {opt for param in run.run.params
+             for opt in param.opts + param.secondary_opts}
     assert {flag for _, flag in model_card.RUN_FLAGS} <= flags
+    assert {"--warm-start", "--no-xla"} <= flags
 
 
 def test_the_first_model_says_it_had_no_baseline():

@@ -29,6 +29,9 @@ def test_the_description_says_how_keras_compiled_it():
         model_lib.build_model((8, 8, 1), 4, steps_per_execution=7))
     assert described["steps_per_execution"] == 7
     assert described["optimizer"] == "Adam"
+    assert described["jit_compile"] is False
+    assert model_lib.describe(model_lib.build_model(
+        (8, 8, 1), 4, jit_compile=True))["jit_compile"] is True
 
 
 def test_shape_and_classes_come_from_arguments():
@@ -41,6 +44,7 @@ def test_single_replica_strategy_on_cpu():
     strategy = distribution.make_strategy(1)
     assert isinstance(strategy, tf.distribute.MirroredStrategy)
     assert strategy.num_replicas_in_sync == 1
+    assert distribution.xla_can_compile(strategy)
 
 
 def test_cpu_replicas_are_mirrored_in_a_fresh_process():
@@ -51,10 +55,12 @@ def test_cpu_replicas_are_mirrored_in_a_fresh_process():
         "from components.trainer import distribution\n"
         "s = distribution.make_strategy(2)\n"
         "print(type(s).__name__, s.num_replicas_in_sync,\n"
-        "      sorted(d.rsplit(':', 1)[-1] for d in s.extended.worker_devices))")
+        "      sorted(d.rsplit(':', 1)[-1] for d in s.extended.worker_devices),\n"
+        "      distribution.xla_can_compile(s))")
     result = subprocess.run([sys.executable, "-c", script], check=True,
                             capture_output=True, text=True, timeout=300)
-    assert result.stdout.split("\n")[-2] == "MirroredStrategy 2 ['0', '1']"
+    assert result.stdout.split("\n")[-2] == \
+        "MirroredStrategy 2 ['0', '1'] False"
 
 
 def test_the_cpu_cannot_be_split_once_tensorflow_is_initialised():

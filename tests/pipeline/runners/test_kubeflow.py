@@ -74,10 +74,23 @@ def _root_tasks(spec):
 
 
 def _tasks(spec):
-    """TFX node id -> its task, inside the condition on the decision."""
+    """Task name -> task, inside the condition on the decision."""
     condition = _root_tasks(spec)["changed"]
     dag = spec.components[condition.component_ref.name].dag
     return {t.task_info.name: t for t in dag.tasks.values()}
+
+
+def _node_ids(spec, task):
+    """The TFX nodes a task runs, in its order."""
+    args = _args(_executor(spec, task))
+    return [args[i + 1] for i, arg in enumerate(args) if arg == "--node-id"]
+
+
+def _task_of(spec, node_id):
+    """The task that runs a TFX node."""
+    [task] = [t for t in _tasks(spec).values()
+              if node_id in _node_ids(spec, t)]
+    return task
 
 
 def _args(container):
@@ -91,18 +104,33 @@ def _executor(spec, task):
         .struct_value
 
 
-def test_task_graph_equals_the_tfx_dag(compiled):
+def test_three_tasks_run_every_tfx_node_after_its_upstream_nodes(compiled):
+    """data (all the Trainer needs), train (the Trainer alone) and
+    evaluate-and-push; each node once, after every node it depends on,
+    whether in its own task (earlier in its list) or in one it waits for."""
     config, _, spec, _ = compiled
     expected = kubeflow_runner.dag(kubeflow_runner.compile_ir(config))
     tasks = _tasks(spec)
-    names = {key: t.task_info.name for key, t in
-             spec.root.dag.tasks.items()}
-    assert set(tasks) == set(expected) == set(helpers.NODES)
+    groups = {name: _node_ids(spec, task) for name, task in tasks.items()}
+    assert {name: set(ids) for name, ids in groups.items()} == {
+        kubeflow_runner.DATA_TASK: {
+            nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.SCHEMA_IMPORTER,
+            nodes.EXAMPLE_VALIDATOR, nodes.TRANSFORM},
+        kubeflow_runner.TRAIN_TASK: {nodes.TRAINER},
+        kubeflow_runner.EVALUATE_TASK: {
+            nodes.BASELINE_RESOLVER, nodes.EVALUATOR,
+            nodes.SERVING_VALIDATOR, nodes.PUSHER}}
+    assert sorted(sum(groups.values(), [])) == sorted(helpers.NODES) \
+        == sorted(expected)
     inner = spec.components[_root_tasks(spec)["changed"].component_ref.name]
     names = {key: t.task_info.name for key, t in inner.dag.tasks.items()}
-    for node_id, task in tasks.items():
-        assert sorted(names[d] for d in task.dependent_tasks) == \
-            sorted(expected[node_id]), node_id
+    for name, task in tasks.items():
+        waits_for = [names[d] for d in task.dependent_tasks]
+        for position, node_id in enumerate(groups[name]):
+            for upstream in expected[node_id]:
+                assert upstream in groups[name][:position] or any(
+                    upstream in groups[w] for w in waits_for), (node_id,
+                                                               upstream)
 
 
 def test_one_decide_task_gates_every_tfx_task(compiled):
@@ -126,7 +154,7 @@ def test_one_decide_task_gates_every_tfx_task(compiled):
     assert command == kubeflow_runner.DECIDE_ENTRYPOINT
     args = _args(container)
     assert args[args.index("--metadata") + 1] == kubeflow.metadata_url
-    trainer_args = _args(_executor(spec, _tasks(spec)[nodes.TRAINER]))
+    trainer_args = _args(_executor(spec, _task_of(spec, nodes.TRAINER)))
     assert args[args.index("--pipeline-ir") + 1] == \
         trainer_args[trainer_args.index("--pipeline-ir") + 1]
     assert not decide.caching_options.enable_cache
@@ -139,7 +167,7 @@ def test_one_decide_task_gates_every_tfx_task(compiled):
 
 def test_trainer_has_accelerators_and_resources(compiled):
     _, kubeflow, spec, platform = compiled
-    resources = _executor(spec, _tasks(spec)[nodes.TRAINER]).fields[
+    resources = _executor(spec, _task_of(spec, nodes.TRAINER)).fields[
         "resources"].struct_value.fields
     accelerator = resources["accelerator"].struct_value.fields
     assert accelerator["resourceType"].string_value == "nvidia.com/gpu"
@@ -148,10 +176,10 @@ def test_trainer_has_accelerators_and_resources(compiled):
         kubeflow.trainer_cpu
     assert resources["resourceMemoryLimit"].string_value == \
         kubeflow.trainer_memory
-    other = _executor(spec, _tasks(spec)[nodes.EVALUATOR]).fields[
+    other = _executor(spec, _task_of(spec, nodes.EVALUATOR)).fields[
         "resources"].struct_value.fields
     assert "accelerator" not in other
-    trainer = platform[spec.components[_tasks(spec)[nodes.TRAINER].component_ref
+    trainer = platform[spec.components[_task_of(spec, nodes.TRAINER).component_ref
                                        .name].executor_label]
     assert [(t.key, t.operator, t.effect) for t in trainer.tolerations] == [
         ("nvidia.com/gpu", "Exists", "NoSchedule")]
@@ -161,18 +189,18 @@ def test_trainer_has_accelerators_and_resources(compiled):
 
 def test_every_task_gets_the_mysql_password_from_the_secret(compiled):
     _, _, spec, platform = compiled
-    for node_id, task in _tasks(spec).items():
+    for name, task in _tasks(spec).items():
         config = platform[spec.components[task.component_ref.name]
                           .executor_label]
         [secret] = config.secret_as_env
-        assert secret.secret_name == "mlmd-mysql", node_id
+        assert secret.secret_name == "mlmd-mysql", name
         assert [(k.secret_key, k.env_var) for k in secret.key_to_env] == [
             ("password", urls.MYSQL_PASSWORD_ENV)]
 
 
 def test_committed_schema_is_named_inside_the_installed_package(compiled):
     config, _, spec, _ = compiled
-    container = _executor(spec, _tasks(spec)[nodes.SCHEMA_IMPORTER])
+    container = _executor(spec, _task_of(spec, nodes.SCHEMA_IMPORTER))
     args = [v.string_value for v in container.fields["args"].list_value.values]
     ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
     [node] = [n.pipeline_node for n in ir.nodes
@@ -199,7 +227,7 @@ def test_tpu_trainer_on_gke(tmp_path):
     _, spec, platform = _compile(tmp_path, pc.KubeflowConfig(
         image="img:1", trainer_tpus=4, tpu_type="tpu-v5-lite-podslice",
         tpu_topology="2x2"))
-    trainer_task = _tasks(spec)[nodes.TRAINER]
+    trainer_task = _task_of(spec, nodes.TRAINER)
     accelerator = _executor(spec, trainer_task).fields["resources"] \
         .struct_value.fields["accelerator"].struct_value.fields
     assert accelerator["resourceType"].string_value == "google.com/tpu"
@@ -229,7 +257,7 @@ def test_tasks_retry_and_do_not_use_kfp_caching(compiled):
 
 def test_every_command_runs_an_importable_module_with_the_ir(compiled):
     config, kubeflow, spec, _ = compiled
-    for node_id, task in _tasks(spec).items():
+    for name, task in _tasks(spec).items():
         container = _executor(spec, task)
         command = [v.string_value for v in
                    container.fields["command"].list_value.values]
@@ -239,7 +267,8 @@ def test_every_command_runs_an_importable_module_with_the_ir(compiled):
         assert container.fields["image"].string_value == kubeflow.image
         args = [v.string_value for v in
                 container.fields["args"].list_value.values]
-        assert args[args.index("--node-id") + 1] == node_id
+        assert _node_ids(spec, task) == kubeflow_runner.task_groups(
+            kubeflow_runner.compile_ir(config))[name]
         assert args[args.index("--metadata") + 1] == kubeflow.metadata_url
         ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
         root = ir.runtime_spec.pipeline_root.runtime_parameter
@@ -285,7 +314,10 @@ def test_every_task_mounts_the_volumes_its_paths_lie_on(tmp_path):
     tasks = dict(_tasks(spec), **{
         kubeflow_runner.DECIDE_TASK: _root_tasks(spec)[
             kubeflow_runner.DECIDE_TASK]})
-    assert set(tasks) == set(helpers.NODES) | {kubeflow_runner.DECIDE_TASK}
+    assert set(tasks) == {kubeflow_runner.DATA_TASK,
+                          kubeflow_runner.TRAIN_TASK,
+                          kubeflow_runner.EVALUATE_TASK,
+                          kubeflow_runner.DECIDE_TASK}
     for name, task in tasks.items():
         label = spec.components[task.component_ref.name].executor_label
         mounts = [(m.constant or m.pvc_name_parameter.runtime_value.constant
@@ -406,16 +438,18 @@ def _beam_args(spec) -> dict:
     from tfx.proto.orchestration import executable_spec_pb2  # pylint: disable=import-outside-toplevel
     from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=import-outside-toplevel
     found = {}
-    for name, task in _tasks(spec).items():
+    for task in _tasks(spec).values():
         args = _args(_executor(spec, task))
         ir = node_entrypoint.decode_ir(args[args.index("--pipeline-ir") + 1])
         deployment = pipeline_pb2.IntermediateDeploymentConfig()
         ir.deployment_config.Unpack(deployment)
-        executor = deployment.executor_specs[name]
-        if executor.Is(executable_spec_pb2.BeamExecutableSpec.DESCRIPTOR):
-            beam = executable_spec_pb2.BeamExecutableSpec()
-            executor.Unpack(beam)
-            found[name] = list(beam.beam_pipeline_args)
+        for node_id in _node_ids(spec, task):
+            executor = deployment.executor_specs[node_id]
+            if executor.Is(
+                    executable_spec_pb2.BeamExecutableSpec.DESCRIPTOR):
+                beam = executable_spec_pb2.BeamExecutableSpec()
+                executor.Unpack(beam)
+                found[node_id] = list(beam.beam_pipeline_args)
     return found
 
 
@@ -469,7 +503,7 @@ def test_a_trainer_with_workers_waits_small_and_its_tfjob_gets_the_gpus(
     path = tmp_path / "pipeline.yaml"
     kubeflow_runner.compile_package(config, kubeflow, str(path))
     spec = _spec(_documents(path))
-    resources = _executor(spec, _tasks(spec)[nodes.TRAINER]).fields[
+    resources = _executor(spec, _task_of(spec, nodes.TRAINER)).fields[
         "resources"].struct_value.fields
     assert "accelerator" not in resources
     assert resources["resourceMemoryLimit"].string_value == \

@@ -39,6 +39,9 @@ from tests import mariadb
 from tests.pipeline import helpers
 
 SECRET = "mlmd-mysql"
+# The package's tasks of TFX nodes, in the order they run.
+TFX_TASKS = [kubeflow.DATA_TASK, kubeflow.TRAIN_TASK,
+             kubeflow.EVALUATE_TASK]
 CLAIM = "pipeline-data"
 STARTUP = re.compile(re.escape(startup.STARTUP_LINE)
                      + r" ([0-9.]+) s .*\(process started at ([0-9.]+)\)")
@@ -184,8 +187,7 @@ def test_compiled_package_runs_task_by_task_in_the_image(
     assert tasks[0] == kubeflow.DECIDE_TASK
     assert "started by hand" in first_run.outputs[kubeflow.DECIDE_TASK][
         "reason"]
-    assert sorted(tasks[1:]) == sorted(helpers.NODES)
-    assert tasks.index(nodes.TRAINER) > tasks.index(nodes.TRANSFORM)
+    assert tasks[1:] == TFX_TASKS
 
     store = metadata_store.open_store(mysql.url.replace(
         "mysql://mlmd@", f"mysql://mlmd:{mysql.password}@"), read_only=True)
@@ -206,6 +208,10 @@ def test_compiled_package_runs_task_by_task_in_the_image(
     states = {run: runs.node_states(store, pipeline_name, run)
               for run in ("job-1", "job-2")}
     assert states["job-1"] == {n: "COMPLETE" for n in helpers.NODES}
+    # Three tasks, each node still its own execution and its own log.
+    for node_id in helpers.NODES:
+        log = root / "logs" / "job-1" / f"{node_id}.log"
+        assert "Running launcher for node_info" in log.read_text(), log
     assert states["job-2"] == {
         n: ("COMPLETE" if n == nodes.BASELINE_RESOLVER else "CACHED")
         for n in helpers.NODES}
@@ -233,7 +239,7 @@ def test_compiled_package_runs_task_by_task_in_the_image(
     reason = tick.outputs[kubeflow.DECIDE_TASK]["reason"]
     assert "same compiled pipeline" in reason and "no new data" in reason
     assert "job-2" in reason
-    assert set(helpers.NODES) <= set(tick.skipped)
+    assert set(TFX_TASKS) <= set(tick.skipped)
     assert runs.get_run(store, pipeline_name, "job-3") is None
 
     # A scheduled run with another run-time parameter: the DAG runs.
@@ -241,7 +247,7 @@ def test_compiled_package_runs_task_by_task_in_the_image(
                    only_if_changed=True, epochs=3)
     assert "compiled pipeline changed" in changed.outputs[
         kubeflow.DECIDE_TASK]["reason"]
-    assert sorted(changed.names[1:]) == sorted(helpers.NODES)
+    assert changed.names[1:] == TFX_TASKS
     job_4 = runs.node_states(store, pipeline_name, "job-4")
     assert job_4[nodes.TRAINER] == "COMPLETE"
     assert job_4[nodes.EXAMPLE_GEN] == "CACHED"
@@ -273,7 +279,7 @@ class _StopStoreWhileTraining:
         self.stopped_while = None
 
     def __call__(self, name):
-        if name == nodes.TRAINER and self.thread is None:
+        if name == kubeflow.TRAIN_TASK and self.thread is None:
             self.thread = threading.Thread(target=self._watch, daemon=True)
             self.thread.start()
 
@@ -323,7 +329,7 @@ def test_the_store_going_away_fails_the_task_and_its_retry_completes(
         mysql.start()  # For the module's other tests, whatever happened.
     assert stopper.stopped_while == "RUNNING"
     [(name, failed)] = result.retried
-    assert name == nodes.TRAINER and restarts == [nodes.TRAINER]
+    assert name == kubeflow.TRAIN_TASK and restarts == [kubeflow.TRAIN_TASK]
     assert failed.returncode != 0
     errors = [line for line in failed.stderr.splitlines()
               if line.startswith("Error:")]
@@ -332,7 +338,7 @@ def test_the_store_going_away_fails_the_task_and_its_retry_completes(
         print(f"\nthe Trainer with the store stopped: {errors[0]}")
     assert "Traceback" not in failed.stderr
     assert mysql.password not in failed.stderr + failed.stdout
-    assert sorted(result.names[1:]) == sorted(helpers.NODES)
+    assert result.names[1:] == TFX_TASKS
 
     store = metadata_store.open_store(_url_with_password(mysql),
                                       read_only=True)
@@ -369,7 +375,7 @@ def test_the_package_runs_with_its_root_and_serving_dir_on_minio(
     result = _run(package, claim, "job-1", mysql.password, secrets={
         "minio-creds": {"accesskey": s3_env.access_key,
                         "secretkey": s3_env.secret_key}})
-    assert sorted(result.names[1:]) == sorted(helpers.NODES)
+    assert result.names[1:] == TFX_TASKS
     store = metadata_store.open_store(_url_with_password(mysql),
                                       read_only=True)
     destination = models.last_pushed(

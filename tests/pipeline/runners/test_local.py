@@ -149,6 +149,7 @@ def test_training_used_the_configured_settings(runs):
     assert record["num_replicas_in_sync"] == 1
     # As configured (the default), compiled into the model, not a fallback.
     assert record["model"]["steps_per_execution"] == 100
+    assert record["model"]["jit_compile"] is True
     assert record["global_batch_size"] == 64
     assert len(record["history"]["loss"]) == 2  # epochs
     # Not validated while training by default: the Evaluator evaluates.

@@ -11,6 +11,7 @@ from pipeline import nodes
 from pipeline.metadata import models
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
+from pipeline.metadata import urls
 from pipeline.runners import node_entrypoint
 from tests.pipeline import helpers
 
@@ -67,28 +68,48 @@ def test_a_package_of_another_version_is_one_message(tmp_path):
     assert "Traceback" not in result.output
 
 
-def _run_every_node(ir_text, run_id, metadata_url, node_ids):
-    for node_id in node_ids:
+def _run_in_processes(ir_text, run_id, metadata_url, groups):
+    """One process per group of nodes, as a Kubeflow task runs them."""
+    for group in groups:
         result = helpers.run_cli(
             [sys.executable, "-m", "pipeline.runners.node_entrypoint",
-             "--pipeline-ir", ir_text, "--node-id", node_id,
+             "--pipeline-ir", ir_text,
+             *(arg for node_id in group for arg in ("--node-id", node_id)),
              "--run-id", run_id, "--metadata", metadata_url])
-        assert result.returncode == 0, (node_id, result.stderr[-3000:])
+        assert result.returncode == 0, (group, result.stderr[-3000:])
+        for node_id in group:
+            assert f"{node_id}: launching" in result.stderr
 
 
 @pytest.mark.slow
-def test_every_node_in_its_own_process_shares_metadata(tmp_path,
-                                                       tfds_data_dir):
-    """What a Kubeflow run does, on this machine: one process per node, in
-    DAG order, all against one ML Metadata store; then a cached re-run."""
+def test_nodes_in_processes_of_their_own_share_metadata(tmp_path,
+                                                        tfds_data_dir):
+    """What a Kubeflow run does, on this machine: the package's three
+    tasks of nodes, in DAG order, all against one ML Metadata store; then
+    a cached re-run with one process per node. Every node is its own
+    execution, with its own log file."""
+    from pipeline.runners import kubeflow  # pylint: disable=import-outside-toplevel
     config = helpers.tiny_config(tmp_path / "out", tfds_data_dir)
     ir = factory.compile_ir(factory.create_pipeline(
         config, beam_pipeline_args=config.beam.pipeline_args()))
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
     url = f"sqlite://{tmp_path / 'metadata.sqlite'}"
     text = node_entrypoint.encode_ir(ir)
-    _run_every_node(text, "run-1", url, node_ids)
-    _run_every_node(text, "run-2", url, node_ids)
+    _run_in_processes(text, "run-1", url,
+                      kubeflow.task_groups(ir).values())
+    _run_in_processes(text, "run-2", url, [[n] for n in node_ids])
+    for node_id in node_ids:
+        log = node_entrypoint.log_path(ir, "run-1", node_id)
+        with open(log, encoding="utf-8") as f:
+            # One launch per file: its own node's.
+            assert f.read().count("Running launcher for node_info") == 1, log
+    with open(node_entrypoint.log_path(ir, "run-1", nodes.TRANSFORM),
+              encoding="utf-8") as f:
+        transform_log = f.read()
+    # Transform's file has its own lines, not those of the nodes before it
+    # in its task.
+    assert f"[{nodes.TRANSFORM}] Resolved inputs" in transform_log
+    assert f"[{nodes.STATISTICS_GEN}] Resolved inputs" not in transform_log
 
     store = metadata_store.open_store(url, read_only=True)
     destination = models.last_pushed(store, config.name).destination
@@ -102,6 +123,46 @@ def test_every_node_in_its_own_process_shares_metadata(tmp_path,
     assert second.fully_cached
     assert helpers.serving_versions(config.serving_dir) == [
         destination.rsplit("/", 1)[1]]
+
+
+def test_a_retry_runs_only_the_nodes_that_did_not_finish(tmp_path,
+                                                         monkeypatch):
+    """A task's second attempt: the nodes that finished in this run (ML
+    Metadata says so) are not run again, the rest run in order; a node
+    that fails stops the ones after it; each node's log lines go to its
+    own file."""
+    import logging  # pylint: disable=import-outside-toplevel
+    ir = _ir(tmp_path)
+    url = urls.parse(f"sqlite://{tmp_path / 'm.sqlite'}")
+    metadata_store.open_store(url, read_only=False)
+    states = {nodes.EVALUATOR: "COMPLETE", nodes.SERVING_VALIDATOR: "FAILED"}
+    ran = []
+
+    def run_node(_, node_id, run_id, __):
+        logging.getLogger("tfx").warning("%s working in %s", node_id, run_id)
+        ran.append(node_id)
+        if node_id == nodes.SERVING_VALIDATOR and len(ran) == 1:
+            raise node_entrypoint.NodeFailed("the serving check failed")
+        states[node_id] = "COMPLETE"
+
+    monkeypatch.setattr(node_entrypoint, "run_node", run_node)
+    monkeypatch.setattr(runs, "node_states", lambda *_: dict(states))
+    group = [nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER]
+    said = []
+    with pytest.raises(node_entrypoint.NodeFailed):
+        node_entrypoint.run_nodes(ir, group, "r", url, echo=said.append)
+    assert ran == [nodes.SERVING_VALIDATOR]
+    node_entrypoint.run_nodes(ir, group, "r", url, echo=said.append)
+    assert ran == [nodes.SERVING_VALIDATOR, nodes.SERVING_VALIDATOR,
+                   nodes.PUSHER]
+    assert said[0] == (f"{nodes.EVALUATOR}: already COMPLETE in run r (an "
+                       "earlier attempt of this task); not run again")
+    with open(node_entrypoint.log_path(ir, "r", nodes.PUSHER),
+              encoding="utf-8") as f:
+        assert f.read().rstrip().endswith(f"{nodes.PUSHER} working in r")
+    with pytest.raises(ValueError, match="has no node Nope"):
+        node_entrypoint.run_nodes(ir, [nodes.PUSHER, "Nope"], "r", url)
+    assert len(ran) == 3
 
 
 @pytest.mark.parametrize("store_goes_away", [True, False])
@@ -126,11 +187,13 @@ def test_a_store_lost_mid_task_is_one_message(tmp_path, monkeypatch,
         "--node-id", nodes.TRAINER, "--run-id", "r", "--metadata", url])
     if store_goes_away:
         assert result.exit_code == 1
-        assert result.output.startswith(
+        [error] = [line for line in result.output.splitlines()
+                   if line.startswith("Error:")]
+        assert error.startswith(
             f"Error: {nodes.TRAINER} failed: the ML Metadata store went away "
-            f"while it ran (no ML Metadata store at {path}")
-        assert "retry runs it again" in result.output
-        assert result.output.count("\n") == 1
+            f"while the task ran (no ML Metadata store at {path}")
+        assert "retry runs again every node that did not finish" in error
+        assert "Traceback" not in result.output
     else:
         assert isinstance(result.exception, RuntimeError)
 
