@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
@@ -43,8 +42,6 @@ SECRET = "mlmd-mysql"
 TFX_TASKS = [kubeflow.DATA_TASK, kubeflow.TRAIN_TASK,
              kubeflow.EVALUATE_TASK]
 CLAIM = "pipeline-data"
-STARTUP = re.compile(re.escape(startup.STARTUP_LINE)
-                     + r" ([0-9.]+) s .*\(process started at ([0-9.]+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +109,11 @@ def _overheads(result):
     work), and the whole task."""
     table = {}
     for name, completed in result.tasks:
-        match = STARTUP.search(completed.stderr)
-        assert match, (name, "no start-up line", completed.stderr[-2000:])
-        table[name] = (float(match.group(2)) - result.started[name],
-                       float(match.group(1)), result.seconds[name])
+        said = startup.read_startup(completed.stderr)
+        assert said, (name, "no start-up line", completed.stderr[-2000:])
+        seconds, process_started = said
+        table[name] = (process_started - result.started[name], seconds,
+                       result.seconds[name])
     return table
 
 
