@@ -37,8 +37,8 @@ def _compile(package, data_dir, work, metadata_url, epochs, seed, env,
     subprocess.run([
         sys.executable, "-m", "pipeline", "compile", "--target", "kubeflow",
         "--output", package, "--image", image,
-        # The package's local paths lie on claims; the tasks here are
-        # processes that see them at the same paths.
+        # The package's local paths lie on claims; every task (a process,
+        # or a container that mounts them) sees them at the same paths.
         *(flag for claim, path in volumes.items()
           for flag in ("--volume", f"{claim}:{path}")),
         "--pipeline-root", os.path.join(work, "root"),
@@ -62,44 +62,28 @@ def _timed(package, job, password, env, volumes, engine, **parameters):
     return {"wall_seconds": wall, "tasks_run": result.names,
             "tasks_skipped": result.skipped,
             "task_seconds": result.seconds,
-            "task_startup_seconds": {
-                name: startup_seconds(process.stderr)
-                for name, process in result.tasks},
-            # From the call that starts the container (or process) to the
-            # task's work: the engine's start, then the task's own.
-            "task_start_to_work_seconds": {
-                name: _start_to_work(process.stderr, result.started[name])
-                for name, process in result.tasks},
+            **_startup(result),
             "decision": result.outputs["decide"]}
 
 
-def startup_seconds(stderr):
-    """What a task's first start-up line says: seconds from its process's
-    start to its work (pipeline/startup.py), or None if it said nothing."""
-    said = startup.read_startup(stderr)
-    return said[0] if said else None
-
-
-def _start_to_work(stderr, started):
-    said = startup.read_startup(stderr)
-    return said[1] + said[0] - started if said else None
+def _startup(result):
+    """Each task's start-up as its first start-up line says it
+    (pipeline/startup.py): seconds from its process's start to its work,
+    and from the call that started the container (or process) to its work
+    (the engine's start, then the task's own); None where it said
+    nothing."""
+    said = {name: startup.read_startup(process.stderr)
+            for name, process in result.tasks}
+    return {
+        "task_startup_seconds": {
+            name: s[0] if s else None for name, s in said.items()},
+        "task_start_to_work_seconds": {
+            name: s[1] + s[0] - result.started[name] if s else None
+            for name, s in said.items()}}
 
 
 def containers_available() -> bool:
     return bool(shutil.which("podman") and shutil.which("buildah"))
-
-
-def _claim(data_dir, work):
-    """The folder every container mounts: the prepared TFDS data copied
-    in, all of it owned by the image's user (as a pod's fsGroup makes a
-    claim)."""
-    claim = os.path.join(work, "claim")
-    shutil.copytree(data_dir, os.path.join(claim, "tfds"))
-    for folder, dirs, files in os.walk(claim):
-        for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
-            os.chown(name, container_images.IMAGE_UID,
-                     container_images.IMAGE_UID)
-    return claim
 
 
 def measure(data_dir, work, epochs, seed, env, in_containers=None):
@@ -115,7 +99,8 @@ def measure(data_dir, work, epochs, seed, env, in_containers=None):
         built = container_images.build()
         image = built.tag
         engine = kfp_local.Containers(env=container_images.engine_env())
-        claim = _claim(data_dir, work)
+        claim = container_images.claim(data_dir,
+                                       os.path.join(work, "claim"))
         data_dir, root = os.path.join(claim, "tfds"), claim
         volumes = {"work": claim}
     else:

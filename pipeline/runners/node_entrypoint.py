@@ -164,14 +164,18 @@ def run_nodes(ir, node_ids: Sequence[str], run_id: str,
             continue
         echo(f"{node_id}: launching (log: {log_path(ir, run_id, node_id)})")
         with _node_log(log_path(ir, run_id, node_id)):
-            run_node(ir, node_id, run_id, url)
-        echo(f"{node_id}: "
-             f"{runs.node_states(store, ir.pipeline_info.id, run_id).get(node_id)}")
+            state = run_node(ir, node_id, run_id, url)
+        echo(f"{node_id}: {state}")
 
 
-def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
+def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> str:
     """Launches one node of `ir` in pipeline run `run_id` (whose id
-    `run_nodes` has put in the IR)."""
+    `run_nodes` has put in the IR) and returns the state ML Metadata
+    records for it (COMPLETE or CACHED).
+
+    Raises:
+      NodeFailed: the node's execution is FAILED.
+    """
     from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.local import runner_utils  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.portable import launcher  # pylint: disable=import-outside-toplevel
@@ -197,6 +201,7 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> None:
     if state == "FAILED":
         raise NodeFailed(f"node {node_id} failed in run {run_id} (see the "
                          "log above).")
+    return state
 
 
 @contextlib.contextmanager

@@ -207,7 +207,8 @@ def test_the_compiled_trainer_task_knows_its_pod(tmp_path):
     with open(path, encoding="utf-8") as f:
         platform = list(yaml.safe_load_all(f))[1]["platforms"]["kubernetes"]
     executors = platform["deploymentSpec"]["executors"]
-    [trainer] = [e for label, e in executors.items() if "trainer" in label]
+    [trainer] = [e for label, e in executors.items()
+                 if label == f"exec-{kubeflow_runner.TRAIN_TASK}"]
     assert {(v["name"], v["fieldPath"]) for v in trainer["fieldPathAsEnv"]} \
         == {(tfjob.POD_NAME_ENV, "metadata.name"),
             (tfjob.POD_UID_ENV, "metadata.uid"),

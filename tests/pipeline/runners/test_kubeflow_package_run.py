@@ -59,11 +59,8 @@ def image():
 def claim(tmp_path, tfds_data_dir):
     """The host folder standing in for the claim: the TFDS data prepared
     in it, owned by the image's user (as a pod's fsGroup would make it)."""
-    folder = tmp_path / "claim"
-    shutil.copytree(tfds_data_dir, folder / "tfds")
-    for path in [folder, *folder.rglob("*")]:
-        os.chown(path, containers.IMAGE_UID, containers.IMAGE_UID)
-    return folder
+    return pathlib.Path(
+        containers.claim(tfds_data_dir, str(tmp_path / "claim")))
 
 
 def _compile(tmp_path, claim, metadata_url, image_tag, *extra, root=None):

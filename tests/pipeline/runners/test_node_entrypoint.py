@@ -144,6 +144,7 @@ def test_a_retry_runs_only_the_nodes_that_did_not_finish(tmp_path,
         if node_id == nodes.SERVING_VALIDATOR and len(ran) == 1:
             raise node_entrypoint.NodeFailed("the serving check failed")
         states[node_id] = "COMPLETE"
+        return "COMPLETE"
 
     monkeypatch.setattr(node_entrypoint, "run_node", run_node)
     monkeypatch.setattr(runs, "node_states", lambda *_: dict(states))
@@ -157,6 +158,7 @@ def test_a_retry_runs_only_the_nodes_that_did_not_finish(tmp_path,
                    nodes.PUSHER]
     assert said[0] == (f"{nodes.EVALUATOR}: already COMPLETE in run r (an "
                        "earlier attempt of this task); not run again")
+    assert f"{nodes.PUSHER}: COMPLETE" in said
     with open(node_entrypoint.log_path(ir, "r", nodes.PUSHER),
               encoding="utf-8") as f:
         assert f.read().rstrip().endswith(f"{nodes.PUSHER} working in r")
