@@ -8,6 +8,7 @@ from tfx.types import standard_component_specs
 
 from components import autograph
 from components.evaluator import metrics
+from components.tfds_example_gen import properties
 
 
 # Arrays longer than this print as their first and last few elements.
@@ -16,7 +17,9 @@ _PRINTED_ELEMENTS = 16
 
 class Executor(tfx_executor.Executor):
     """Evaluates and validates as TFX's Evaluator does, then records
-    accuracy, example count and per-class accuracy on the output."""
+    accuracy, example count and per-class accuracy on the output, and all
+    that `metrics.read_metrics` finds (classes named as the examples name
+    them)."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         # TFMA updates its Keras metrics in tf.functions.
@@ -34,4 +37,9 @@ class Executor(tfx_executor.Executor):
             super().Do(input_dict, output_dict, exec_properties)
         evaluation = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EVALUATION_KEY])
-        metrics.record(evaluation, metrics.read_metrics(evaluation.uri))
+        examples = input_dict.get(standard_component_specs.EXAMPLES_KEY)
+        class_names = properties.class_names(
+            examples[0].get_string_custom_property(properties.CLASS_NAMES)
+            if examples else None)
+        metrics.record(evaluation,
+                       metrics.read_metrics(evaluation.uri, class_names))

@@ -3,9 +3,10 @@ figures recorded on the evaluation artifact itself.
 
 The Evaluator (component.py) records overall accuracy, the example count
 and per-class accuracy as custom properties of its ModelEvaluation
-artifact, so that run and model listings read them from ML Metadata
-without loading TFMA (and TensorFlow). TFMA, and the modules that import
-it, are imported only by the functions that read its files.
+artifact, and everything `read_metrics` returns as one JSON property, so
+that run and model listings and the run summary read them from ML
+Metadata without loading TFMA (and TensorFlow). TFMA, and the modules that
+import it, are imported only by the functions that read its files.
 """
 
 import json
@@ -17,6 +18,8 @@ from components.tfds_example_gen import properties
 ACCURACY_PROPERTY = "accuracy"
 EXAMPLE_COUNT_PROPERTY = "example_count"
 PER_CLASS_ACCURACY_PROPERTY = "per_class_accuracy"
+# What `read_metrics` returned when the Evaluator ran, as JSON.
+METRICS_PROPERTY = "metrics"
 
 
 def read_metrics(evaluation_uri: str,
@@ -137,8 +140,11 @@ def _validation_failures(evaluation_uri: str,
 
 
 def record(evaluation, metrics: Dict[str, Any]) -> None:
-    """Records the headline figures on a ModelEvaluation artifact (a TFX
-    artifact, before the Launcher publishes it)."""
+    """Records the headline figures, and all of `metrics` as JSON, on a
+    ModelEvaluation artifact (a TFX artifact, before the Launcher
+    publishes it)."""
+    evaluation.set_string_custom_property(METRICS_PROPERTY,
+                                          json.dumps(metrics))
     if metrics.get("accuracy") is not None:
         evaluation.set_float_custom_property(ACCURACY_PROPERTY,
                                              metrics["accuracy"])
@@ -147,6 +153,14 @@ def record(evaluation, metrics: Dict[str, Any]) -> None:
     evaluation.set_string_custom_property(
         PER_CLASS_ACCURACY_PROPERTY,
         json.dumps(metrics.get("per_class_accuracy", {})))
+
+
+def recorded_metrics(evaluation) -> Optional[Dict[str, Any]]:
+    """What `read_metrics` returned when the Evaluator recorded it on an
+    evaluation artifact (an ML Metadata `Artifact` proto), or None for one
+    written before it was recorded."""
+    value = evaluation.custom_properties.get(METRICS_PROPERTY)
+    return json.loads(value.string_value) if value is not None else None
 
 
 def recorded_accuracy(evaluation) -> Optional[float]:

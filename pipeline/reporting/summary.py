@@ -21,9 +21,15 @@ from pipeline.metadata import runs
 from pipeline.metadata.store import MetadataStore
 from pipeline.reporting import progress
 
-def _metrics(evaluation_uri: str, class_names=None) -> Dict[str, Any]:
-    """The evaluation's metrics; if its files cannot be read, says so in
-    the summary (and the log) instead of leaving parts out."""
+def _metrics(evaluation, class_names=None) -> Dict[str, Any]:
+    """The evaluation's metrics (an ML Metadata artifact), as the Evaluator
+    recorded them; for an evaluation from before it recorded them, read
+    from TFMA's files, and if those cannot be read, says so in the summary
+    (and the log) instead of leaving parts out."""
+    recorded = evaluator_metrics.recorded_metrics(evaluation)
+    if recorded is not None:
+        return recorded
+    evaluation_uri = evaluation.uri
     try:
         return evaluator_metrics.read_metrics(evaluation_uri, class_names)
     except Exception as error:  # pylint: disable=broad-except
@@ -50,7 +56,7 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
     pusher = outputs(nodes.PUSHER)
     metrics: Dict[str, Any] = {}
     if evaluator.get(nodes.EVALUATION_KEY):
-        metrics = _metrics(evaluator[nodes.EVALUATION_KEY][0].uri,
+        metrics = _metrics(evaluator[nodes.EVALUATION_KEY][0],
                            runs.class_names(examples[0] if examples
                                             else None))
     blessings = evaluator.get(nodes.BLESSING_KEY)

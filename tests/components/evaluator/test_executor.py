@@ -15,16 +15,20 @@ def test_tfma_runs_with_batches_printed_short(monkeypatch):
     seen = {}
     evaluation = standard_artifacts.ModelEvaluation()
     evaluation.uri = "/nowhere"
+    examples = standard_artifacts.Examples()
+    examples.set_string_custom_property("class_names", '["cat", "dog"]')
     monkeypatch.setattr(
         tfx_executor.Executor, "Do",
         lambda self, i, o, e: seen.update(
             threshold=np.get_printoptions()["threshold"],
             text=repr(np.array([b"x" * 800] * 1000, dtype=object))))
-    monkeypatch.setattr(metrics, "read_metrics", lambda uri: {"uri": uri})
+    monkeypatch.setattr(metrics, "read_metrics",
+                        lambda uri, names: {"uri": uri, "names": names})
     monkeypatch.setattr(metrics, "record",
                         lambda artifact, read: seen.update(recorded=read))
     before = np.get_printoptions()["threshold"]
-    executor.Executor().Do({}, {"evaluation": [evaluation]}, {})
+    executor.Executor().Do({"examples": [examples]},
+                           {"evaluation": [evaluation]}, {})
     assert seen["threshold"] <= 16 and len(seen["text"]) < 8000
-    assert seen["recorded"] == {"uri": "/nowhere"}
+    assert seen["recorded"] == {"uri": "/nowhere", "names": ["cat", "dog"]}
     assert before > 16 and np.get_printoptions()["threshold"] == before

@@ -25,8 +25,15 @@ def _evaluation(directory, accuracy=0.875):
     return str(directory)
 
 
+def _artifact(uri):
+    """An evaluation as ML Metadata holds it, written before the Evaluator
+    recorded its metrics on it."""
+    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=import-outside-toplevel
+    return metadata_store_pb2.Artifact(uri=uri)
+
+
 def test_an_evaluation_without_plots_or_thresholds_is_normal(tmp_path):
-    read = summary._metrics(_evaluation(tmp_path))  # pylint: disable=protected-access
+    read = summary._metrics(_artifact(_evaluation(tmp_path)))  # pylint: disable=protected-access
     assert read["accuracy"] == 0.875 and read["example_count"] == 120
     assert "confusion_matrix" not in read
     assert "validation_failures" not in read and "unreadable" not in read
@@ -39,17 +46,25 @@ def test_a_damaged_plots_file_is_reported_not_dropped(tmp_path, caplog):
             str(tmp_path / "plots-00000-of-00001.tfrecord")) as writer:
         writer.write(b"\xff\xff\xff not a proto")
     with caplog.at_level(logging.ERROR):
-        read = summary._metrics(uri)  # pylint: disable=protected-access
+        read = summary._metrics(_artifact(uri))  # pylint: disable=protected-access
     assert read["unreadable"].startswith(uri)
     assert "cannot read the evaluation" in caplog.text
 
 
 def test_recorded_metrics_round_trip(tmp_path):
+    """The summary reads what the Evaluator recorded in ML Metadata, not
+    TFMA's files (gone here)."""
+    import shutil  # pylint: disable=import-outside-toplevel
     from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
     evaluation = standard_artifacts.ModelEvaluation()
-    metrics.record(evaluation, metrics.read_metrics(_evaluation(tmp_path)))
+    evaluation.uri = _evaluation(tmp_path)
+    read = metrics.read_metrics(evaluation.uri)
+    metrics.record(evaluation, read)
     assert metrics.recorded_accuracy(evaluation.mlmd_artifact) == 0.875
     assert evaluation.get_int_custom_property("example_count") == 120
+    shutil.rmtree(tmp_path)
+    assert summary._metrics(evaluation.mlmd_artifact) == read  # pylint: disable=protected-access
+    assert read["accuracy"] == 0.875 and read["example_count"] == 120
 
 
 def test_beam_set_up_is_overhead_apart_from_the_launchers():
