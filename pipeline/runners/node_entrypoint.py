@@ -10,7 +10,9 @@ from ML Metadata, runs its driver, looks for a cached execution, runs the
 executor and publishes the outputs. All tasks of a run share the run id and
 the ML Metadata store, so resolvers, caching and lineage behave exactly as
 locally: every node is its own execution, cached or not on its own. A task
-of several nodes pays the process start and imports once. Its retry runs
+of several nodes pays the process start and imports once, and a node
+found in the cache does not import its executor (executor_operators.py).
+Its retry runs
 again only the nodes that did not finish in this run (ML Metadata says
 which), and each node's log lines also go to a file of their own,
 `<pipeline root>/logs/<run id>/<node id>.log`. TFX 1.16's own
@@ -179,6 +181,7 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> str:
     from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.local import runner_utils  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.portable import launcher  # pylint: disable=import-outside-toplevel
+    from pipeline.runners import executor_operators  # pylint: disable=import-outside-toplevel
 
     nodes_by_id = {n.pipeline_node.node_info.id: n.pipeline_node
                    for n in ir.nodes}
@@ -192,6 +195,8 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> str:
         executor_spec=runner_utils.extract_executor_spec(deployment, node_id),
         custom_driver_spec=runner_utils.extract_custom_driver_spec(
             deployment, node_id),
+        # A node found in the cache imports nothing of its executor.
+        custom_executor_operators=executor_operators.OPERATORS,
     ).launch()
     # The Launcher records a node whose inputs cannot be resolved as FAILED
     # and returns normally; the task must fail so the run stops here.

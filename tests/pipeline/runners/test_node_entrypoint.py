@@ -123,6 +123,32 @@ def test_nodes_in_processes_of_their_own_share_metadata(tmp_path,
     assert second.fully_cached
     assert helpers.serving_versions(config.serving_dir) == [
         destination.rsplit("/", 1)[1]]
+    # A task of cached nodes imports none of their executors (and what
+    # they import): here the Evaluator's TFMA and the statistics' TFDV.
+    imported = _imports_of_a_task(text, "run-3", url, node_ids)
+    assert imported == {"tensorflow_model_analysis": False,
+                        "tensorflow_data_validation": False}, imported
+    assert runs.get_run(store, config.name, "run-3").fully_cached
+
+
+def _imports_of_a_task(ir_text, run_id, metadata_url, group):
+    """Which heavy packages a task's process had imported when its nodes
+    were done, as the module's own `__main__` runs it."""
+    script = (
+        "import json, os, sys\n"
+        "os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')\n"
+        "from components import tfx_imports\n"
+        "tfx_imports.lazy_tfx_components()\n"
+        "from pipeline.runners import node_entrypoint\n"
+        "node_entrypoint.main(sys.argv[1:], standalone_mode=False)\n"
+        "print(json.dumps({m: m in sys.modules for m in ("
+        "'tensorflow_model_analysis', 'tensorflow_data_validation')}))\n")
+    result = helpers.run_cli(
+        [sys.executable, "-c", script, "--pipeline-ir", ir_text,
+         *(arg for node_id in group for arg in ("--node-id", node_id)),
+         "--run-id", run_id, "--metadata", metadata_url])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_a_retry_runs_only_the_nodes_that_did_not_finish(tmp_path,
