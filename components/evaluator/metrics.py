@@ -18,8 +18,11 @@ from components.tfds_example_gen import properties
 ACCURACY_PROPERTY = "accuracy"
 EXAMPLE_COUNT_PROPERTY = "example_count"
 PER_CLASS_ACCURACY_PROPERTY = "per_class_accuracy"
-# What `read_metrics` returned when the Evaluator ran, as JSON.
+# What `read_metrics` returned when the Evaluator ran, as JSON, if at most
+# this long: a dataset of many classes makes a confusion matrix too large
+# for a metadata property (readers then go to TFMA's files).
 METRICS_PROPERTY = "metrics"
+METRICS_PROPERTY_MAX_CHARS = 256 * 1024
 
 
 def read_metrics(evaluation_uri: str,
@@ -140,11 +143,16 @@ def _validation_failures(evaluation_uri: str,
 
 
 def record(evaluation, metrics: Dict[str, Any]) -> None:
-    """Records the headline figures, and all of `metrics` as JSON, on a
-    ModelEvaluation artifact (a TFX artifact, before the Launcher
-    publishes it)."""
-    evaluation.set_string_custom_property(METRICS_PROPERTY,
-                                          json.dumps(metrics))
+    """Records the headline figures, and all of `metrics` as JSON unless it
+    is too long, on a ModelEvaluation artifact (a TFX artifact, before the
+    Launcher publishes it)."""
+    recorded = json.dumps(metrics)
+    if len(recorded) <= METRICS_PROPERTY_MAX_CHARS:
+        evaluation.set_string_custom_property(METRICS_PROPERTY, recorded)
+    else:
+        logging.info("metrics of %d characters not recorded in ML Metadata; "
+                     "readers read TFMA's files at %s", len(recorded),
+                     evaluation.uri)
     if metrics.get("accuracy") is not None:
         evaluation.set_float_custom_property(ACCURACY_PROPERTY,
                                              metrics["accuracy"])

@@ -67,6 +67,18 @@ def test_recorded_metrics_round_trip(tmp_path):
     assert read["accuracy"] == 0.875 and read["example_count"] == 120
 
 
+def test_metrics_too_long_for_a_property_are_read_from_tfma(tmp_path,
+                                                          monkeypatch):
+    from tfx.types import standard_artifacts  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(metrics, "METRICS_PROPERTY_MAX_CHARS", 10)
+    evaluation = standard_artifacts.ModelEvaluation()
+    evaluation.uri = _evaluation(tmp_path)
+    metrics.record(evaluation, metrics.read_metrics(evaluation.uri))
+    assert metrics.recorded_metrics(evaluation.mlmd_artifact) is None
+    assert metrics.recorded_accuracy(evaluation.mlmd_artifact) == 0.875
+    assert summary._metrics(evaluation.mlmd_artifact)["accuracy"] == 0.875  # pylint: disable=protected-access
+
+
 def test_beam_set_up_is_overhead_apart_from_the_launchers():
     from pipeline.reporting import progress  # pylint: disable=import-outside-toplevel
     record = progress.NodeRecord("executed", 10.0, work_seconds=7.0,
