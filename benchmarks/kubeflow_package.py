@@ -16,7 +16,6 @@ alone, from the repository's root (it uses the test helpers in `tests/`):
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,10 +81,6 @@ def _startup(result):
             for name, s in said.items()}}
 
 
-def containers_available() -> bool:
-    return bool(shutil.which("podman") and shutil.which("buildah"))
-
-
 def measure(data_dir, work, epochs, seed, env, in_containers=None):
     """{cold, cached, tick}: wall seconds, the tasks that ran, their
     seconds and start-up seconds, and the decide task's outputs, for one
@@ -93,7 +88,7 @@ def measure(data_dir, work, epochs, seed, env, in_containers=None):
     env = dict(env, PATH=os.path.dirname(sys.executable) + os.pathsep
                + env.get("PATH", ""))
     if in_containers is None:
-        in_containers = containers_available()
+        in_containers = container_images.installed()
     engine, image, built = None, "tfds-pipeline:bench", None
     if in_containers:
         built = container_images.build()

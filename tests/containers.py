@@ -37,9 +37,14 @@ def engine_env() -> dict:
     return env
 
 
+def installed() -> bool:
+    """Whether podman and buildah are installed."""
+    return bool(shutil.which("podman") and shutil.which("buildah"))
+
+
 def ensure_installed() -> None:
     """Installs Debian's container tools if podman or buildah is missing."""
-    if shutil.which("podman") and shutil.which("buildah"):
+    if installed():
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise RuntimeError(

@@ -171,6 +171,17 @@ def recorded_metrics(evaluation) -> Optional[Dict[str, Any]]:
     return json.loads(value.string_value) if value is not None else None
 
 
+def evaluation_metrics(evaluation, class_names: Optional[Sequence[str]] = None
+                       ) -> Dict[str, Any]:
+    """An evaluation's metrics (an ML Metadata `Artifact` proto): as the
+    Evaluator recorded them, or, for one that did not record them (written
+    before, or too long), read from TFMA's files with `read_metrics`."""
+    recorded = recorded_metrics(evaluation)
+    if recorded is not None:
+        return recorded
+    return read_metrics(evaluation.uri, class_names)
+
+
 def recorded_accuracy(evaluation) -> Optional[float]:
     """The accuracy recorded on an evaluation artifact (an ML Metadata
     `Artifact` proto), or None for one written before it was recorded."""

@@ -210,11 +210,8 @@ class Executor(base_executor.BaseExecutor):
             examples.get_string_custom_property(
                 example_properties.CLASS_NAMES))
         evaluation = input_dict.get("evaluation")
-        metrics = {}
-        if evaluation:
-            metrics = (evaluator_metrics.recorded_metrics(
-                evaluation[0].mlmd_artifact)
-                or evaluator_metrics.read_metrics(evaluation[0].uri, names))
+        metrics = (evaluator_metrics.evaluation_metrics(
+            evaluation[0].mlmd_artifact, names) if evaluation else {})
         model_run = input_dict.get("model_run")
         training = {}
         path = training_record.path(model_run[0].uri) if model_run else None

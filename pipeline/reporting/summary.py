@@ -26,15 +26,11 @@ def _metrics(evaluation, class_names=None) -> Dict[str, Any]:
     recorded them; for an evaluation from before it recorded them, read
     from TFMA's files, and if those cannot be read, says so in the summary
     (and the log) instead of leaving parts out."""
-    recorded = evaluator_metrics.recorded_metrics(evaluation)
-    if recorded is not None:
-        return recorded
-    evaluation_uri = evaluation.uri
     try:
-        return evaluator_metrics.read_metrics(evaluation_uri, class_names)
+        return evaluator_metrics.evaluation_metrics(evaluation, class_names)
     except Exception as error:  # pylint: disable=broad-except
-        logging.exception("cannot read the evaluation at %s", evaluation_uri)
-        return {"unreadable": f"{evaluation_uri}: {type(error).__name__}: "
+        logging.exception("cannot read the evaluation at %s", evaluation.uri)
+        return {"unreadable": f"{evaluation.uri}: {type(error).__name__}: "
                               f"{error}"}
 
 

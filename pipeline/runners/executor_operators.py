@@ -31,10 +31,6 @@ def _deferred(operator_class):
             super().__init__(executor_spec, platform_config)
             self._operator = None
 
-        def with_execution_watcher(self, execution_watcher_address):
-            super().with_execution_watcher(execution_watcher_address)
-            return self
-
         def run_executor(self, execution_info, *args, **kwargs):
             if self._operator is None:
                 self._operator = operator_class(self._executor_spec,
