@@ -779,6 +779,11 @@ class PipelineConfig:
         """The last run's JSON summary."""
         return os.path.join(self.output_dir, "last_run.json")
 
+    @property
+    def compiled_pipeline_path(self) -> str:
+        """The local runner's compiled pipeline, kept for the next run."""
+        return os.path.join(self.output_dir, "compiled", "pipeline.pb")
+
 
 def metadata_path(output_dir: str) -> str:
     """The local runners' sqlite ML Metadata store in an output dir."""

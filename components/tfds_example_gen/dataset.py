@@ -14,10 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from components import features
-
-
-class DatasetError(ValueError):
-    """A dataset cannot be found or prepared; the message says what to do."""
+from components.tfds_example_gen.errors import DatasetError  # pylint: disable=unused-import
 
 
 def get_builder(tfds_name: str, data_dir: Optional[str] = None):

@@ -33,17 +33,21 @@ def run(runner, verbose, pipeline_root, **settings):
     log_path = os.path.join(config.log_dir, f"{run_id}.log")
     click.echo(f"Log: {log_path}")
     with console.capture_logs(log_path, verbose) as screen:
+        # A re-run on unchanged data may need neither TensorFlow nor Beam
+        # (pipeline/runners/local.py): TFX's optional imports of them wait.
+        from components import tfx_imports  # pylint: disable=import-outside-toplevel
+        tfx_imports.defer_optional_imports()
         # Heavy imports only once the settings are known to be good, and
         # with their start-up noise in the log file.
         from components import storage  # pylint: disable=import-outside-toplevel
-        from components.tfds_example_gen import dataset  # pylint: disable=import-outside-toplevel
+        from components.tfds_example_gen import errors  # pylint: disable=import-outside-toplevel
         from pipeline.runners import local as local_runner  # pylint: disable=import-outside-toplevel
         from pipeline.runners import preflight  # pylint: disable=import-outside-toplevel
         try:
             summary = local_runner.run(
                 config, runner, run_id=run_id, log_path=log_path,
                 echo=lambda line: print(line, file=screen, flush=True))
-        except (dataset.DatasetError, storage.StorageError,
+        except (errors.DatasetError, storage.StorageError,
                 preflight.BeamRunnerError, local_runner.RunError) as error:
             failure = str(error)
         else:

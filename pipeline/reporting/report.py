@@ -22,8 +22,10 @@ import pathlib
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
-import tensorflow as tf
 from tensorflow_metadata.proto.v0 import statistics_pb2
+# TFX's filesystem (local, and with TensorFlow gs:// and s3://): a report
+# of a cached run loads no TensorFlow (pipeline/runners/local.py).
+from tfx.dsl.io import fileio
 
 from components.tfds_example_gen import properties as example_properties
 from components.trainer import record as training_record
@@ -146,13 +148,13 @@ def _statistics(statistics_uri: Optional[str], figures: Figures):
     if not statistics_uri:
         return [], None
     rows, histograms = [], {}
-    for split in sorted(tf.io.gfile.listdir(statistics_uri)):
+    for split in sorted(fileio.listdir(statistics_uri)):
         path = os.path.join(statistics_uri, split.rstrip("/"),
                             STATISTICS_FILE)
-        if not tf.io.gfile.exists(path):
+        if not fileio.exists(path):
             continue
         stats = statistics_pb2.DatasetFeatureStatisticsList()
-        with tf.io.gfile.GFile(path, "rb") as f:
+        with fileio.open(path, "rb") as f:
             stats.ParseFromString(f.read())
         for dataset in stats.datasets:
             name = split.rstrip("/").replace("Split-", "")
@@ -196,9 +198,9 @@ def _training_curves(model_run_uri: Optional[str], figures: Figures):
     if not model_run_uri:
         return None, None
     path = training_record.path(model_run_uri)
-    if not tf.io.gfile.exists(path):
+    if not fileio.exists(path):
         return None, None
-    with tf.io.gfile.GFile(path) as f:
+    with fileio.open(path) as f:
         record = json.load(f)
     return record, figures.png("training", record.get("history", {}),
                                _draw_training)

@@ -9,12 +9,16 @@ seconds of every task of a cached Kubeflow run. `OPERATORS`, passed to the
 Launcher as its `custom_executor_operators`, makes TFX's own operator only
 when the Launcher runs the executor; a cached node then imports nothing
 of it. Written for TFX 1.16's Launcher, which calls `run_executor` and
-`with_execution_watcher` on its operator and nothing else.
+`with_execution_watcher` on its operator and nothing else. Before the
+executor is imported, TFX's optional imports of TensorFlow and Beam, if
+deferred, are restored (components/tfx_imports.py).
 """
 
 from tfx.orchestration.portable import base_executor_operator
 from tfx.orchestration.portable import launcher
 from tfx.proto.orchestration import executable_spec_pb2
+
+from components import tfx_imports
 
 
 def _deferred(operator_class):
@@ -33,6 +37,7 @@ def _deferred(operator_class):
 
         def run_executor(self, execution_info, *args, **kwargs):
             if self._operator is None:
+                tfx_imports.restore_optional_imports()
                 self._operator = operator_class(self._executor_spec,
                                                 self._platform_config)
                 if self._execution_watcher_address:

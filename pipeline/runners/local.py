@@ -1,33 +1,47 @@
-"""Where it runs, locally: LocalDagRunner or BeamDagRunner, sqlite MLMD.
+"""Where it runs, locally: TFX's LocalDagRunner loop or BeamDagRunner,
+sqlite MLMD.
 
 `run(config, runner)` checks the dataset before any component runs, runs
 the pipeline with one progress line per component, and writes the summary
 to `<output-dir>/last_run.json`.
+
+A re-run that will likely find every node in TFX's cache starts in about a
+second instead of five: when the compiled pipeline kept by the last run
+has the same key (`compiled.py`) and the data passes the quick check the
+scheduler trusts (the files the last successful run read are unchanged),
+the local runner runs the kept pipeline without building it or loading
+TFDS, and TFX's optional imports of TensorFlow and Beam wait until an
+executor runs (components/tfx_imports.py; the `run` command defers them
+before it imports this module, and a run that builds everything, or an
+executor, ends the deferral). Every node still goes through TFX's
+launcher, its driver and its cache lookup, as in any run.
 """
 
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from absl import logging as absl_logging
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-from tfx.orchestration.beam import beam_dag_runner
-from tfx.dsl.compiler import constants as compiler_constants
-from tfx.orchestration.portable import runtime_parameter_utils
 
+from components import tfx_imports
 from components.serving_validator import standby
+from components.tfds_example_gen import manifest
 from pipeline.reporting import console
-from pipeline import factory
 from pipeline import nodes
+from pipeline.metadata import lineage
 from pipeline.metadata import runs as metadata_runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
+from pipeline.runners import compiled
 from pipeline.runners import output_lock
 from pipeline.runners import preflight
 from pipeline.reporting import progress
 from pipeline.reporting import summary as summary_lib
 from pipeline_config import PipelineConfig, SOURCE_SETUP_FILE
+
+if TYPE_CHECKING:
+    from pipeline import factory
 
 RUNNERS = ("local", "beam")
 
@@ -45,7 +59,7 @@ def run(config: PipelineConfig, runner: str, *,
         echo: Callable[[str], None] = print,
         run_id: Optional[str] = None,
         log_path: Optional[str] = None,
-        orchestration: factory.Orchestration = factory.Orchestration()
+        orchestration: Optional["factory.Orchestration"] = None
         ) -> Dict[str, Any]:
     """Runs the pipeline once and writes `last_run.json`.
 
@@ -56,7 +70,8 @@ def run(config: PipelineConfig, runner: str, *,
       run_id: the run's id; a new one by default.
       log_path: the log file named in messages (see `pipeline.reporting.console`).
       orchestration: the pipeline as built for another orchestrator (e.g.
-        `vertex.orchestration(...)`, to run here what Vertex would).
+        `vertex.orchestration(...)`, to run here what Vertex would); by
+        default `factory.Orchestration()`.
 
     Returns:
       The summary written to `config.summary_path`.
@@ -86,7 +101,7 @@ def _setup_file() -> Optional[str]:
 
 
 def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
-         orchestration: factory.Orchestration):
+         orchestration: Optional["factory.Orchestration"]):
     started = time.monotonic()
     startup = console.process_seconds()
     # Progress is timed from TFX's INFO logs.
@@ -95,11 +110,27 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     log_hint = f" (full log: {log_path})" if log_path else ""
     preflight.check_beam_runner(config.beam)
     preflight.check_storage(config)
-    builder = preflight.check_dataset(config)
-    echo(f"Run {run_id}: {builder.info.full_name}, {runner} runner")
-    ir = factory.compile_ir(factory.create_pipeline(
-        config, metadata_url(config).connection_config(),
-        config.beam.pipeline_args(_setup_file()), orchestration))
+    beam_args = config.beam.pipeline_args(_setup_file())
+    keep_key = _keep_key(config, runner, beam_args, orchestration)
+    kept = _kept_pipeline(config, keep_key) if keep_key else None
+    if kept:
+        ir, dataset = kept
+    else:
+        # The full path: TFX's optional imports as TFX makes them.
+        tfx_imports.restore_optional_imports()
+        from pipeline import factory  # pylint: disable=import-outside-toplevel,redefined-outer-name
+        builder = preflight.check_dataset(config)
+        dataset = {"name": builder.info.name,
+                   "version": str(builder.info.version),
+                   "full_name": builder.info.full_name}
+        ir = factory.compile_ir(factory.create_pipeline(
+            config, metadata_url(config).connection_config(), beam_args,
+            orchestration or factory.Orchestration()))
+        if keep_key:
+            compiled.save(config, keep_key, ir)
+    echo(f"Run {run_id}: {dataset.pop('full_name')}, {runner} runner")
+    from tfx.dsl.compiler import constants as compiler_constants  # pylint: disable=import-outside-toplevel
+    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=import-outside-toplevel
     runtime_parameter_utils.substitute_runtime_parameter(
         ir, {compiler_constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     node_ids = [n.pipeline_node.node_info.id for n in ir.nodes]
@@ -111,7 +142,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
     try:
-        _runner(runner).run_with_ir(ir)
+        _run_ir(runner, ir, metadata_url(config).connection_config())
     except Exception as e:  # reported below, with the summary written
         error = e
         handler.mark_unfinished_failed()
@@ -140,8 +171,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
         error = RuntimeError("input resolution failed (see the log)")
     summary = summary_lib.build(
         store, run, run_id=run_id, runner=runner,
-        dataset={"name": builder.info.name,
-                 "version": str(builder.info.version)},
+        dataset=dataset,
         records=handler.records,
         wall_seconds=time.monotonic() - started,
         time_split={"startup_seconds": startup,
@@ -199,7 +229,69 @@ def _write_report(summary, store, run,
         return None
 
 
-def _runner(name: str):
-    if name == "beam":
-        return beam_dag_runner.BeamDagRunner()
-    return LocalDagRunner()
+def _run_ir(runner: str, ir, connection_config) -> None:
+    if runner == "beam":
+        from tfx.orchestration.beam import beam_dag_runner  # pylint: disable=import-outside-toplevel
+        beam_dag_runner.BeamDagRunner().run_with_ir(ir)
+    else:
+        from pipeline.runners import launching  # pylint: disable=import-outside-toplevel
+        launching.run_all(ir, connection_config)
+
+
+def _keep_key(config: PipelineConfig, runner: str, beam_args,
+              orchestration) -> Optional[str]:
+    """The key to keep this run's compiled pipeline under (`compiled.py`),
+    or None for a run that does not keep it: another orchestrator's
+    pipeline, the Beam runner (which makes its own launchers), or storage
+    or a Beam runner beyond this machine (their filesystems and runners
+    need TensorFlow and Beam from the start)."""
+    local = not any("://" in (path or "") for path in (
+        config.pipeline_root, config.serving_dir, config.dataset.data_dir))
+    if (runner != "local" or orchestration is not None or not local
+            or config.beam.runner != "direct"):
+        tfx_imports.restore_optional_imports()
+        return None
+    try:
+        return compiled.key(config, runner, beam_args)
+    except OSError:  # the full path names what is missing
+        return None
+
+
+def _kept_pipeline(config: PipelineConfig, keep_key: str
+                   ) -> Optional[Tuple[Any, Dict[str, str]]]:
+    """(the kept compiled pipeline, the dataset as the summary names it)
+    when it was kept under `keep_key` and the data the last successful run
+    read is unchanged (the check `schedule --once-if-changed` trusts); else
+    None, and the run builds and checks everything."""
+    ir = compiled.load(config, keep_key)
+    if ir is None:
+        logging.info("no compiled pipeline kept with key %s: compiling it.",
+                     keep_key[:12])
+        return None
+    last = store = None
+    if os.path.isfile(config.metadata_path):
+        store = metadata_store.open_store(metadata_url(config),
+                                          read_only=True)
+        last = metadata_runs.last_successful(store, config.name)
+    name, dataset_config, version = manifest.split_name(
+        config.dataset.tfds_name)
+    unchanged = last and metadata_runs.unchanged_since(
+        store, last, manifest.checker(
+            data_dir=config.dataset.data_dir, name=name,
+            config=dataset_config, version=version,
+            splits=config.dataset.splits))
+    if not unchanged:
+        logging.info("the data may have changed since the last successful "
+                     "run (%s): checking it and compiling the pipeline.",
+                     last.run_id if last else "none")
+        return None
+    logging.info("running the compiled pipeline kept with key %s: the "
+                 "data is that of the last successful run %s.",
+                 keep_key[:12], last.run_id)
+    examples = metadata_runs.examples(store, last)
+    recorded = {key: lineage.custom_property(examples, f"tfds_{key}")
+                for key in ("name", "config", "version")}
+    return ir, {"name": recorded["name"], "version": recorded["version"],
+                "full_name": "/".join(filter(None, (
+                    recorded["name"], recorded["config"],
+                    recorded["version"])))}

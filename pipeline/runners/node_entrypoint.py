@@ -178,26 +178,10 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> str:
     Raises:
       NodeFailed: the node's execution is FAILED.
     """
-    from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
-    from tfx.orchestration.local import runner_utils  # pylint: disable=import-outside-toplevel
-    from tfx.orchestration.portable import launcher  # pylint: disable=import-outside-toplevel
-    from pipeline.runners import executor_operators  # pylint: disable=import-outside-toplevel
+    from pipeline.runners import launching  # pylint: disable=import-outside-toplevel
 
-    nodes_by_id = {n.pipeline_node.node_info.id: n.pipeline_node
-                   for n in ir.nodes}
-    deployment = runner_utils.extract_local_deployment_config(ir)
     startup.report_startup(f"launching {node_id}")
-    launcher.Launcher(
-        pipeline_node=nodes_by_id[node_id],
-        mlmd_connection=metadata.Metadata(url.connection_config()),
-        pipeline_info=ir.pipeline_info,
-        pipeline_runtime_spec=ir.runtime_spec,
-        executor_spec=runner_utils.extract_executor_spec(deployment, node_id),
-        custom_driver_spec=runner_utils.extract_custom_driver_spec(
-            deployment, node_id),
-        # A node found in the cache imports nothing of its executor.
-        custom_executor_operators=executor_operators.OPERATORS,
-    ).launch()
+    launching.launcher_for(ir, node_id, url.connection_config()).launch()
     # The Launcher records a node whose inputs cannot be resolved as FAILED
     # and returns normally; the task must fail so the run stops here.
     state = runs.node_states(

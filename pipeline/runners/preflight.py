@@ -11,9 +11,8 @@ import urllib.error
 import urllib.request
 import zipfile
 
-from components import features
 from components import storage
-from components.tfds_example_gen import dataset as tfds_dataset
+from components.tfds_example_gen.errors import DatasetError
 from pipeline_config import BeamConfig, PipelineConfig
 
 
@@ -141,17 +140,20 @@ def check_dataset(config: PipelineConfig):
       The TFDS builder, prepared.
 
     Raises:
-      tfds_dataset.DatasetError: unknown dataset, not preparable offline,
+      DatasetError: unknown dataset, not preparable offline,
         unknown split, or data that does not match the committed schema.
     """
+    # TFDS and TensorFlow, only for this check.
+    from components import features  # pylint: disable=import-outside-toplevel
+    from components.tfds_example_gen import dataset as tfds_dataset  # pylint: disable=import-outside-toplevel
     builder = tfds_dataset.get_builder(config.dataset.tfds_name,
                                        config.dataset.data_dir)
     if os.path.isdir(config.schema_file):
-        raise tfds_dataset.DatasetError(
+        raise DatasetError(
             f"schema {config.schema_file!r} is a directory; pass the "
             "schema.pbtxt file in it with --schema.")
     if not os.path.isfile(config.schema_file):
-        raise tfds_dataset.DatasetError(
+        raise DatasetError(
             f"no schema for dataset {config.dataset.name!r} at "
             f"{config.schema_file!r}: write a first one with `python -m "
             f"pipeline infer-schema --dataset {config.dataset.name}`, review "
@@ -159,17 +161,17 @@ def check_dataset(config: PipelineConfig):
     try:
         contract = features.load_contract(config.schema_file)
     except features.SchemaError as error:
-        raise tfds_dataset.DatasetError(str(error)) from None
+        raise DatasetError(str(error)) from None
     info_features = builder.info.features
     for key in (features.IMAGE_KEY, features.LABEL_KEY):
         if key not in info_features:
-            raise tfds_dataset.DatasetError(
+            raise DatasetError(
                 f"dataset {builder.info.full_name!r} has no {key!r} feature "
                 f"(it has {sorted(info_features.keys())}); the pipeline "
                 "trains image classifiers on 'image' and 'label'.")
     shape = tuple(info_features[features.IMAGE_KEY].shape)
     if shape != contract.image_shape:
-        raise tfds_dataset.DatasetError(
+        raise DatasetError(
             f"dataset {builder.info.full_name!r} has images of shape {shape}"
             f" but the schema {config.schema_file!r} says "
             f"{contract.image_shape}; pass the dataset's own schema with "

@@ -1,5 +1,6 @@
 """A run imports the TFX components it runs, not every one TFX has."""
 
+import json
 import os
 import subprocess
 import sys
@@ -94,3 +95,81 @@ def test_another_tfx_imports_as_shipped_with_one_log_line():
 def test_the_test_session_imports_tfx_as_the_commands_do():
     from components import tfx_imports  # pylint: disable=import-outside-toplevel
     assert tfx_imports.tfx_components_deferred()
+
+
+DEFERRED = """
+import json, os, sys, tempfile
+from components import tfx_imports
+tfx_imports.lazy_tfx_components()
+said = {"deferred": tfx_imports.defer_optional_imports()}
+from tfx.orchestration.portable import launcher
+from tfx.dsl.input_resolution.strategies import span_range_strategy
+from pipeline.runners import launching
+from tfx.dsl.io import filesystem_registry
+from tfx.dsl.components.base import base_beam_executor
+from tfx.orchestration.portable import data_types
+from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
+from pipeline.runners import executor_operators
+def gfile():
+    try:
+        return filesystem_registry.DEFAULT_FILESYSTEM_REGISTRY \
+            .get_filesystem_for_path("gs://bucket/x").__name__
+    except Exception as error:
+        return type(error).__name__
+said["before"] = {"tensorflow": "tensorflow" in sys.modules,
+                  "apache_beam": "apache_beam" in sys.modules,
+                  "gs": gfile()}
+
+class Count(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        import apache_beam as beam
+        with self._make_beam_pipeline() as p:
+            _ = (p | beam.Create([1, 2, 3]) | beam.combiners.Count.Globally()
+                 | beam.Map(lambda n: open(exec_properties["out"], "w")
+                            .write(str(n))))
+
+out = os.path.join(tempfile.mkdtemp(), "count")
+spec = executable_spec_pb2.BeamExecutableSpec(
+    python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(
+        class_path="__main__.Count"))
+operator = executor_operators.OPERATORS[type(spec)](spec)
+operator.run_executor(data_types.ExecutionInfo(
+    input_dict={}, output_dict={}, exec_properties={"out": out},
+    execution_output_uri=os.path.join(os.path.dirname(out), "result"),
+    stateful_working_dir=os.path.dirname(out),
+    tmp_dir=os.path.dirname(out) + "/",
+    pipeline_node=pipeline_pb2.PipelineNode(),
+    pipeline_info=pipeline_pb2.PipelineInfo(id="p"), pipeline_run_id="r"))
+from tfx.components.example_gen import utils
+said["after"] = {"deferred": tfx_imports.optional_imports_deferred(),
+                 "beam": base_beam_executor.beam is sys.modules["apache_beam"],
+                 "gs": gfile(), "count": open(out).read(),
+                 "span": span_range_strategy._SPAN == utils.SPAN_PROPERTY_NAME}
+print(json.dumps(said))
+"""
+
+
+def test_optional_imports_wait_for_the_first_executor():
+    """With TFX's optional imports deferred, TFX's launcher, resolvers and
+    this project's launching import neither TensorFlow nor Beam; a Beam
+    executor run through the executor operators then gets Beam, and fileio
+    TensorFlow's gs:// filesystem, as if never deferred."""
+    said = json.loads(_python(DEFERRED).stdout.splitlines()[-1])
+    assert said["deferred"] is True
+    assert said["before"] == {"tensorflow": False, "apache_beam": False,
+                              "gs": "Exception"}, said
+    assert said["after"] == {"deferred": False, "beam": True,
+                             "gs": "TensorflowFilesystem", "count": "3",
+                             "span": True}
+
+
+ALREADY_IMPORTED = """
+from tfx.utils import doc_controls
+from components import tfx_imports
+print("deferred", tfx_imports.defer_optional_imports())
+"""
+
+
+def test_nothing_is_deferred_once_a_module_took_its_import():
+    assert _python(ALREADY_IMPORTED).stdout.splitlines() == [
+        "deferred False"]

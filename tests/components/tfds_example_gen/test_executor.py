@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.components.base import base_beam_executor
+from tfx.orchestration import metadata
 from tfx.orchestration.portable import data_types
+from tfx.proto.orchestration import pipeline_pb2
 from tfx.types import standard_artifacts
 
 from components.tfds_example_gen import component
@@ -82,11 +85,75 @@ def test_a_split_that_takes_part_of_a_shard(tmp_path, tfds_data_dir):
     assert {e.SerializeToString() for e in part_train} <= whole_records
 
 
-def _driver_fingerprint(name, data_dir):
-    info = data_types.ExecutionInfo(exec_properties={
-        "dataset": name, "splits": json.dumps(SPLITS), "data_dir": data_dir})
-    output = driver.TfdsDriver(None).run(info)
+def _store(path):
+    return metadata.Metadata(
+        metadata.sqlite_metadata_connection_config(str(path)))
+
+
+def _driver_fingerprint(name, data_dir, store_path=None):
+    """The driver's fingerprint, on an empty store by default."""
+    node = pipeline_pb2.PipelineNode()
+    node.node_info.id = "TfdsExampleGen"
+    info = data_types.ExecutionInfo(
+        exec_properties={"dataset": name, "splits": json.dumps(SPLITS),
+                         "data_dir": data_dir},
+        pipeline_info=pipeline_pb2.PipelineInfo(id="p"), pipeline_node=node)
+    if store_path is None:
+        store_path = os.path.join(data_dir, os.pardir,
+                                  f"empty-{os.getpid()}.sqlite")
+        if os.path.exists(store_path):
+            os.remove(store_path)
+    output = driver.TfdsDriver(_store(store_path)).run(info)
     return output.exec_properties[driver.FINGERPRINT_KEY].string_value
+
+
+def _record_examples(store_path, data_dir, name, fingerprint):
+    """An Examples artifact of node `p.TfdsExampleGen`, recorded as the
+    executor records it: the files it read and their fingerprint."""
+    builder = dataset.get_builder(name, data_dir)
+    with _store(store_path) as handle:
+        store = handle.store
+        context_type = store.put_context_type(
+            metadata_store_pb2.ContextType(name="node"))
+        [context_id] = store.put_contexts([metadata_store_pb2.Context(
+            type_id=context_type, name="p.TfdsExampleGen")])
+        examples_type = store.put_artifact_type(
+            metadata_store_pb2.ArtifactType(name="Examples"))
+        artifact = metadata_store_pb2.Artifact(type_id=examples_type)
+        artifact.custom_properties[manifest.PROPERTY].string_value = \
+            manifest.record(builder.data_dir,
+                            dataset.data_files(builder, SPLITS), SPLITS)
+        artifact.custom_properties[driver.FINGERPRINT_KEY].string_value = \
+            fingerprint
+        [artifact_id] = store.put_artifacts([artifact])
+        store.put_attributions_and_associations(
+            [metadata_store_pb2.Attribution(context_id=context_id,
+                                            artifact_id=artifact_id)], [])
+    return dataset.data_files(builder, SPLITS)
+
+
+def test_the_driver_takes_the_recorded_fingerprint_of_unchanged_files(
+        tmp_path):
+    """Unchanged files (sizes, modification times): the fingerprint recorded
+    with them, without reading the data; a file touched since: the data's
+    own fingerprint again."""
+    data_dir = str(tmp_path / "tfds")
+    tiny_dataset.prepare(data_dir, "clean")
+    store_path = tmp_path / "metadata.sqlite"
+    files = _record_examples(store_path, data_dir, "tiny_images/clean",
+                             "recorded")
+    assert _driver_fingerprint("tiny_images/clean", data_dir,
+                               store_path) == "recorded"
+    # Another config's files were never recorded.
+    tiny_dataset.prepare(data_dir, "noisy")
+    assert _driver_fingerprint("tiny_images/noisy", data_dir,
+                               store_path) == _driver_fingerprint(
+                                   "tiny_images/noisy", data_dir)
+    status = os.stat(files[0])
+    os.utime(files[0], ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    assert _driver_fingerprint("tiny_images/clean", data_dir,
+                               store_path) == dataset.fingerprint(
+        dataset.get_builder("tiny_images/clean", data_dir), SPLITS)
 
 
 def test_fingerprint_is_stable_and_follows_the_data(tfds_data_dir):

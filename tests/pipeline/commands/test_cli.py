@@ -7,6 +7,7 @@ bad input that stops before any component runs.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -104,6 +105,29 @@ def test_interrupted_run_resumes_from_cache(tmp_path, tfds_data_dir):
         assert statuses[node] == "cached", statuses
     assert statuses[nodes.TRAINER] == "executed"
     assert summary["pushed_model"]
+
+    # Once a run succeeded, a re-run on the same data and settings runs
+    # the compiled pipeline the local runner kept: every node found in the
+    # cache, and neither TensorFlow nor Beam imported (the log file gets
+    # the process's stderr, where Python writes what it imports).
+    result = helpers.run_cli(args, env=dict(os.environ,
+                                            PYTHONPROFILEIMPORTTIME="1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(tmp_path / "last_run.json", encoding="utf-8") as f:
+        rerun = json.load(f)
+    assert all(status == "cached" for node, status in
+               helpers.statuses(rerun).items() if node in helpers.CACHEABLE)
+    log = re.search(r"^Log: (.*)$", result.stdout, re.M).group(1)
+    with open(log, encoding="utf-8", errors="replace") as f:
+        imported = result.stderr + f.read()
+    assert re.search(r"\|\s+tfx\.orchestration\.portable\.launcher$",
+                     imported, re.M), "no import times in the log"
+    # A deferred import is listed too, as a top-level name that took
+    # microseconds; a package that really loads imports its submodules.
+    for heavy in ("tensorflow.python", "apache_beam.coders",
+                  "tensorflow_datasets.core"):
+        assert not re.search(rf"\|\s+{re.escape(heavy)}$", imported,
+                             re.M), heavy
 
 
 def test_unknown_dataset_suggests_names_and_runs_nothing(tmp_path):

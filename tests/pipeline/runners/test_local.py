@@ -9,6 +9,10 @@ learn: not blessed, not pushed, the served version untouched.
 import hashlib
 import json
 import os
+import pickle
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -283,3 +287,72 @@ def test_states_stay_right_when_tfx_words_its_log_differently(
     assert first["components"][nodes.TRAINER]["seconds"] > 0
     assert sum("timed by ML Metadata, not TFX's log" in line
                for line in lines) == 2
+
+
+# A run in a process of its own, as `pipeline run` makes it, that says
+# which heavy libraries it imported.
+_FRESH_RUN = """
+import json, pickle, sys
+from components import tfx_imports
+tfx_imports.lazy_tfx_components()
+assert tfx_imports.defer_optional_imports()
+from pipeline.runners import local
+with open(sys.argv[1], "rb") as f:
+    config = pickle.load(f)
+summary = local.run(config, "local", echo=lambda line: None)
+with open(sys.argv[2], "w") as f:
+    json.dump({"summary": summary, "imported": {
+        name: name in sys.modules for name in (
+            "tensorflow", "apache_beam", "tensorflow_datasets",
+            "tensorflow_model_analysis", "tensorflow_data_validation",
+            "tensorflow_transform")}}, f)
+"""
+
+
+def _fresh_run(config, tmp_path):
+    with open(tmp_path / "config.pickle", "wb") as f:
+        pickle.dump(config, f)
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_RUN, str(tmp_path / "config.pickle"),
+         str(tmp_path / "said.json")], cwd=helpers.REPO, text=True,
+        capture_output=True, check=False,
+        env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "said.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_a_cached_rerun_imports_no_tensorflow_and_remakes_what_is_gone(
+        runs, tmp_path):
+    """The re-run of the last run's settings on its unchanged data runs the
+    kept compiled pipeline: every node through TFX's launcher, found in the
+    cache, and neither TensorFlow nor Beam nor any component's library
+    imported. An artifact deleted since is made again in such a run: its
+    node executes, with TensorFlow and Beam imported for it then."""
+    from pipeline.metadata import runs as metadata_runs  # pylint: disable=import-outside-toplevel
+    from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
+    config = helpers.tiny_config(
+        runs["config"].output_dir, runs["config"].dataset.data_dir,
+        "noisy", min_accuracy=0.5)
+    cached = _fresh_run(config, tmp_path)
+    expected = {n: "cached" for n in helpers.CACHEABLE}
+    expected[nodes.BASELINE_RESOLVER] = "executed"
+    assert helpers.statuses(cached["summary"]) == expected
+    assert not any(cached["imported"].values()), cached["imported"]
+    assert cached["summary"]["metrics"] == runs["noisy"]["metrics"]
+    assert cached["summary"]["dataset"] == runs["noisy"]["dataset"]
+
+    store = metadata_store.open_store(local_runner.metadata_url(config),
+                                      read_only=True)
+    last = metadata_runs.get_run(store, config.name,
+                                 cached["summary"]["run_id"])
+    [statistics] = metadata_runs.outputs(
+        store, last, nodes.STATISTICS_GEN)["statistics"]
+    shutil.rmtree(statistics.uri)
+    remade = _fresh_run(config, tmp_path)
+    expected.update({nodes.STATISTICS_GEN: "executed",
+                     nodes.EXAMPLE_VALIDATOR: "executed"})
+    assert helpers.statuses(remade["summary"]) == expected
+    assert remade["imported"]["apache_beam"]
+    assert remade["imported"]["tensorflow_data_validation"]
+    assert remade["summary"]["metrics"] == runs["noisy"]["metrics"]
