@@ -48,6 +48,12 @@ class StorageError(ValueError):
     """An `s3://` location that cannot be used; the message says why."""
 
 
+def is_remote(uri: Optional[str]) -> bool:
+    """Whether `uri` names an object store or another remote filesystem
+    (`scheme://...`) rather than a local path."""
+    return "://" in (uri or "")
+
+
 def is_s3(uri: Optional[str]) -> bool:
     """Whether `uri` is an `s3://` location."""
     return bool(uri) and uri.startswith(SCHEME)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from absl import logging as absl_logging
 
+from components import storage
 from components import tfx_imports
 from components.serving_validator import standby
 from components.tfds_example_gen import manifest
@@ -245,7 +246,7 @@ def _keep_key(config: PipelineConfig, runner: str, beam_args,
     pipeline, the Beam runner (which makes its own launchers), or storage
     or a Beam runner beyond this machine (their filesystems and runners
     need TensorFlow and Beam from the start)."""
-    local = not any("://" in (path or "") for path in (
+    local = not any(storage.is_remote(path) for path in (
         config.pipeline_root, config.serving_dir, config.dataset.data_dir))
     if (runner != "local" or orchestration is not None or not local
             or config.beam.runner != "direct"):

@@ -208,14 +208,30 @@ def _node_log(path: str) -> Iterator[None]:
         yield
     finally:
         logging.getLogger().removeHandler(handler)
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        _write_log(path, buffer.getvalue())
+
+
+def _write_log(path: str, text: str) -> None:
+    """Writes a node's log file: with plain file calls on a local path (a
+    task of cached nodes imports no TensorFlow), through TensorFlow's
+    filesystems on gs:// and s3://."""
+    if not storage.is_remote(path):
         try:
-            tf.io.gfile.makedirs(os.path.dirname(path))
-            with tf.io.gfile.GFile(path, "w") as f:
-                f.write(buffer.getvalue())
-        except tf.errors.OpError as error:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as error:
             logging.warning("could not write the node's log to %s: %s",
                             path, error)
+        return
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    try:
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(text)
+    except tf.errors.OpError as error:
+        logging.warning("could not write the node's log to %s: %s",
+                        path, error)
 
 
 def redact_logs() -> None:
@@ -255,14 +271,7 @@ def main(pipeline_ir, pipeline_ir_file, node_ids, run_id, metadata_url,
     except metadata_store.StoreError as error:
         raise click.ClickException(str(error)) from None
     if pipeline_ir_file:
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        try:
-            with tf.io.gfile.GFile(pipeline_ir_file) as f:
-                pipeline_ir = f.read()
-        except (tf.errors.OpError, UnicodeDecodeError) as error:
-            raise click.ClickException(
-                f"cannot read --pipeline-ir-file {pipeline_ir_file!r}: "
-                f"{getattr(error, 'message', error)}") from None
+        pipeline_ir = _read_ir_file(pipeline_ir_file)
     try:
         ir = decode_ir(pipeline_ir)
     except BadIr as error:
@@ -275,6 +284,13 @@ def main(pipeline_ir, pipeline_ir_file, node_ids, run_id, metadata_url,
         raise click.ClickException(str(error)) from None
     # What the package's decide task compares a scheduled run against.
     runs.record_pipeline_fingerprint(ir)
+    if not any(storage.is_remote(location)
+               for location in storage_locations(ir)):
+        # A task whose nodes are all found in the cache then imports
+        # neither TensorFlow nor Beam: TFX's optional imports of them wait
+        # for the first executor (components/tfx_imports.py). TFX's own
+        # filesystem then knows local paths only, as this task needs.
+        tfx_imports.defer_optional_imports()
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
     absl_logging.set_verbosity(absl_logging.INFO)
     redact_logs()
@@ -295,6 +311,31 @@ def main(pipeline_ir, pipeline_ir_file, node_ids, run_id, metadata_url,
             f"while the task ran ({lost}) ML Metadata records nothing of the "
             "node that was running; the task's retry runs again every node "
             "that did not finish, once the store is back.") from None
+
+
+def _read_ir_file(path: str) -> str:
+    """The encoded IR in `path`, local or on an object store.
+
+    Raises:
+      click.ClickException: it cannot be read.
+    """
+    def unreadable(error):
+        return click.ClickException(
+            f"cannot read --pipeline-ir-file {path!r}: "
+            f"{getattr(error, 'message', error)}")
+
+    if not storage.is_remote(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise unreadable(error) from None
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return f.read()
+    except (tf.errors.OpError, UnicodeDecodeError) as error:
+        raise unreadable(error) from None
 
 
 def store_lost(url: urls.StoreUrl) -> Optional[str]:
