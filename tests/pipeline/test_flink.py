@@ -8,6 +8,7 @@ DirectRunner computes."""
 import contextlib
 import glob
 import os
+import socket
 import subprocess
 import time
 
@@ -16,6 +17,7 @@ import pytest
 from tests import containers
 from tests import flink
 from tests import ports
+from tests import servers
 from tests.pipeline import helpers
 
 pytestmark = pytest.mark.slow
@@ -97,6 +99,12 @@ def _worker_pool(image_tag: str, shared_dir: str, log):
         f"--service_port={port}",
         "--container_executable=/opt/apache/beam/boot")
     try:
+        # As a readiness probe would: the pool's Python takes seconds to
+        # listen, and a run checks it within a second of its start.
+        servers.wait_until_up(
+            lambda: socket.create_connection(("localhost", port), 1).close(),
+            [], 120, f"the worker pool in {image_tag} did not listen on "
+            f"port {port} within 120 s")
         yield f"localhost:{port}"
     finally:
         logs = subprocess.run(["podman", "logs", name],
