@@ -132,9 +132,6 @@ class _OptionalImportsDeferral(importlib.abc.MetaPathFinder):
     """Makes the imports of `OPTIONAL_IMPORTS` fail as if the package were
     not installed; every other import goes on to the next finder."""
 
-    def __init__(self):
-        self.deferred = set()
-
     def find_spec(self, fullname, path, target=None):
         del path, target
         frame = sys._getframe(1)  # pylint: disable=protected-access
@@ -145,7 +142,6 @@ class _OptionalImportsDeferral(importlib.abc.MetaPathFinder):
         wanted = OPTIONAL_IMPORTS.get(importer)
         if wanted and (fullname == wanted
                        or fullname.startswith(wanted + ".")):
-            self.deferred.add(importer)
             raise ModuleNotFoundError(
                 f"{fullname} is deferred until an executor runs "
                 "(components/tfx_imports.py)", name=fullname)
@@ -189,15 +185,15 @@ def restore_optional_imports() -> None:
         if _DEFERRAL not in sys.meta_path:
             return
         sys.meta_path.remove(_DEFERRAL)
-        deferred = set(_DEFERRAL.deferred)
-    if "tfx.dsl.io.plugins.tensorflow_gfile" in deferred:
+    # Each module's fallback, where it took one, says so itself.
+    gfile = sys.modules.get("tfx.dsl.io.plugins.tensorflow_gfile")
+    if gfile is not None and gfile.tf is None:
         # Run again, it registers TensorFlow's filesystem with fileio.
-        importlib.reload(sys.modules["tfx.dsl.io.plugins.tensorflow_gfile"])
+        importlib.reload(gfile)
     for name in ("tfx.dsl.components.base.base_beam_executor",
                  "tfx.orchestration.portable.beam_executor_operator"):
         module = sys.modules.get(name)
-        if name in deferred and module is not None \
-                and module._BeamPipeline is typing.Any:  # pylint: disable=protected-access
+        if module is not None and module._BeamPipeline is typing.Any:  # pylint: disable=protected-access
             import apache_beam  # pylint: disable=import-outside-toplevel
             module._BeamPipeline = apache_beam.Pipeline  # pylint: disable=protected-access
             if hasattr(module, "beam"):

@@ -18,19 +18,18 @@ same test.
 import json
 from typing import Mapping, Optional
 
+from tfx.dsl.compiler import constants
 from tfx.dsl.components.base import base_driver
 from tfx.orchestration.portable import base_driver as ir_base_driver
 from tfx.orchestration.portable import data_types
 from tfx.proto.orchestration import driver_output_pb2
 from tfx.orchestration import data_types_utils
+from tfx.types import standard_artifacts
 
 from components.tfds_example_gen import manifest
 from components.tfds_example_gen import properties
 
 FINGERPRINT_KEY = "data_fingerprint"
-# TFX's names: the type of a node's context and of the artifacts written.
-_NODE_CONTEXT_TYPE = "node"
-_EXAMPLES_TYPE = "Examples"
 
 
 class TfdsDriver(base_driver.BaseDriver, ir_base_driver.BaseDriver):
@@ -70,14 +69,16 @@ class TfdsDriver(base_driver.BaseDriver, ir_base_driver.BaseDriver):
         # The launcher hands drivers its connection closed, and opens it
         # again after them.
         with self._metadata_handle as handle:
+            # Named as TFX's compiler_utils.node_context_name names it.
             context = handle.store.get_context_by_type_and_name(
-                _NODE_CONTEXT_TYPE, f"{execution_info.pipeline_info.id}."
+                constants.NODE_CONTEXT_TYPE_NAME,
+                f"{execution_info.pipeline_info.id}."
                 f"{execution_info.pipeline_node.node_info.id}")
             if context is None:
                 return None
             examples = [
                 a for a in handle.store.get_artifacts_by_context(context.id)
-                if a.type == _EXAMPLES_TYPE]
+                if a.type == standard_artifacts.Examples.TYPE_NAME]
         for artifact in sorted(examples, key=lambda a: a.id, reverse=True):
             recorded = artifact.custom_properties
             if manifest.PROPERTY not in recorded \

@@ -135,7 +135,6 @@ def _data_changed(config: pipeline_config.PipelineConfig):
     run in this output dir's ML Metadata. First without TFDS (unchanged
     files, see components/tfds_example_gen/manifest.py), else by the data's
     fingerprint."""
-    from components.tfds_example_gen import manifest  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import runs  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import store as metadata_store  # pylint: disable=import-outside-toplevel
     from pipeline.metadata import urls  # pylint: disable=import-outside-toplevel
@@ -146,12 +145,8 @@ def _data_changed(config: pipeline_config.PipelineConfig):
                 urls.local_sqlite(config.metadata_path), read_only=True)
         except metadata_store.StoreError as error:
             raise click.ClickException(str(error)) from None
-        dataset = config.dataset
         last = runs.last_successful(store, config.name)
-        quick = runs.unchanged_since(store, last, manifest.checker(
-            data_dir=dataset.data_dir, name=dataset.name,
-            config=dataset.config, version=dataset.version,
-            splits=dataset.splits))
+        quick = runs.dataset_unchanged_since(store, last, config.dataset)
         if quick is not None:
             return quick.run, quick.reason
     # TFDS imports TensorFlow, whose C++ start-up noise (CUDA plugin

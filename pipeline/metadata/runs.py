@@ -329,6 +329,19 @@ def unchanged_since(store: MetadataStore, last: Optional[Run],
         f"{last.run_id}): not running."))
 
 
+def dataset_unchanged_since(store: Optional[MetadataStore],
+                            last: Optional[Run], dataset) -> Optional[Decision]:
+    """`unchanged_since` for a pipeline's dataset settings (a
+    `pipeline_config.DatasetConfig`): what `schedule --once-if-changed` and
+    the local runner's quick re-run trust. None also without a store or a
+    last successful run."""
+    if store is None:
+        return None
+    return unchanged_since(store, last, manifest.checker(
+        data_dir=dataset.data_dir, name=dataset.name, config=dataset.config,
+        version=dataset.version, splits=dataset.splits))
+
+
 def decide_on_data(store: Optional[MetadataStore], last: Optional[Run],
                    pipeline: str, fingerprint: str,
                    dataset: str) -> Decision:

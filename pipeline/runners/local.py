@@ -27,7 +27,6 @@ from absl import logging as absl_logging
 from components import storage
 from components import tfx_imports
 from components.serving_validator import standby
-from components.tfds_example_gen import manifest
 from pipeline.reporting import console
 from pipeline import nodes
 from pipeline.metadata import lineage
@@ -245,12 +244,12 @@ def _keep_key(config: PipelineConfig, runner: str, beam_args,
     or None for a run that does not keep it: another orchestrator's
     pipeline, the Beam runner (which makes its own launchers), or storage
     or a Beam runner beyond this machine (their filesystems and runners
-    need TensorFlow and Beam from the start)."""
+    need TensorFlow and Beam from the start; `_run` then ends the deferral
+    of their imports at once)."""
     local = not any(storage.is_remote(path) for path in (
         config.pipeline_root, config.serving_dir, config.dataset.data_dir))
     if (runner != "local" or orchestration is not None or not local
             or config.beam.runner != "direct"):
-        tfx_imports.restore_optional_imports()
         return None
     try:
         return compiled.key(config, runner, beam_args)
@@ -274,14 +273,8 @@ def _kept_pipeline(config: PipelineConfig, keep_key: str
         store = metadata_store.open_store(metadata_url(config),
                                           read_only=True)
         last = metadata_runs.last_successful(store, config.name)
-    name, dataset_config, version = manifest.split_name(
-        config.dataset.tfds_name)
-    unchanged = last and metadata_runs.unchanged_since(
-        store, last, manifest.checker(
-            data_dir=config.dataset.data_dir, name=name,
-            config=dataset_config, version=version,
-            splits=config.dataset.splits))
-    if not unchanged:
+    if metadata_runs.dataset_unchanged_since(store, last,
+                                             config.dataset) is None:
         logging.info("the data may have changed since the last successful "
                      "run (%s): checking it and compiling the pipeline.",
                      last.run_id if last else "none")
