@@ -7,8 +7,6 @@ from typing import Any, Dict, List
 
 import apache_beam as beam
 import tensorflow as tf
-import tensorflow_datasets as tfds
-from tensorflow_datasets.core import naming
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
@@ -17,6 +15,7 @@ from components.tfds_example_gen import converter
 from components.tfds_example_gen import dataset
 from components.tfds_example_gen import manifest
 from components.tfds_example_gen import properties
+from components.tfds_example_gen import reading
 from components.tfds_example_gen import records
 
 EXAMPLES_KEY = "examples"
@@ -49,7 +48,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     | f"Spread[{split}]" >> beam.Reshuffle()
                     | f"Write[{split}]" >> beam.Map(
                         _write_shard, builder, split_uri, len(shards),
-                        encodings, _reading(shards, encodings)))
+                        encodings))
 
         examples.set_string_custom_property("tfds_name", builder.info.name)
         examples.set_string_custom_property("tfds_version",
@@ -75,67 +74,19 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 for split, tfds_split in splits.items()})
 
 
-# Examples per batch TFDS decodes (in parallel) and the converter turns
-# into records in one go: batched, reading and converting is several times
-# faster than per example (docs/performance.md).
-_BATCH = 1024
-
-
-def _reading(file_instructions,
-             encodings: Dict[str, converter.FeatureEncoding]
-             ) -> Dict[str, Any]:
-    """`as_dataset` arguments for a split's shards: batches, decoded in
-    parallel, when `can_batch` says so; otherwise an example at a time."""
-    read_config = tfds.ReadConfig(
-        num_parallel_calls_for_decode=tf.data.AUTOTUNE)
-    if not can_batch(file_instructions, encodings):
-        return {"read_config": read_config}
-    return {"read_config": read_config, "batch_size": _BATCH}
-
-
-def can_batch(file_instructions, encodings) -> bool:
-    """Whether TFDS can read these in batches without changing a record.
-
-    TFDS batches only whole shards (a split such as `train[:10%]` takes part
-    of one), and pads variable-length features to the longest in the batch,
-    which would write the padding into every shorter record.
-    """
-    whole_shards = all(i.skip == 0 and i.takes_all
-                       for i in file_instructions)
-    fixed_shapes = all(None not in e.shape for e in encodings.values())
-    return whole_shards and fixed_shapes
-
-
 def _write_shard(indexed, builder, split_uri: str, count: int,
-                 encodings: Dict[str, converter.FeatureEncoding],
-                 reading: Dict[str, Any]) -> int:
-    """Writes the records of one TFDS shard (a file instruction) to file
-    `index` of `count`; returns how many.
+                 encodings: Dict[str, converter.FeatureEncoding]) -> int:
+    """Writes the records of one TFDS shard (a file instruction), read as
+    reading.py reads it, to file `index` of `count`; returns how many.
 
     One output file per TFDS shard, written by TensorFlow's C++ writer.
     As Beam elements on their way to WriteToTFRecord, the records paid
     Beam's per-element bookkeeping and a Python CRC each (a third of the
-    executor's time by cProfile); now the shard waits on TFDS's decoding
-    alone (docs/performance.md). The
-    file is written whole or not at all (`records.write_shard`). A shard is
-    read as `tfds.beam.ReadFromTFDS` reads one.
+    executor's time by cProfile); now the shard waits on its reading
+    alone (docs/performance.md). The file is written whole or not at all
+    (`records.write_shard`).
     """
     index, instruction = indexed
-    shard = naming.FilenameInfo.from_str(instruction.filename)
-    records_read = builder.as_dataset(
-        split=f"{shard.split}[{shard.shard_index}shard]", **reading)
-    if instruction.skip > 0:
-        records_read = records_read.skip(instruction.skip)
-    if not instruction.takes_all:
-        records_read = records_read.take(instruction.take)
-    batched = "batch_size" in reading
     return records.write_shard(
         records.shard_path(split_uri, index, count),
-        (record for values in tfds.as_numpy(records_read)
-         for record in _serialized_examples(values, encodings, batched)))
-
-
-def _serialized_examples(values, encodings, batched: bool):
-    if batched:
-        return converter.serialized_examples(values, encodings)
-    return [converter.to_example(values, encodings).SerializeToString()]
+        reading.serialized_examples(builder, instruction, encodings))

@@ -21,6 +21,7 @@ from components.tfds_example_gen import dataset
 from components.tfds_example_gen import driver
 from components.tfds_example_gen import executor
 from components.tfds_example_gen import manifest
+from components.tfds_example_gen import reading
 from components.tfds_example_gen import records
 from tests import tiny_dataset
 
@@ -73,8 +74,8 @@ def test_writes_every_split_with_properties(tmp_path, tfds_data_dir):
 
 
 def test_a_split_that_takes_part_of_a_shard(tmp_path, tfds_data_dir):
-    # TFDS reads part of a shard only an example at a time; whole shards
-    # are read in batches. Both write the same records.
+    # Part of a shard is read as a whole shard is (reading.py), skipping
+    # and taking records: the records are the whole split's.
     whole = _run_executor(tmp_path / "whole", tfds_data_dir)
     part = _run_executor(tmp_path / "part", tfds_data_dir,
                          splits={"train": "train[:25%]", "eval": "test"})
@@ -216,24 +217,52 @@ def test_component_declares_parameters():
         raise AssertionError("empty splits accepted")
 
 
+@pytest.mark.parametrize("split", ["train", "test[:25%]", "test[10:50]"])
+def test_a_shard_read_directly_gives_the_records_tfds_gives(
+        tfds_data_dir, monkeypatch, split):
+    builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
+    encodings = converter.encodings_for(builder.info.features)
+    assert reading.reads_directly(builder, encodings)
+    instructions = builder.info.splits[split].file_instructions
+    direct = [list(reading.serialized_examples(builder, i, encodings))
+              for i in instructions]
+    monkeypatch.setattr(reading, "reads_directly", lambda *_: False)
+    through_tfds = [list(reading.serialized_examples(builder, i, encodings))
+                    for i in instructions]
+    assert direct == through_tfds
+    assert sum(map(len, direct)) == builder.info.splits[split].num_examples
+
+
+def test_only_flat_fixed_shape_tfrecord_shards_are_read_directly(
+        tfds_data_dir, monkeypatch):
+    builder = dataset.get_builder("tiny_images/clean", tfds_data_dir)
+    fixed = converter.encodings_for(builder.info.features)
+    assert reading.reads_directly(builder, fixed)
+    ragged = converter.encodings_for(tfds.features.FeaturesDict({
+        "tokens": tfds.features.Tensor(shape=(None,), dtype=np.int64)}))
+    assert not reading.reads_directly(builder, ragged)
+    monkeypatch.setattr(type(builder.info), "file_format",
+                        tfds.core.FileFormat.ARRAY_RECORD)
+    assert not reading.reads_directly(builder, fixed)
+
+
 class _Instruction:
     def __init__(self, skip=0, takes_all=True):
         self.skip, self.takes_all = skip, takes_all
 
 
-def test_only_whole_shards_of_fixed_shape_features_are_batched():
+def test_tfds_batches_only_whole_shards_of_fixed_shape_features():
     fixed = converter.encodings_for(tfds.features.FeaturesDict({
         "image": tfds.features.Image(shape=(4, 4, 1)),
         "label": tfds.features.ClassLabel(num_classes=3)}))
     ragged = converter.encodings_for(tfds.features.FeaturesDict({
         "tokens": tfds.features.Tensor(shape=(None,), dtype=np.int64)}))
-    whole = [_Instruction(), _Instruction()]
-    assert executor.can_batch(whole, fixed)
+    arguments = reading._as_dataset_arguments  # pylint: disable=protected-access
+    assert "batch_size" in arguments(_Instruction(), fixed)
     # TFDS would pad [1, 2] to the longest in the batch.
-    assert not executor.can_batch(whole, ragged)
-    assert not executor.can_batch([_Instruction(), _Instruction(skip=5)],
-                                  fixed)
-    assert not executor.can_batch([_Instruction(takes_all=False)], fixed)
+    assert "batch_size" not in arguments(_Instruction(), ragged)
+    assert "batch_size" not in arguments(_Instruction(skip=5), fixed)
+    assert "batch_size" not in arguments(_Instruction(takes_all=False), fixed)
 
 
 def test_one_file_per_tfds_shard_written_whole(tmp_path, tfds_data_dir):
@@ -248,11 +277,9 @@ def test_one_file_per_tfds_shard_written_whole(tmp_path, tfds_data_dir):
     # A shard written again (a retried bundle) replaces its file.
     split_uri = os.path.join(examples.uri, "Split-eval")
     shards = builder.info.splits["test"].file_instructions
-    reading = executor._reading(  # pylint: disable=protected-access
-        shards, converter.encodings_for(builder.info.features))
     before = _read(os.path.join(examples.uri, "Split-eval"))
     written = executor._write_shard(  # pylint: disable=protected-access
         (0, shards[0]), builder, split_uri, len(shards),
-        converter.encodings_for(builder.info.features), reading)
+        converter.encodings_for(builder.info.features))
     assert written == shards[0].examples_in_shard
     assert _read(os.path.join(examples.uri, "Split-eval")) == before
