@@ -116,8 +116,6 @@ def create_pipeline(
         # transformed examples and their statistics are not written.
         materialize=False,
         disable_statistics=True).with_id(nodes.TRANSFORM)
-    # Anomalies must stop the run before any data is transformed.
-    transform.add_upstream_node(example_validator)
 
     warm_start = None
     if config.training.warm_start:
@@ -167,6 +165,9 @@ def create_pipeline(
             max_accuracy_drop=evaluation.max_accuracy_drop,
             max_class_accuracy_drop=evaluation.max_class_accuracy_drop)
     ).with_id(nodes.EVALUATOR)
+    # No model trained on data with anomalies is evaluated, blessed or
+    # pushed; Transform and the Trainer need not wait for the validation.
+    evaluator.add_upstream_node(example_validator)
 
     # Only a model that a fresh TensorFlow process loads and that answers
     # right through both signatures is pushed (with its warm-up file).

@@ -20,12 +20,21 @@ from pipeline.commands.options import EXAMPLES
                    "store URI, s3://bucket/path (endpoint and credentials "
                    "from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and "
                    "AWS_SECRET_ACCESS_KEY) or gs://bucket/path.")
+@click.option("--parallel-nodes", type=click.IntRange(min=1), default=None,
+              help="With the local runner, how many independent components "
+                   "run side by side [default: 2]; 1 runs one at a time, "
+                   "as TFX's LocalDagRunner does.")
 @options.pipeline_options
-def run(runner, verbose, pipeline_root, **settings):
+def run(runner, verbose, pipeline_root, parallel_nodes, **settings):
     """Run the pipeline once, locally, and print a summary.
 
     The summary is also written to OUTPUT_DIR/last_run.json.
     """
+    if parallel_nodes and runner != "local":
+        raise click.UsageError(
+            f"--parallel-nodes is for the local runner; the {runner} runner "
+            "orders the components itself. Leave it out, or use --runner "
+            "local.")
     config = options.load_config(settings, artifact_root=pipeline_root)
     from pipeline.reporting import console  # pylint: disable=import-outside-toplevel
     os.makedirs(config.log_dir, exist_ok=True)
@@ -46,6 +55,8 @@ def run(runner, verbose, pipeline_root, **settings):
         try:
             summary = local_runner.run(
                 config, runner, run_id=run_id, log_path=log_path,
+                **({"parallel_nodes": parallel_nodes} if parallel_nodes
+                   else {}),
                 echo=lambda line: print(line, file=screen, flush=True))
         except (errors.DatasetError, storage.StorageError,
                 preflight.BeamRunnerError, local_runner.RunError) as error:
@@ -68,7 +79,10 @@ def format_summary(summary: dict, path: str) -> str:
     if split:
         lines.append(
             f"  time: {split['work_seconds']:.1f} s of work, "
-            f"{split['overhead_seconds']:.1f} s overhead (start-up and "
+            f"{split['overhead_seconds']:.1f} s overhead"
+            + (f", {split['side_by_side_seconds']:.1f} s of them side by side"
+               if split.get("side_by_side_seconds", 0.0) >= 0.05 else "")
+            + " (start-up and "
             f"imports {split['startup_seconds']:.1f}, checks and compiling "
             f"{split['preflight_seconds']:.1f}, Beam set-up "
             f"{split.get('beam_setup_seconds', 0.0):.1f}, ML Metadata and "

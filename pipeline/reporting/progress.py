@@ -58,6 +58,10 @@ class NodeRecord:
     beam_setup_seconds: float = 0.0
     # Whether TFX's log gave the node's start and finish (its timings).
     logged: bool = False
+    # When it started and finished, by the handler's clock (nodes may run
+    # side by side: launching.py).
+    began: Optional[float] = None
+    ended: Optional[float] = None
 
     def end_work(self, now: float) -> None:
         """The executor ended at `now`: its time, less Beam's set-up, is
@@ -101,7 +105,7 @@ class ProgressHandler(logging.Handler):
         with self._lock:
             if match := _STARTED.match(message):
                 node = self.records.setdefault(match[1], NodeRecord())
-                node.started = self._clock()
+                node.started = node.began = self._clock()
                 node.status = RUNNING
                 self._current[record.thread] = match[1]
             elif _EXECUTOR_STARTS.match(message):
@@ -127,6 +131,7 @@ class ProgressHandler(logging.Handler):
                 node.seconds = now - (node.started if node.started is not None
                                       else now)
                 node.started = None
+                node.ended = now
                 self._current.pop(record.thread, None)
                 finished = match[1], node
         if finished:
@@ -167,6 +172,7 @@ class ProgressHandler(logging.Handler):
                 if node.started is not None:
                     now = self._clock()
                     node.seconds = now - node.started
+                    node.ended = now
                     node.logged = True
                     node.end_work(now)
                     node.started = None

@@ -105,12 +105,18 @@ def _timeline(components: Dict[str, Dict[str, Any]]) -> Optional[str]:
         return None
     names = list(components)
     seconds = [max(0.0, components[n]["seconds"]) for n in names]
-    total = sum(seconds) or 1.0
+    # Where each bar starts: when the node started (nodes may run side by
+    # side), or after the one before for a node the log did not time.
+    starts, start = [], 0.0
+    for name, length in zip(names, seconds):
+        began = components[name].get("started_seconds")
+        starts.append(start if began is None else began)
+        start = max(start, starts[-1] + length)
+    total = max((b + s for b, s in zip(starts, seconds)), default=0.0) or 1.0
     label_width, plot_width, row, legend = 190, 480, 22, 110
     height = row * len(names) + 40
     parts = []
-    start = 0.0
-    for i, (name, length) in enumerate(zip(names, seconds)):
+    for i, (name, start, length) in enumerate(zip(names, starts, seconds)):
         y = 10 + i * row
         color = COLORS.get(components[name]["status"], "#999999")
         parts.append(
@@ -120,7 +126,6 @@ def _timeline(components: Dict[str, Dict[str, Any]]) -> Optional[str]:
             f'y="{y + 3}" width="{max(1.0, plot_width * length / total):.1f}"'
             f' height="{row - 6}" fill="{color}"><title>'
             f'{html.escape(name)}: {length:.1f} s</title></rect>')
-        start += length
     axis_y = 10 + row * len(names) + 4
     parts.append(f'<line x1="{label_width}" y1="{axis_y}" '
                  f'x2="{label_width + plot_width}" y2="{axis_y}" '
@@ -359,6 +364,8 @@ def render(summary: Dict[str, Any], statistics_uri: Optional[str],
             [[label, f"{split.get(key, 0.0):.1f}"] for key, label in (
                 ("total_seconds", "total, from process start"),
                 ("work_seconds", "work (the components' executors)"),
+                ("side_by_side_seconds",
+                 "of work and overhead, components side by side"),
                 ("startup_seconds", "process start and imports"),
                 ("preflight_seconds", "dataset checks and compiling"),
                 ("beam_setup_seconds",

@@ -71,6 +71,8 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
     served = latest_version(serving_dir)
     new_data = {runs.EXECUTED_STATE: True, runs.CACHED_STATE: False}.get(
         state(nodes.EXAMPLE_GEN))
+    first_began = min((r.began for r in records.values()
+                       if r.logged and r.began is not None), default=0.0)
     return {
         "run_id": run_id,
         "runner": runner,
@@ -87,6 +89,9 @@ def build(store: MetadataStore, run: Optional[runs.Run], *,
         },
         "components": {node_id: {
             "status": r.status, "seconds": round(r.seconds, 3),
+            "started_seconds": (round(r.began - first_began, 3)
+                                if r.logged and r.began is not None
+                                else None),
             "work_seconds": round(r.work_seconds, 3),
             "overhead_seconds": round(r.overhead_seconds, 3),
             "beam_setup_seconds": round(r.beam_setup_seconds, 3),
@@ -109,24 +114,46 @@ def _time_split(records: Dict[str, progress.NodeRecord],
                 ) -> Dict[str, float]:
     """Where the run's time went: useful work (the executors) and
     overhead (start-up and imports, checks and compiling, Beam's set-up,
-    each node's launcher, and what came after the last node)."""
+    each node's launcher, and what came after the last node). Nodes that
+    ran side by side count in full in both; the time they overlapped is
+    `side_by_side_seconds`, so that the total is work plus overhead less
+    it."""
     work = sum(r.work_seconds for r in records.values())
     beam_setup = sum(r.beam_setup_seconds for r in records.values())
     launcher = sum(r.overhead_seconds for r in records.values()) - beam_setup
+    side_by_side = _overlap(records.values())
     preflight = split.get("preflight_seconds", 0.0)
     startup = split.get("startup_seconds", 0.0)
-    after = max(0.0, wall_seconds - preflight - work - beam_setup - launcher)
+    after = max(0.0, wall_seconds - preflight - work - beam_setup - launcher
+                + side_by_side)
     return {k: round(v, 3) for k, v in {
         "total_seconds": startup + wall_seconds,
         "work_seconds": work,
         "overhead_seconds": startup + preflight + beam_setup + launcher
                             + after,
+        "side_by_side_seconds": side_by_side,
         "startup_seconds": startup,
         "preflight_seconds": preflight,
         "beam_setup_seconds": beam_setup,
         "launcher_seconds": launcher,
         "after_seconds": after,
     }.items()}
+
+
+def _overlap(records) -> float:
+    """How much longer the nodes' times add up to than the time during
+    which any of them ran (0 for nodes one after the other)."""
+    spans = sorted((r.began, r.ended) for r in records
+                   if r.logged and r.began is not None and r.ended is not None)
+    covered, reach = 0.0, None
+    for began, ended in spans:
+        if reach is None or began >= reach:
+            covered += ended - began
+            reach = ended
+        elif ended > reach:
+            covered += ended - reach
+            reach = ended
+    return max(0.0, sum(ended - began for began, ended in spans) - covered)
 
 
 def _serving_validation(blessing) -> Dict[str, Any]:

@@ -1,10 +1,25 @@
 """Runs nodes of a compiled pipeline with TFX's portable `Launcher`, the
 way TFX's LocalDagRunner does, but with executor operators that import a
-node's executor only when it runs (executor_operators.py): TFX 1.16's
-LocalDagRunner takes no executor operators, so a fully cached run through
-it imports every executor (TFMA, TFDV, TensorFlow...). The local runner
-and the Kubeflow node entrypoint both launch their nodes here.
+node's executor only when it runs (executor_operators.py), and with
+independent nodes side by side. TFX 1.16's LocalDagRunner takes no
+executor operators, so a fully cached run through it imports every
+executor (TFMA, TFDV, TensorFlow...), and it runs one node at a time. The
+local runner and the Kubeflow node entrypoint both launch their nodes here.
+
+Side by side (`run_all(..., parallel=N)`): a node starts once every node
+upstream of it has finished, at most N at a time, in the compiled
+(topological) order; each in a thread of its own, with its own launcher
+and its own ML Metadata connection (ML Metadata's sqlite store waits and
+retries while another connection writes). StatisticsGen and the
+ExampleValidator, mostly Python, then run while the Trainer's steps run in
+TensorFlow's threads, which do not hold Python's lock. When a node fails,
+no other node starts, the ones running finish (as Argo, Kubeflow
+Pipelines' engine, does with failFast), and the first failure is raised.
 """
+
+import queue
+import threading
+from typing import Callable, Collection, Mapping, Optional, Tuple
 
 from absl import logging
 from tfx.orchestration import metadata
@@ -32,16 +47,78 @@ def launcher_for(ir, node_id: str, connection_config) -> launcher.Launcher:
         custom_executor_operators=executor_operators.OPERATORS)
 
 
-def run_all(ir, connection_config) -> None:
-    """LocalDagRunner's loop (TFX 1.16): every node of `ir` (its run id
-    set) in the compiled, topological order, one after the other, with the
-    same log lines (`pipeline.reporting.progress` times nodes by them)."""
-    for node in ir.nodes:
-        node_id = node.pipeline_node.node_info.id
-        if node.pipeline_node.execution_options.HasField("skip"):
-            logging.info("Skipping component %s.", node_id)
-            continue
-        node_launcher = launcher_for(ir, node_id, connection_config)
-        logging.info("Component %s is running.", node_id)
-        node_launcher.launch()
-        logging.info("Component %s is finished.", node_id)
+def run_all(ir, connection_config, parallel: int = 1) -> None:
+    """Every node of `ir` (its run id set), with LocalDagRunner's log lines
+    (`pipeline.reporting.progress` times nodes by them): one after the
+    other in the compiled order, or up to `parallel` at a time as their
+    upstream nodes finish (see the module docstring)."""
+    nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
+
+    def launch(node_id: str) -> None:
+        _launch(ir, nodes[node_id], connection_config)
+
+    if parallel <= 1:
+        for node_id in nodes:
+            launch(node_id)
+        return
+    side_by_side({node_id: tuple(node.upstream_nodes)
+                  for node_id, node in nodes.items()}, launch, parallel)
+
+
+def side_by_side(upstream: Mapping[str, Collection[str]],
+                 launch: Callable[[str], None], parallel: int) -> None:
+    """Calls `launch(node_id)` for every node of `upstream` (node id -> the
+    ids it waits for, in a topological order), each once those it waits
+    for have returned, up to `parallel` at a time, each in a thread of its
+    own; the first ready in `upstream`'s order goes first. Once a launch
+    raises, none starts, and the first error is raised when the running
+    ones return. The threads are daemons: an interrupted run (Ctrl-C)
+    stops at once instead of waiting for its nodes, as it does when nodes
+    run one at a time."""
+    pending = list(upstream)
+    done, running = set(), set()
+    finished: "queue.Queue[Tuple[str, Optional[BaseException]]]" = \
+        queue.Queue()
+    failure: Optional[BaseException] = None
+
+    def work(node_id: str) -> None:
+        try:
+            launch(node_id)
+        except BaseException as error:  # pylint: disable=broad-except
+            finished.put((node_id, error))  # raised by the scheduler
+        else:
+            finished.put((node_id, None))
+
+    while True:
+        if failure is None:
+            for node_id in [n for n in pending
+                            if done.issuperset(upstream[n])]:
+                if len(running) >= parallel:
+                    break
+                pending.remove(node_id)
+                running.add(node_id)
+                threading.Thread(target=work, args=(node_id,),
+                                 name=f"node {node_id}", daemon=True).start()
+        if not running:
+            break
+        node_id, error = finished.get()
+        running.remove(node_id)
+        done.add(node_id)
+        if error is not None and failure is None:
+            failure = error
+    if failure is not None:
+        raise failure
+    if pending:
+        raise ValueError("nodes waiting for nodes that are not in the "
+                         f"pipeline: {', '.join(pending)}")
+
+
+def _launch(ir, node, connection_config) -> None:
+    node_id = node.node_info.id
+    if node.execution_options.HasField("skip"):
+        logging.info("Skipping component %s.", node_id)
+        return
+    node_launcher = launcher_for(ir, node_id, connection_config)
+    logging.info("Component %s is running.", node_id)
+    node_launcher.launch()
+    logging.info("Component %s is finished.", node_id)

@@ -19,6 +19,7 @@ launcher, its driver and its cache lookup, as in any run.
 
 import logging
 import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from pipeline import factory
 
 RUNNERS = ("local", "beam")
+# Nodes side by side: the DAG is at most two wide (StatisticsGen and the
+# ExampleValidator beside Transform and the Trainer).
+PARALLEL_NODES = 2
 
 
 class RunError(RuntimeError):
@@ -59,8 +63,8 @@ def run(config: PipelineConfig, runner: str, *,
         echo: Callable[[str], None] = print,
         run_id: Optional[str] = None,
         log_path: Optional[str] = None,
-        orchestration: Optional["factory.Orchestration"] = None
-        ) -> Dict[str, Any]:
+        orchestration: Optional["factory.Orchestration"] = None,
+        parallel_nodes: int = PARALLEL_NODES) -> Dict[str, Any]:
     """Runs the pipeline once and writes `last_run.json`.
 
     Args:
@@ -72,6 +76,9 @@ def run(config: PipelineConfig, runner: str, *,
       orchestration: the pipeline as built for another orchestrator (e.g.
         `vertex.orchestration(...)`, to run here what Vertex would); by
         default `factory.Orchestration()`.
+      parallel_nodes: with the `local` runner, how many independent nodes
+        run side by side (`launching.run_all`); 1 runs one at a time, as
+        TFX's LocalDagRunner does.
 
     Returns:
       The summary written to `config.summary_path`.
@@ -90,7 +97,7 @@ def run(config: PipelineConfig, runner: str, *,
     try:
         with output_lock.exclusive(config.output_dir):
             return _run(config, runner, echo, run_id, log_path,
-                        orchestration)
+                        orchestration, parallel_nodes)
     except output_lock.Busy as error:
         raise RunError(str(error)) from None
 
@@ -101,7 +108,8 @@ def _setup_file() -> Optional[str]:
 
 
 def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
-         orchestration: Optional["factory.Orchestration"]):
+         orchestration: Optional["factory.Orchestration"],
+         parallel_nodes: int):
     started = time.monotonic()
     startup = console.process_seconds()
     # Progress is timed from TFX's INFO logs.
@@ -142,7 +150,8 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
     try:
-        _run_ir(runner, ir, metadata_url(config).connection_config())
+        _run_ir(runner, ir, metadata_url(config).connection_config(),
+                parallel_nodes)
     except Exception as e:  # reported below, with the summary written
         error = e
         handler.mark_unfinished_failed()
@@ -190,18 +199,20 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
 class _StateReader:
     """A node's state in this run, read from the run's ML Metadata store
     when the node finishes (opened at the first read: the first run
-    creates the store)."""
+    creates the store), by one node's thread at a time."""
 
     def __init__(self, config: PipelineConfig, run_id: str):
         self._config, self._run_id = config, run_id
         self._store = None
+        self._lock = threading.Lock()
 
     def state(self, node_id: str) -> Optional[int]:
-        if self._store is None:
-            self._store = metadata_store.open_store(
-                metadata_url(self._config), read_only=True)
-        execution = metadata_runs.node_execution(
-            self._store, self._config.name, self._run_id, node_id)
+        with self._lock:
+            if self._store is None:
+                self._store = metadata_store.open_store(
+                    metadata_url(self._config), read_only=True)
+            execution = metadata_runs.node_execution(
+                self._store, self._config.name, self._run_id, node_id)
         return execution.last_known_state if execution else None
 
 
@@ -229,13 +240,13 @@ def _write_report(summary, store, run,
         return None
 
 
-def _run_ir(runner: str, ir, connection_config) -> None:
+def _run_ir(runner: str, ir, connection_config, parallel_nodes: int) -> None:
     if runner == "beam":
         from tfx.orchestration.beam import beam_dag_runner  # pylint: disable=import-outside-toplevel
         beam_dag_runner.BeamDagRunner().run_with_ir(ir)
     else:
         from pipeline.runners import launching  # pylint: disable=import-outside-toplevel
-        launching.run_all(ir, connection_config)
+        launching.run_all(ir, connection_config, parallel=parallel_nodes)
 
 
 def _keep_key(config: PipelineConfig, runner: str, beam_args,

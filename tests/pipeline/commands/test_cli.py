@@ -86,22 +86,27 @@ def test_interrupted_run_resumes_from_cache(tmp_path, tfds_data_dir):
         logs = [os.path.join(tmp_path, "logs", n)
                 for n in os.listdir(tmp_path / "logs")] if (
             tmp_path / "logs").is_dir() else []
-        if any("Component Trainer is running" in open(p, encoding="utf-8",
-                                                      errors="replace").read()
-               for p in logs):
+        text = "".join(open(p, encoding="utf-8", errors="replace").read()
+                       for p in logs)
+        if "Component Trainer is running" in text:
             trainer_started = True
             process.send_signal(signal.SIGKILL)  # a crash, not a clean stop
             break
         time.sleep(0.5)
     process.wait(timeout=60)
     assert trainer_started, "the run ended before the Trainer started"
+    # What had finished when it was killed (StatisticsGen may have been
+    # running beside the Trainer: launching.py).
+    finished = set(re.findall(r"Component (\S+) is finished", "".join(
+        open(p, encoding="utf-8", errors="replace").read() for p in logs)))
+    assert {nodes.EXAMPLE_GEN, nodes.TRANSFORM} <= finished, finished
 
     result = helpers.run_cli(args)
     assert result.returncode == 0, result.stdout + result.stderr
     with open(tmp_path / "last_run.json", encoding="utf-8") as f:
         summary = json.load(f)
     statuses = helpers.statuses(summary)
-    for node in (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM):
+    for node in finished & set(helpers.CACHEABLE):
         assert statuses[node] == "cached", statuses
     assert statuses[nodes.TRAINER] == "executed"
     assert summary["pushed_model"]
@@ -146,6 +151,9 @@ def test_unknown_dataset_suggests_names_and_runs_nothing(tmp_path):
     (["--runner", "kubeflow"], "'kubeflow' is not one of 'local', 'beam'"),
     (["--min-accuracy", "2"], "minimum accuracy must be between 0 and 1"),
     (["--beam-mode", "fast"], "'fast' is not one of"),
+    (["--parallel-nodes", "0"], "0 is not in the range x>=1"),
+    (["--runner", "beam", "--parallel-nodes", "2"],
+     "--parallel-nodes is for the local runner"),
 ])
 def test_invalid_settings_exit_2_before_anything_runs(tmp_path, flags,
                                                       message):

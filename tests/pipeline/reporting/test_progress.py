@@ -49,6 +49,11 @@ def test_states_come_from_metadata_and_times_from_the_log():
     a, b = handler.records["A"], handler.records["B"]
     assert (a.work_seconds, a.overhead_seconds) == (1.5, 1.0)
     assert (b.work_seconds, b.overhead_seconds) == (0.0, 0.25)
+    # When each ran, for the time split of nodes side by side.
+    assert (a.began, a.ended) == (0.0, 2.5)
+    assert (b.began, b.ended) == (3.0, 3.25)
+    assert (handler.records["C"].began, handler.records["C"].ended) == (
+        4.0, 9.0)
 
 
 def test_changed_log_wording_keeps_the_states_and_names_the_untimed():

@@ -3,6 +3,7 @@ parts of it out silently."""
 
 import logging
 
+import pytest
 import tensorflow as tf
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
@@ -100,7 +101,8 @@ def test_time_is_split_into_work_and_overhead():
         records, wall_seconds=12.0,
         split={"startup_seconds": 6.0, "preflight_seconds": 1.0})
     assert split == {"total_seconds": 18.0, "work_seconds": 9.0,
-                     "overhead_seconds": 9.0, "startup_seconds": 6.0,
+                     "overhead_seconds": 9.0, "side_by_side_seconds": 0.0,
+                     "startup_seconds": 6.0,
                      "preflight_seconds": 1.0, "beam_setup_seconds": 0.0,
                      "launcher_seconds": 1.5, "after_seconds": 0.5}
     from pipeline.commands import run  # pylint: disable=import-outside-toplevel
@@ -108,3 +110,30 @@ def test_time_is_split_into_work_and_overhead():
         "wall_seconds": 12.0, "metrics": {}, "blessed": False,
         "pushed_model": None, "components": {}, "time": split}, "x.json")
     assert "9.0 s of work, 9.0 s overhead (start-up and imports 6.0" in text
+
+
+def test_nodes_side_by_side_are_counted_once_in_the_total():
+    from pipeline.reporting import progress  # pylint: disable=import-outside-toplevel
+    # A: 0-10 s, B: 4-7 s beside it, C: 10-12 s after both.
+    records = {
+        "A": progress.NodeRecord("executed", 10.0, work_seconds=9.0,
+                                 logged=True, began=100.0, ended=110.0),
+        "B": progress.NodeRecord("executed", 3.0, work_seconds=3.0,
+                                 logged=True, began=104.0, ended=107.0),
+        "C": progress.NodeRecord("executed", 2.0, work_seconds=2.0,
+                                 logged=True, began=110.0, ended=112.0)}
+    split = summary._time_split(  # pylint: disable=protected-access
+        records, wall_seconds=13.0,
+        split={"startup_seconds": 1.0, "preflight_seconds": 0.5})
+    assert split["side_by_side_seconds"] == 3.0
+    assert split["work_seconds"] == 14.0
+    assert split["after_seconds"] == 0.5
+    assert split["total_seconds"] == pytest.approx(
+        split["work_seconds"] + split["overhead_seconds"]
+        - split["side_by_side_seconds"])
+    from pipeline.commands import run  # pylint: disable=import-outside-toplevel
+    text = run.format_summary({
+        "wall_seconds": 13.0, "metrics": {}, "blessed": False,
+        "pushed_model": None, "components": {}, "time": split}, "x.json")
+    assert "14.0 s of work, 3.0 s overhead, 3.0 s of them side by side" \
+        in text

@@ -105,7 +105,8 @@ def _executor(spec, task):
 
 
 def test_three_tasks_run_every_tfx_node_after_its_upstream_nodes(compiled):
-    """data (all the Trainer needs), train (the Trainer alone) and
+    """data (every node that does not wait for the Trainer: what it needs
+    and the data's validation), train (the Trainer alone) and
     evaluate-and-push; each node once, after every node it depends on,
     whether in its own task (earlier in its list) or in one it waits for."""
     config, _, spec, _ = compiled

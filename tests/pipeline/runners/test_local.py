@@ -48,7 +48,7 @@ def runs(tmp_path_factory, tfds_data_dir):
     second = local_runner.run(config, "local", echo=lines["second"].append)
     noisy_config = helpers.tiny_config(output, tfds_data_dir, "noisy",
                                        min_accuracy=0.5)
-    noisy = local_runner.run(noisy_config, "local")
+    noisy = local_runner.run(noisy_config, "local", parallel_nodes=1)
     with open(config.summary_path, encoding="utf-8") as f:
         last_json = json.load(f)
     return {"config": config, "first": first, "second": second,
@@ -78,7 +78,16 @@ def test_first_run_executes_blesses_and_pushes(runs):
     split = first["time"]
     assert split["work_seconds"] > 0 and split["startup_seconds"] > 0
     assert split["total_seconds"] == pytest.approx(
-        split["work_seconds"] + split["overhead_seconds"], abs=0.01)
+        split["work_seconds"] + split["overhead_seconds"]
+        - split["side_by_side_seconds"], abs=0.01)
+    # StatisticsGen and Transform wait only for ExampleGen: side by side.
+    stats, transform = (first["components"][n]
+                        for n in (nodes.STATISTICS_GEN, nodes.TRANSFORM))
+    assert transform["started_seconds"] < (stats["started_seconds"]
+                                           + stats["seconds"])
+    assert stats["started_seconds"] < (transform["started_seconds"]
+                                       + transform["seconds"])
+    assert split["side_by_side_seconds"] > 0
     assert first["data"]["new"] is True and len(
         first["data"]["fingerprint"]) == 64
     matrix = first["metrics"]["confusion_matrix"]
@@ -198,6 +207,15 @@ def test_model_that_fails_the_gate_is_not_pushed(runs):
             for v in helpers.serving_versions(serving_dir)} == \
         runs["served_after_first"]
     assert noisy["serving_model"] == runs["first"]["pushed_model"]
+
+
+def test_one_node_at_a_time_when_asked(runs):
+    components = runs["noisy"]["components"]
+    spans = sorted((c["started_seconds"], c["started_seconds"] + c["seconds"])
+                   for c in components.values())
+    for (_, ended), (began, _) in zip(spans, spans[1:]):
+        assert began >= ended - 0.002
+    assert runs["noisy"]["time"]["side_by_side_seconds"] == 0
 
 
 def test_last_run_json_is_the_last_summary(runs):

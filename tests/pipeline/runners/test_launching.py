@@ -1,0 +1,76 @@
+"""Nodes side by side (`launching.side_by_side`), with launches that only
+record when they ran: the order the DAG allows, how many at a time, and
+what a failure stops."""
+
+import threading
+import time
+
+import pytest
+
+from pipeline.runners import launching
+
+# A diamond with a tail: A -> (B, C) -> D -> E.
+DAG = {"A": (), "B": ("A",), "C": ("A",), "D": ("B", "C"), "E": ("D",)}
+
+
+class _Recorder:
+    def __init__(self, seconds=0.05, fail=None):
+        self.spans, self.seconds, self.fail = {}, seconds, fail
+        self._lock = threading.Lock()
+        self._running = 0
+        self.most_at_once = 0
+
+    def __call__(self, node_id):
+        with self._lock:
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        began = time.monotonic()
+        time.sleep(self.seconds)
+        with self._lock:
+            self._running -= 1
+            self.spans[node_id] = (began, time.monotonic())
+        if node_id == self.fail:
+            raise RuntimeError(f"{node_id} failed")
+
+
+def test_every_node_starts_after_those_it_waits_for():
+    launch = _Recorder()
+    launching.side_by_side(DAG, launch, parallel=2)
+    assert set(launch.spans) == set(DAG)
+    for node_id, upstream in DAG.items():
+        for before in upstream:
+            assert launch.spans[before][1] <= launch.spans[node_id][0]
+
+
+def test_independent_nodes_run_at_the_same_time_up_to_the_limit():
+    launch = _Recorder(seconds=0.3)
+    launching.side_by_side(DAG, launch, parallel=2)
+    (b_began, b_ended), (c_began, c_ended) = launch.spans["B"], \
+        launch.spans["C"]
+    assert b_began < c_ended and c_began < b_ended
+    assert launch.most_at_once == 2
+    wide = {"A": (), "B": (), "C": (), "D": ()}
+    launch = _Recorder(seconds=0.2)
+    launching.side_by_side(wide, launch, parallel=3)
+    assert launch.most_at_once == 3
+
+
+def test_after_a_failure_nothing_starts_and_running_nodes_finish():
+    launch = _Recorder(fail="B")
+    launch.seconds = 0.05
+    slow_c = _Recorder(seconds=0.5)
+
+    def launch_with_slow_c(node_id):
+        (slow_c if node_id == "C" else launch)(node_id)
+
+    with pytest.raises(RuntimeError, match="B failed"):
+        launching.side_by_side(DAG, launch_with_slow_c, parallel=2)
+    # C was running when B failed: it finished; D and E never started.
+    assert "C" in slow_c.spans
+    assert not {"D", "E"} & set(launch.spans)
+
+
+def test_a_node_waiting_for_an_unknown_node_is_named():
+    with pytest.raises(ValueError, match="B"):
+        launching.side_by_side({"A": (), "B": ("X",)}, _Recorder(),
+                               parallel=2)
