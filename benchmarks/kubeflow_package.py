@@ -55,7 +55,7 @@ def _timed(package, job, password, env, volumes, engine, **parameters):
                            timeout=3600, volumes=volumes, containers=engine)
     wall = time.monotonic() - started
     if result.failed:
-        name, process = result.tasks[-1]
+        name, process = result.failure
         raise RuntimeError(f"task {name} of {job} failed:\n"
                            f"{process.stderr[-4000:]}")
     return {"wall_seconds": wall, "tasks_run": result.names,

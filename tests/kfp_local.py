@@ -35,6 +35,7 @@ not know fails the run, so a test cannot pass on a package it did not fully
 read.
 """
 
+import concurrent.futures
 import dataclasses
 import os
 import re
@@ -107,14 +108,24 @@ class Result:
     retried: List[Tuple[str, subprocess.CompletedProcess]] = \
         dataclasses.field(default_factory=list)
 
+    # Task names in the order the runner started them.
+    launched: List[str] = dataclasses.field(default_factory=list)
+
     @property
     def failed(self) -> bool:
-        return bool(self.tasks) and self.tasks[-1][1].returncode != 0
+        return self.failure is not None
+
+    @property
+    def failure(self) -> Optional[Tuple[str, subprocess.CompletedProcess]]:
+        """(name, process) of the first task that failed, or None."""
+        return next(((name, completed) for name, completed in self.tasks
+                     if completed.returncode != 0), None)
 
     @property
     def names(self) -> List[str]:
-        """The names of the tasks that ran."""
-        return [name for name, _ in self.tasks]
+        """The names of the tasks that ran, in the order they started."""
+        ran = {name for name, _ in self.tasks}
+        return [name for name in self.launched if name in ran]
 
 
 def load(path: str):
@@ -259,37 +270,60 @@ class _Runner:
         self.result = Result()
 
     def run_dag(self, component: dict, parameters: dict) -> bool:
-        """Runs a DAG's tasks in order; False once a task failed."""
+        """Runs a DAG's tasks, each once those it depends on are done, the
+        ones ready at the same time side by side, as Argo runs them; False
+        once a task failed (those beside it finish first, as Argo's
+        failFast lets them)."""
         tasks = component["dag"]["tasks"]
         outputs: Dict[str, dict] = {}
-        for key in task_order(tasks):
-            task = tasks[key]
-            name = task["taskInfo"]["name"]
-            child = self.spec["components"][task["componentRef"]["name"]]
-            inputs = _task_inputs(task, parameters, outputs, self.job_uuid)
-            unknown = set(task) - _TASK_KEYS
-            policy = task.get("triggerPolicy", {})
-            if unknown or set(policy) - {"condition"}:
-                raise PackageError(f"task {name!r} uses "
-                                   f"{sorted(unknown | set(policy))}, "
-                                   "which this runner does not run")
-            condition = policy.get("condition")
-            if condition and "dag" not in child:
-                raise PackageError(f"condition on container task {name!r}")
-            if condition and not condition_holds(condition, inputs):
-                self.result.skipped.append(name)
-                if "dag" in child:
-                    self.result.skipped.extend(
-                        _dag_task_names(self.spec, child))
-                continue
-            if "dag" in child:
-                if not self.run_dag(child, inputs):
-                    return False
-                continue
-            outputs[key] = self._with_retries(task, name, child, inputs)
-            if outputs[key] is None:
+        done: set = set()
+        task_order(tasks)  # refuses a cycle before any task runs
+        while len(done) < len(tasks):
+            ready = [key for key in task_order(tasks) if key not in done
+                     and set(tasks[key].get("dependentTasks", [])) <= done]
+            for key in ready:
+                self.result.launched.append(tasks[key]["taskInfo"]["name"])
+            if len(ready) == 1:
+                succeeded = [self._run_task(tasks[ready[0]], ready[0],
+                                            parameters, outputs)]
+            else:
+                with concurrent.futures.ThreadPoolExecutor(
+                        max_workers=len(ready)) as pool:
+                    succeeded = list(pool.map(
+                        lambda key: self._run_task(tasks[key], key,
+                                                   parameters, outputs),
+                        ready))
+            if not all(succeeded):
                 return False
+            done.update(ready)
         return True
+
+    def _run_task(self, task: dict, key: str, parameters: dict,
+                  outputs: Dict[str, dict]) -> bool:
+        """Runs (or skips, as its condition says) one task of a DAG, its
+        output parameters into `outputs[key]`; False if it failed."""
+        name = task["taskInfo"]["name"]
+        child = self.spec["components"][task["componentRef"]["name"]]
+        inputs = _task_inputs(task, parameters, outputs, self.job_uuid)
+        unknown = set(task) - _TASK_KEYS
+        policy = task.get("triggerPolicy", {})
+        if unknown or set(policy) - {"condition"}:
+            raise PackageError(f"task {name!r} uses "
+                               f"{sorted(unknown | set(policy))}, "
+                               "which this runner does not run")
+        condition = policy.get("condition")
+        if condition and "dag" not in child:
+            raise PackageError(f"condition on container task {name!r}")
+        if condition and not condition_holds(condition, inputs):
+            self.result.skipped.append(name)
+            if "dag" in child:
+                self.result.skipped.extend(
+                    _dag_task_names(self.spec, child))
+            return True
+        if "dag" in child:
+            return self.run_dag(child, inputs)
+        outputs[key] = self._with_retries(task, name, child, inputs)
+        return outputs[key] is not None
 
     def _with_retries(self, task: dict, name: str, component: dict,
                       inputs: dict) -> Optional[dict]:
@@ -299,7 +333,10 @@ class _Runner:
         backoff = float(policy.get("backoffDuration", "0s").rstrip("s"))
         for attempt in range(int(policy.get("maxRetryCount", 0)) + 1):
             if attempt:
-                self.result.retried.append(self.result.tasks.pop())
+                # This task's failed attempt (others may have ended since).
+                [last] = [i for i, (n, _) in enumerate(self.result.tasks)
+                          if n == name][-1:]
+                self.result.retried.append(self.result.tasks.pop(last))
                 if self.before_retry:
                     self.before_retry(name, attempt)
                 time.sleep(backoff * self.backoff_scale)

@@ -65,3 +65,51 @@ def test_a_failed_task_runs_again_as_its_retry_policy_says(tmp_path):
     [(name, failed)] = result.retried
     assert name == "t" and failed.returncode == 3 and "first" in failed.stderr
     assert calls == [("start", "t"), ("t", 1), ("start", "t")]
+
+
+def _dag_package(tmp_path, commands, depends):
+    """A package of container tasks `name -> shell command`, each after
+    the tasks `depends[name]` names."""
+    tasks = {name: {"taskInfo": {"name": name},
+                    "componentRef": {"name": f"comp-{name}"},
+                    **({"dependentTasks": depends[name]}
+                       if depends.get(name) else {})}
+             for name in commands}
+    spec = {"root": {"dag": {"tasks": tasks}},
+            "components": {f"comp-{n}": {"executorLabel": f"exec-{n}"}
+                           for n in commands},
+            "deploymentSpec": {"executors": {f"exec-{n}": {"container": {
+                "image": "x", "command": ["sh", "-c", command]}}
+                for n, command in commands.items()}}}
+    path = tmp_path / "dag.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def test_tasks_ready_together_run_side_by_side_as_argo_runs_them(tmp_path):
+    log = tmp_path / "log"
+    step = f"echo $0 start >> {log}; sleep 1; echo $0 end >> {log}"
+    package = _dag_package(
+        tmp_path, {n: step.replace("$0", n) for n in "abcd"},
+        {"b": ["a"], "c": ["a"], "d": ["b", "c"]})
+    result = kfp_local.run(package, "job", {})
+    assert not result.failed and result.names == ["a", "b", "c", "d"]
+    lines = log.read_text().split("\n")
+    # b and c both started before either ended; d after both.
+    assert lines.index("b start") < lines.index("c end")
+    assert lines.index("c start") < lines.index("b end")
+    assert lines.index("d start") > max(lines.index("b end"),
+                                        lines.index("c end"))
+
+
+def test_a_failed_task_lets_the_one_beside_it_finish_and_stops_the_dag(
+        tmp_path):
+    done = tmp_path / "c-done"
+    package = _dag_package(
+        tmp_path, {"a": "true", "b": "exit 3", "c": f"sleep 1; touch {done}",
+                   "d": "true"},
+        {"b": ["a"], "c": ["a"], "d": ["b", "c"]})
+    result = kfp_local.run(package, "job", {})
+    assert result.failed and result.failure[0] == "b"
+    assert done.exists()
+    assert "d" not in result.names

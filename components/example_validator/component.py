@@ -8,6 +8,6 @@ from components.example_validator import executor
 
 class StrictExampleValidator(ExampleValidator):
     """Same inputs, outputs and id as ExampleValidator; raises on anomalies
-    so the run stops before training (see executor.py)."""
+    so the run stops before evaluation (see executor.py)."""
 
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)

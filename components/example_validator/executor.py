@@ -1,9 +1,10 @@
 """ExampleValidator executor that stops the run when the data has anomalies.
 
 TFX's ExampleValidator only records anomalies (and an unblessed property);
-nothing downstream reads them, so training would go on over bad data. This
-executor raises after validating, naming each anomaly, so the run stops
-before Transform and the Trainer.
+nothing downstream reads them, so a model trained on bad data would be
+evaluated and pushed. This executor raises after validating, naming each
+anomaly; the Evaluator waits for it (pipeline/factory.py), so the run stops
+before any model is evaluated, blessed or pushed.
 """
 
 from typing import Any, Dict, List
@@ -39,8 +40,8 @@ class Executor(validator_executor.Executor):
         result = super().Do(input_dict, output_dict, exec_properties)
         if self._found:
             raise DataAnomaliesError(
-                "the data does not match the committed schema, so the run "
-                "stops before training: " + "; ".join(self._found) + ". Fix "
+                "the data does not match the committed schema, so no "
+                "model trained on it is evaluated or pushed: " + "; ".join(self._found) + ". Fix "
                 "the data, or update the schema if the change is intended.")
         return result
 

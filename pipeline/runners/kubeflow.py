@@ -43,6 +43,7 @@ ENTRYPOINT = ["python", "-m", "pipeline.runners.node_entrypoint"]
 DECIDE_ENTRYPOINT = ["python", "-m", "pipeline.runners.decide_entrypoint"]
 DECIDE_TASK = "decide"
 DATA_TASK = "data"
+VALIDATE_TASK = "validate-data"
 TRAIN_TASK = "train"
 EVALUATE_TASK = "evaluate-and-push"
 TPU_RESOURCE = "google.com/tpu"
@@ -151,20 +152,30 @@ def dag(ir) -> Dict[str, List[str]]:
 
 def task_groups(ir) -> Dict[str, List[str]]:
     """Task name -> the nodes it runs, in the IR's (topological) order: the
-    Trainer alone in `train`, every node that waits for it in
-    `evaluate-and-push`, every other node in `data` (so the data's
-    validation, which only the Evaluator waits for, ends before the
-    Trainer's task starts)."""
+    Trainer alone in `train`; every node it waits for in `data`; every node
+    that waits for it in `evaluate-and-push`; and in `validate-data` the
+    nodes of neither kind (StatisticsGen and the ExampleValidator, which
+    only the Evaluator waits for), so that the data is validated while the
+    model trains, as the local runner does (launching.py)."""
     graph = dag(ir)
+    before_trainer, stack = set(), list(graph[nodes.TRAINER])
+    while stack:
+        node_id = stack.pop()
+        if node_id not in before_trainer:
+            before_trainer.add(node_id)
+            stack.extend(graph[node_id])
     after_trainer = set()
     for node_id in graph:  # topological: upstream nodes come first
         if any(u == nodes.TRAINER or u in after_trainer
                for u in graph[node_id]):
             after_trainer.add(node_id)
-    groups = {DATA_TASK: [], TRAIN_TASK: [], EVALUATE_TASK: []}
+    groups = {DATA_TASK: [], VALIDATE_TASK: [], TRAIN_TASK: [],
+              EVALUATE_TASK: []}
     for node_id in graph:
-        groups[TRAIN_TASK if node_id == nodes.TRAINER else EVALUATE_TASK
-               if node_id in after_trainer else DATA_TASK].append(node_id)
+        groups[TRAIN_TASK if node_id == nodes.TRAINER
+               else DATA_TASK if node_id in before_trainer
+               else EVALUATE_TASK if node_id in after_trainer
+               else VALIDATE_TASK].append(node_id)
     return {name: ids for name, ids in groups.items() if ids}
 
 

@@ -104,9 +104,9 @@ def _executor(spec, task):
         .struct_value
 
 
-def test_three_tasks_run_every_tfx_node_after_its_upstream_nodes(compiled):
-    """data (every node that does not wait for the Trainer: what it needs
-    and the data's validation), train (the Trainer alone) and
+def test_four_tasks_run_every_tfx_node_after_its_upstream_nodes(compiled):
+    """data (all the Trainer needs), train (the Trainer alone),
+    validate-data beside it (what only the Evaluator waits for) and
     evaluate-and-push; each node once, after every node it depends on,
     whether in its own task (earlier in its list) or in one it waits for."""
     config, _, spec, _ = compiled
@@ -115,8 +115,9 @@ def test_three_tasks_run_every_tfx_node_after_its_upstream_nodes(compiled):
     groups = {name: _node_ids(spec, task) for name, task in tasks.items()}
     assert {name: set(ids) for name, ids in groups.items()} == {
         kubeflow_runner.DATA_TASK: {
-            nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.SCHEMA_IMPORTER,
-            nodes.EXAMPLE_VALIDATOR, nodes.TRANSFORM},
+            nodes.EXAMPLE_GEN, nodes.SCHEMA_IMPORTER, nodes.TRANSFORM},
+        kubeflow_runner.VALIDATE_TASK: {
+            nodes.STATISTICS_GEN, nodes.EXAMPLE_VALIDATOR},
         kubeflow_runner.TRAIN_TASK: {nodes.TRAINER},
         kubeflow_runner.EVALUATE_TASK: {
             nodes.BASELINE_RESOLVER, nodes.EVALUATOR,
@@ -316,6 +317,7 @@ def test_every_task_mounts_the_volumes_its_paths_lie_on(tmp_path):
         kubeflow_runner.DECIDE_TASK: _root_tasks(spec)[
             kubeflow_runner.DECIDE_TASK]})
     assert set(tasks) == {kubeflow_runner.DATA_TASK,
+                          kubeflow_runner.VALIDATE_TASK,
                           kubeflow_runner.TRAIN_TASK,
                           kubeflow_runner.EVALUATE_TASK,
                           kubeflow_runner.DECIDE_TASK}

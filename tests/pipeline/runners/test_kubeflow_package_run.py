@@ -37,9 +37,10 @@ from tests import mariadb
 from tests.pipeline import helpers
 
 SECRET = "mlmd-mysql"
-# The package's tasks of TFX nodes, in the order they run.
+# The package's tasks of TFX nodes, in the order they start (train and
+# validate-data side by side).
 TFX_TASKS = [kubeflow.DATA_TASK, kubeflow.TRAIN_TASK,
-             kubeflow.EVALUATE_TASK]
+             kubeflow.VALIDATE_TASK, kubeflow.EVALUATE_TASK]
 CLAIM = "pipeline-data"
 
 
@@ -91,8 +92,8 @@ def _run(package, claim, job_uuid, password,
                            volumes={CLAIM: str(claim)},
                            containers=kfp_local.Containers(
                                env=containers.engine_env()), hooks=hooks)
-    assert not result.failed, (result.tasks[-1][0],
-                               result.tasks[-1][1].stderr[-4000:])
+    assert not result.failed, (result.failure[0],
+                               result.failure[1].stderr[-4000:])
     if hooks.before_retry is None:
         assert not result.retried, [(n, p.stderr[-2000:])
                                     for n, p in result.retried]
@@ -202,7 +203,7 @@ def test_compiled_package_runs_task_by_task_in_the_image(
     states = {run: runs.node_states(store, pipeline_name, run)
               for run in ("job-1", "job-2")}
     assert states["job-1"] == {n: "COMPLETE" for n in helpers.NODES}
-    # Three tasks, each node still its own execution and its own log.
+    # Four tasks, each node still its own execution and its own log.
     for node_id in helpers.NODES:
         log = root / "logs" / "job-1" / f"{node_id}.log"
         assert "Running launcher for node_info" in log.read_text(), log
