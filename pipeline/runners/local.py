@@ -76,9 +76,10 @@ def run(config: PipelineConfig, runner: str, *,
       orchestration: the pipeline as built for another orchestrator (e.g.
         `vertex.orchestration(...)`, to run here what Vertex would); by
         default `factory.Orchestration()`.
-      parallel_nodes: with the `local` runner, how many independent nodes
-        run side by side (`launching.run_all`); 1 runs one at a time, as
-        TFX's LocalDagRunner does.
+      parallel_nodes: with the `local` runner and Beam's DirectRunner, how
+        many independent nodes run side by side (`launching.run_all`); 1
+        runs one at a time, as TFX's LocalDagRunner does (and as runs with
+        another Beam runner always do: `_side_by_side`).
 
     Returns:
       The summary written to `config.summary_path`.
@@ -151,7 +152,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     logging.getLogger().addHandler(handler)
     try:
         _run_ir(runner, ir, metadata_url(config).connection_config(),
-                parallel_nodes)
+                _side_by_side(config, parallel_nodes))
     except Exception as e:  # reported below, with the summary written
         error = e
         handler.mark_unfinished_failed()
@@ -238,6 +239,20 @@ def _write_report(summary, store, run,
     except Exception:  # pylint: disable=broad-except
         logging.exception("could not write the run report")
         return None
+
+
+def _side_by_side(config: PipelineConfig, parallel_nodes: int) -> int:
+    """How many nodes run at a time: `parallel_nodes` when the Beam steps
+    run in this process (the DirectRunner); one at a time, in the main
+    thread, with a runner beyond it (Flink, Dataflow), where Beam's
+    clients expect them: Beam 2.59's job server for a portable runner
+    (Flink) installs a SIGINT handler as it starts, which Python allows
+    only in the main thread."""
+    if config.beam.runner != "direct" and parallel_nodes > 1:
+        logging.info("nodes run one at a time: Beam's %s runner starts "
+                     "from the main thread only", config.beam.runner)
+        return 1
+    return parallel_nodes
 
 
 def _run_ir(runner: str, ir, connection_config, parallel_nodes: int) -> None:

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+import pipeline_config
 from pipeline.runners import launching
+from pipeline.runners import local
 
 # A diamond with a tail: A -> (B, C) -> D -> E.
 DAG = {"A": (), "B": ("A",), "C": ("A",), "D": ("B", "C"), "E": ("D",)}
@@ -74,3 +76,17 @@ def test_a_node_waiting_for_an_unknown_node_is_named():
     with pytest.raises(ValueError, match="B"):
         launching.side_by_side({"A": (), "B": ("X",)}, _Recorder(),
                                parallel=2)
+
+
+def test_with_a_beam_runner_beyond_this_process_nodes_run_one_at_a_time(
+        tmp_path):
+    # Beam's job server for a portable runner (Flink) starts only from the
+    # main thread.
+    direct = pipeline_config.PipelineConfig(output_dir=str(tmp_path))
+    flink = pipeline_config.PipelineConfig(
+        output_dir=str(tmp_path), beam=pipeline_config.BeamConfig(
+            runner="flink", flink_master="localhost:8081"))
+    side_by_side = local._side_by_side  # pylint: disable=protected-access
+    assert side_by_side(direct, 2) == 2
+    assert side_by_side(flink, 2) == 1
+    assert side_by_side(direct, 1) == 1
