@@ -265,6 +265,7 @@ class _Runner:
         self.volumes = volumes or {}
         self.containers = containers
         self.on_start = hooks.on_start
+        self.on_end = hooks.on_end
         self.before_retry = hooks.before_retry
         self.backoff_scale = hooks.backoff_scale
         self.result = Result()
@@ -379,6 +380,8 @@ class _Runner:
             self.result.seconds[name] = (time.time()
                                          - self.result.started[name])
             self.result.tasks.append((name, completed))
+            if self.on_end:
+                self.on_end(name, completed.returncode)
             if completed.returncode != 0:
                 return None
             values = {}
@@ -479,11 +482,14 @@ class Hooks:
 
     Attributes:
       on_start: called with a task's name just before each attempt starts.
+      on_end: called with a task's name and its exit code as each attempt
+        ends.
       before_retry: called with a task's name and the attempt number
         before a failed task runs again.
       backoff_scale: the retry policy's backoff times this (0: none).
     """
     on_start: Optional[Callable[[str], None]] = None
+    on_end: Optional[Callable[[str, int], None]] = None
     before_retry: Optional[Callable[[str, int], None]] = None
     backoff_scale: float = 1.0
 
@@ -494,8 +500,8 @@ def run(path: str, job_uuid: str, env: dict,
         timeout: int = 900, volumes: Optional[Dict[str, str]] = None,
         containers: Optional[Containers] = None,
         hooks: Hooks = Hooks()) -> Result:
-    """Runs the package's tasks, stopping at the first task that fails, as
-    the KFP backend would.
+    """Runs the package's tasks, those ready together side by side,
+    starting none after a task failed, as the KFP backend would.
 
     Args:
       env: the environment of a task's subprocess (unused in containers,

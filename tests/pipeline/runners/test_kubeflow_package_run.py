@@ -264,24 +264,31 @@ def test_wrong_password_fails_with_the_database_named(tmp_path, mysql):
 
 
 class _StopStoreWhileTraining:
-    """on_start hook: once the Trainer's execution is RUNNING in ML
-    Metadata (its executor training), stops the MariaDB server, once."""
+    """Hooks: once the Trainer's execution is RUNNING in ML Metadata (its
+    executor training) and the task beside it (validate-data) has ended,
+    stops the MariaDB server, once."""
 
     def __init__(self, mysql, pipeline_name, run_id):
         self.mysql, self.pipeline_name, self.run_id = (mysql, pipeline_name,
                                                        run_id)
         self.thread = None
         self.stopped_while = None
+        self.beside_ended = threading.Event()
 
-    def __call__(self, name):
+    def on_start(self, name):
         if name == kubeflow.TRAIN_TASK and self.thread is None:
             self.thread = threading.Thread(target=self._watch, daemon=True)
             self.thread.start()
+
+    def on_end(self, name, _):
+        if name == kubeflow.VALIDATE_TASK:
+            self.beside_ended.set()
 
     def _watch(self):
         store = metadata_store.open_store(_url_with_password(self.mysql),
                                           read_only=True)
         deadline = time.monotonic() + 300
+        self.beside_ended.wait(timeout=300)
         while time.monotonic() < deadline:
             state = runs.node_states(store, self.pipeline_name,
                                      self.run_id).get(nodes.TRAINER)
@@ -314,9 +321,11 @@ def test_the_store_going_away_fails_the_task_and_its_retry_completes(
     stopper = _StopStoreWhileTraining(mysql, pipeline_name, "job-2")
     restarts = []
     try:
-        result = _run(package, claim, "job-2", mysql.password, epochs=3,
+        # Epochs enough for the Trainer to be training once the task
+        # beside it (validate-data, all of it cached) has ended.
+        result = _run(package, claim, "job-2", mysql.password, epochs=20,
                       hooks=kfp_local.Hooks(
-                          on_start=stopper,
+                          on_start=stopper.on_start, on_end=stopper.on_end,
                           before_retry=lambda name, attempt: (
                               restarts.append(name), mysql.start()),
                           backoff_scale=0))
