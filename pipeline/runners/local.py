@@ -1,5 +1,5 @@
-"""Where it runs, locally: TFX's LocalDagRunner loop or BeamDagRunner,
-sqlite MLMD.
+"""Where it runs, locally: TFX's LocalDagRunner loop, with independent
+nodes side by side (launching.py), or BeamDagRunner; sqlite MLMD.
 
 `run(config, runner)` checks the dataset before any component runs, runs
 the pipeline with one progress line per component, and writes the summary
