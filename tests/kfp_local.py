@@ -278,9 +278,9 @@ class _Runner:
         tasks = component["dag"]["tasks"]
         outputs: Dict[str, dict] = {}
         done: set = set()
-        task_order(tasks)  # refuses a cycle before any task runs
+        order = task_order(tasks)  # refuses a cycle before any task runs
         while len(done) < len(tasks):
-            ready = [key for key in task_order(tasks) if key not in done
+            ready = [key for key in order if key not in done
                      and set(tasks[key].get("dependentTasks", [])) <= done]
             for key in ready:
                 self.result.launched.append(tasks[key]["taskInfo"]["name"])

@@ -41,8 +41,9 @@ class Executor(validator_executor.Executor):
         if self._found:
             raise DataAnomaliesError(
                 "the data does not match the committed schema, so no "
-                "model trained on it is evaluated or pushed: " + "; ".join(self._found) + ". Fix "
-                "the data, or update the schema if the change is intended.")
+                "model trained on it is evaluated or pushed: "
+                + "; ".join(self._found) + ". Fix the data, or update the "
+                "schema if the change is intended.")
         return result
 
     def _Validate(self, inputs: Dict[str, Any],

@@ -71,7 +71,7 @@ def reads_directly(builder,
     if builder.info.file_format != tfds.core.FileFormat.TFRECORD:
         return False
     serialized = builder.info.features.get_serialized_info()
-    return all(None not in e.shape for e in encodings.values()) and all(
+    return _fixed_shapes(encodings) and all(
         isinstance(info, tfds.features.TensorInfo)
         and info.sequence_rank == 0 and None not in info.shape
         for info in serialized.values())
@@ -109,6 +109,11 @@ def _as_dataset_arguments(instruction, encodings) -> Dict[str, Any]:
     read_config = tfds.ReadConfig(
         num_parallel_calls_for_decode=tf.data.AUTOTUNE)
     whole_shard = instruction.skip == 0 and instruction.takes_all
-    if whole_shard and all(None not in e.shape for e in encodings.values()):
+    if whole_shard and _fixed_shapes(encodings):
         return {"read_config": read_config, "batch_size": BATCH}
     return {"read_config": read_config}
+
+
+def _fixed_shapes(encodings: Mapping[str, converter.FeatureEncoding]
+                  ) -> bool:
+    return all(None not in e.shape for e in encodings.values())

@@ -55,8 +55,7 @@ def run(runner, verbose, pipeline_root, parallel_nodes, **settings):
         try:
             summary = local_runner.run(
                 config, runner, run_id=run_id, log_path=log_path,
-                **({"parallel_nodes": parallel_nodes} if parallel_nodes
-                   else {}),
+                parallel_nodes=parallel_nodes or local_runner.PARALLEL_NODES,
                 echo=lambda line: print(line, file=screen, flush=True))
         except (errors.DatasetError, storage.StorageError,
                 preflight.BeamRunnerError, local_runner.RunError) as error:
