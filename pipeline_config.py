@@ -137,11 +137,16 @@ class TrainingConfig:
         worker pool, on Kubeflow a TFJob.
       steps_per_execution: training steps Keras runs per call into
         TensorFlow. The same steps, in fewer Python round trips
-        (docs/performance.md). Callbacks see every this many steps.
+        (docs/performance.md). Callbacks see every this many steps. With
+        one replica and no XLA, those steps' batches also come from the
+        input pipeline as one chunk (components/trainer/chunked.py).
       jit_compile: compile the training step with XLA (Keras
-        `jit_compile`), which fuses the model's ops into fewer kernels: the
-        same computation, faster (docs/performance.md). Left off where XLA
-        cannot run the step: several replicas on CPUs (XLA has no CPU
+        `jit_compile`), which fuses the model's ops into fewer kernels.
+        Off by default: on CPUs XLA's matrix products are slower than
+        TensorFlow's, and without it the step's Adam is one fused kernel
+        and its batches come in chunks, which together train faster
+        (docs/performance.md); try it on GPUs. Left off where XLA cannot
+        run the step: several replicas on CPUs (XLA has no CPU
         collectives), which the training record then says.
       validate_every: also evaluate on the eval split every this many
         epochs while training (Keras `validation_freq`), for validation
@@ -173,7 +178,7 @@ class TrainingConfig:
     cpu_replicas: int = 1
     workers: int = 1
     steps_per_execution: int = 100
-    jit_compile: bool = True
+    jit_compile: bool = False
     validate_every: int = 0
     cache_budget_mib: int = 1024
     shuffle_buffer: int = 0

@@ -80,8 +80,8 @@ def reproduce_command(card: Dict[str, Any]) -> str:
             args += [flag, str(settings[key])]
     if settings.get("warm_start"):
         args.append("--warm-start")
-    if settings.get("jit_compile") is False:
-        args.append("--no-xla")
+    if settings.get("jit_compile") is True:
+        args.append("--xla")
     return " ".join(shlex.quote(a) for a in args)
 
 

@@ -24,6 +24,7 @@ from tfx_bsl.public import tfxio
 
 from components import features
 from components import autograph
+from components.trainer import chunked
 from components.trainer import distribution
 from components.trainer import record as training_record
 from components.trainer import settings as trainer_settings
@@ -71,8 +72,17 @@ def _train(fn_args: FnArgs, params, strategy, serving_model_dir: str,
     # Bytes a transformed example takes in memory: float32 pixels, a label.
     budget = CacheBudget(params.cache_budget_mib,
                          4 * contract.image_bytes + 8)
+    jit_compile = (params.jit_compile
+                   and distribution.xla_can_compile(strategy))
+    # One replica takes its training batches in chunks (chunked.py).
+    chunk_batch = (global_batch
+                   if chunked.applies(strategy, params.workers, jit_compile)
+                   else None)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, raw_schema,
-                     tft_layer, global_batch, counts.get("train"),
+                     tft_layer,
+                     global_batch * (params.steps_per_execution
+                                     if chunk_batch else 1),
+                     counts.get("train"),
                      cache=budget.take,
                      shuffle_buffer=params.shuffle_buffer,
                      static_shapes=on_tpu)
@@ -89,8 +99,8 @@ def _train(fn_args: FnArgs, params, strategy, serving_model_dir: str,
         model = model_lib.build_model(
             contract.image_shape, contract.num_classes,
             steps_per_execution=params.steps_per_execution,
-            jit_compile=(params.jit_compile
-                         and distribution.xla_can_compile(strategy)))
+            jit_compile=jit_compile,
+            chunk_batch_size=chunk_batch)
         warm_start = _warm_start(model, fn_args.base_model)
     started = time.monotonic()
     history = model.fit(

@@ -116,8 +116,8 @@ def pipeline_options(function):
                      default=default(TRAINING, "jit_compile"),
                      show_default=True,
                      help="Compile the training step with XLA (the same "
-                          "computation, fused; off by itself for several "
-                          "CPU replicas)."),
+                          "computation, fused; slower on CPUs, try it on "
+                          "GPUs; off by itself for several CPU replicas)."),
         click.option("--warm-start/--no-warm-start",
                      default=default(TRAINING, "warm_start"),
                      show_default=True,

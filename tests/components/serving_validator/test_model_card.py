@@ -57,7 +57,7 @@ def test_each_reproduce_flag_is_a_run_option():
     flags = {opt for param in run.run.params
              for opt in param.opts + param.secondary_opts}
     assert {flag for _, flag in model_card.RUN_FLAGS} <= flags
-    assert {"--warm-start", "--no-xla"} <= flags
+    assert {"--warm-start", "--xla"} <= flags
 
 
 def test_the_first_model_says_it_had_no_baseline():

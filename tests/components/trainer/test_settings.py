@@ -11,7 +11,7 @@ from components.trainer import settings
 # Every field set to something other than the config's default.
 CHANGED = pc.TrainingConfig(
     epochs=3, batch_size_per_replica=32, cpu_replicas=2,
-    steps_per_execution=7, jit_compile=False, validate_every=1, cache_budget_mib=5,
+    steps_per_execution=7, jit_compile=True, validate_every=1, cache_budget_mib=5,
     shuffle_buffer=10, seed=4, warm_start=True, tpu="local")
 
 

@@ -162,7 +162,9 @@ def test_training_used_the_configured_settings(runs):
     assert record["num_replicas_in_sync"] == 1
     # As configured (the default), compiled into the model, not a fallback.
     assert record["model"]["steps_per_execution"] == 100
-    assert record["model"]["jit_compile"] is True
+    assert record["model"]["jit_compile"] is False
+    # One replica without XLA: batches come in chunks (chunked.py).
+    assert record["model"]["chunked"] is True
     assert record["global_batch_size"] == 64
     assert len(record["history"]["loss"]) == 2  # epochs
     # Not validated while training by default: the Evaluator evaluates.
