@@ -19,6 +19,12 @@ EVALUATOR = "Evaluator"
 SERVING_VALIDATOR = "ServingValidator"
 PUSHER = "Pusher"
 
+# Nodes that, run side by side with others, take only the CPU those leave
+# (`launching.run_all`'s `yielding`): the data's statistics and their
+# validation, which run beside Transform and the Trainer and are needed
+# only by the Evaluator, after the Trainer.
+YIELDING = (STATISTICS_GEN, EXAMPLE_VALIDATOR)
+
 # Resolvers have no executor to cache: they resolve again on every run.
 RESOLVERS = (WARM_START_RESOLVER, BASELINE_RESOLVER)
 

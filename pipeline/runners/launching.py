@@ -15,9 +15,15 @@ ExampleValidator, mostly Python, then run while the Trainer's steps run in
 TensorFlow's threads, which do not hold Python's lock. When a node fails,
 no other node starts, the ones running finish (as Argo, Kubeflow
 Pipelines' engine, does with failFast), and the first failure is raised.
+Nodes named `yielding` run at the lowest CPU priority (Linux's per-thread
+nice 19, which threads they start inherit): beside the Trainer, which
+keeps both cores of this project's machine busy, they take what it leaves
+instead of half of it (docs/performance.md).
 """
 
+import os
 import queue
+import sys
 import threading
 from typing import Callable, Collection, Mapping, Optional, Tuple
 
@@ -47,14 +53,18 @@ def launcher_for(ir, node_id: str, connection_config) -> launcher.Launcher:
         custom_executor_operators=executor_operators.OPERATORS)
 
 
-def run_all(ir, connection_config, parallel: int = 1) -> None:
+def run_all(ir, connection_config, parallel: int = 1,
+            yielding: Collection[str] = ()) -> None:
     """Every node of `ir` (its run id set), with LocalDagRunner's log lines
     (`pipeline.reporting.progress` times nodes by them): one after the
     other in the compiled order, or up to `parallel` at a time as their
-    upstream nodes finish (see the module docstring)."""
+    upstream nodes finish, those in `yielding` at the lowest CPU priority
+    (see the module docstring)."""
     nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
 
     def launch(node_id: str) -> None:
+        if node_id in yielding:
+            lowest_priority_for_this_thread()
         _launch(ir, nodes[node_id], connection_config)
 
     if parallel <= 1:
@@ -111,6 +121,17 @@ def side_by_side(upstream: Mapping[str, Collection[str]],
     if pending:
         raise ValueError("nodes waiting for nodes that are not in the "
                          f"pipeline: {', '.join(pending)}")
+
+
+def lowest_priority_for_this_thread() -> bool:
+    """Gives the calling thread, and the threads it starts from now on,
+    the lowest CPU priority, on Linux, where a priority can be a thread's
+    (elsewhere it would be the whole process's: nothing changes there).
+    Returns whether it did."""
+    if not sys.platform.startswith("linux"):
+        return False
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    return True
 
 
 def _launch(ir, node, connection_config) -> None:

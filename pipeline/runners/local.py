@@ -261,7 +261,9 @@ def _run_ir(runner: str, ir, connection_config, parallel_nodes: int) -> None:
         beam_dag_runner.BeamDagRunner().run_with_ir(ir)
     else:
         from pipeline.runners import launching  # pylint: disable=import-outside-toplevel
-        launching.run_all(ir, connection_config, parallel=parallel_nodes)
+        launching.run_all(ir, connection_config, parallel=parallel_nodes,
+                          yielding=nodes.YIELDING if parallel_nodes > 1
+                          else ())
 
 
 def _keep_key(config: PipelineConfig, runner: str, beam_args,

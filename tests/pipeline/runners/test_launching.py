@@ -2,6 +2,8 @@
 record when they ran: the order the DAG allows, how many at a time, and
 what a failure stops."""
 
+import os
+import sys
 import threading
 import time
 
@@ -90,3 +92,31 @@ def test_with_a_beam_runner_beyond_this_process_nodes_run_one_at_a_time(
     assert side_by_side(direct, 2) == 2
     assert side_by_side(flink, 2) == 1
     assert side_by_side(direct, 1) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="a priority of one thread exists on Linux only")
+def test_a_yielding_node_lowers_its_own_thread_and_the_ones_it_starts():
+    seen = {}
+
+    def child():
+        seen["child"] = os.getpriority(os.PRIO_PROCESS,
+                                       threading.get_native_id())
+
+    def node():
+        seen["lowered"] = launching.lowest_priority_for_this_thread()
+        seen["node"] = os.getpriority(os.PRIO_PROCESS,
+                                      threading.get_native_id())
+        started = threading.Thread(target=child)
+        started.start()
+        started.join()
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=node)
+    thread.start()
+    thread.join()
+    assert seen == {"lowered": True, "node": 19, "child": 19}
+    # The rest of the process keeps its priority.
+    assert os.getpriority(os.PRIO_PROCESS,
+                          threading.get_native_id()) == before
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
