@@ -19,10 +19,11 @@ EVALUATOR = "Evaluator"
 SERVING_VALIDATOR = "ServingValidator"
 PUSHER = "Pusher"
 
-# Nodes that, run side by side with others, take only the CPU those leave
-# (`launching.run_all`'s `yielding`): the data's statistics and their
-# validation, which run beside Transform and the Trainer and are needed
-# only by the Evaluator, after the Trainer.
+# The data's statistics and their validation, which run beside Transform
+# and the Trainer and are needed only by the Evaluator, after the Trainer
+# (`launching.run_all`'s `yielding`): side by side they take only the CPU
+# the others leave, and they run to their end even when a node beside them
+# fails, so that a Trainer failing on bad data fails a run that names it.
 YIELDING = (STATISTICS_GEN, EXAMPLE_VALIDATOR)
 
 # Resolvers have no executor to cache: they resolve again on every run.

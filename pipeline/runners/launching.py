@@ -14,8 +14,12 @@ retries while another connection writes). StatisticsGen and the
 ExampleValidator, mostly Python, then run while the Trainer's steps run in
 TensorFlow's threads, which do not hold Python's lock. When a node fails,
 no other node starts, the ones running finish (as Argo, Kubeflow
-Pipelines' engine, does with failFast), and the first failure is raised.
-Nodes named `yielding` run at the lowest CPU priority (Linux's per-thread
+Pipelines' engine, does with failFast), and one failure is raised (see
+`side_by_side`). Nodes named `yielding`, the data's statistics
+and validation, still run to their end after a failure elsewhere (as in
+Kubeflow, where they are one task, `validate-data`): a Trainer that fails
+on bad data beside them then fails a run that names the data's anomalies.
+They also run at the lowest CPU priority (Linux's per-thread
 nice 19, which threads they start inherit): beside the Trainer, which
 keeps both cores of this project's machine busy, they take what it leaves
 instead of half of it (docs/performance.md).
@@ -25,7 +29,7 @@ import os
 import queue
 import sys
 import threading
-from typing import Callable, Collection, Mapping, Optional, Tuple
+from typing import Callable, Collection, Dict, Mapping, Optional, Tuple
 
 from absl import logging
 from tfx.orchestration import metadata
@@ -72,24 +76,30 @@ def run_all(ir, connection_config, parallel: int = 1,
             launch(node_id)
         return
     side_by_side({node_id: tuple(node.upstream_nodes)
-                  for node_id, node in nodes.items()}, launch, parallel)
+                  for node_id, node in nodes.items()}, launch, parallel,
+                 finish=yielding)
 
 
 def side_by_side(upstream: Mapping[str, Collection[str]],
-                 launch: Callable[[str], None], parallel: int) -> None:
+                 launch: Callable[[str], None], parallel: int,
+                 finish: Collection[str] = ()) -> None:
     """Calls `launch(node_id)` for every node of `upstream` (node id -> the
     ids it waits for, in a topological order), each once those it waits
     for have returned, up to `parallel` at a time, each in a thread of its
     own; the first ready in `upstream`'s order goes first. Once a launch
-    raises, none starts, and the first error is raised when the running
-    ones return. The threads are daemons: an interrupted run (Ctrl-C)
-    stops at once instead of waiting for its nodes, as it does when nodes
-    run one at a time."""
+    raises, none starts but those in `finish` whose upstream nodes all
+    returned normally; when the running ones have returned, the error of
+    the first failed node of `finish` is raised (the data's validation,
+    rather than a Trainer that failed on the same data), or else of the
+    first failed node in `upstream`'s order. The
+    threads are daemons: an interrupted run (Ctrl-C) stops at once
+    instead of waiting for its nodes, as it does when nodes run one at a
+    time."""
     pending = list(upstream)
     done, running = set(), set()
     finished: "queue.Queue[Tuple[str, Optional[BaseException]]]" = \
         queue.Queue()
-    failure: Optional[BaseException] = None
+    failures: Dict[str, BaseException] = {}
 
     def work(node_id: str) -> None:
         try:
@@ -99,25 +109,30 @@ def side_by_side(upstream: Mapping[str, Collection[str]],
         else:
             finished.put((node_id, None))
 
+    def ready(node_id: str) -> bool:
+        if not failures:
+            return done.issuperset(upstream[node_id])
+        return (node_id in finish
+                and (done - set(failures)).issuperset(upstream[node_id]))
+
     while True:
-        if failure is None:
-            for node_id in [n for n in pending
-                            if done.issuperset(upstream[n])]:
-                if len(running) >= parallel:
-                    break
-                pending.remove(node_id)
-                running.add(node_id)
-                threading.Thread(target=work, args=(node_id,),
-                                 name=f"node {node_id}", daemon=True).start()
+        for node_id in [n for n in pending if ready(n)]:
+            if len(running) >= parallel:
+                break
+            pending.remove(node_id)
+            running.add(node_id)
+            threading.Thread(target=work, args=(node_id,),
+                             name=f"node {node_id}", daemon=True).start()
         if not running:
             break
         node_id, error = finished.get()
         running.remove(node_id)
         done.add(node_id)
-        if error is not None and failure is None:
-            failure = error
-    if failure is not None:
-        raise failure
+        if error is not None:
+            failures[node_id] = error
+    if failures:
+        failed = [n for n in upstream if n in failures]
+        raise failures[next((n for n in failed if n in finish), failed[0])]
     if pending:
         raise ValueError("nodes waiting for nodes that are not in the "
                          f"pipeline: {', '.join(pending)}")

@@ -2,6 +2,7 @@
 model trained on such data is evaluated, blessed or pushed."""
 
 import dataclasses
+import re
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -35,7 +36,10 @@ def test_anomalies_stop_the_run_before_evaluation(tmp_path, tfds_data_dir):
     with pytest.raises(local_runner.RunError) as error:
         local_runner.run(config, "local")
     message = str(error.value)
-    assert "component ExampleValidator failed" in message
+    # The Trainer beside it may fail on the same labels; the validation's
+    # error is the one raised (launching.side_by_side).
+    assert re.match(r"components? ExampleValidator (and Trainer )?failed: ",
+                    message), message
     assert "feature 'label'" in message
     assert "Out-of-range" in message
     summary = helpers.read_summary(config.summary_path)
@@ -43,9 +47,9 @@ def test_anomalies_stop_the_run_before_evaluation(tmp_path, tfds_data_dir):
     assert statuses[nodes.EXAMPLE_VALIDATOR] == "failed"
     # Transform and the Trainer do not wait for the validation
     # (launching.py runs them beside it); whatever they made goes no
-    # further.
-    for node in (nodes.TRANSFORM, nodes.TRAINER):
-        assert statuses[node] in ("executed", "skipped")
+    # further (a 5-class model fails on label 9).
+    assert statuses[nodes.TRANSFORM] in ("executed", "skipped")
+    assert statuses[nodes.TRAINER] in ("executed", "skipped", "failed")
     for node in (nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER):
         assert statuses[node] == "skipped"
     assert summary["pushed_model"] is None

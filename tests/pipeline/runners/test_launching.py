@@ -74,6 +74,42 @@ def test_after_a_failure_nothing_starts_and_running_nodes_finish():
     assert not {"D", "E"} & set(launch.spans)
 
 
+def test_nodes_to_finish_run_after_a_failure_and_their_error_comes_first():
+    # The pipeline's shape: statistics and validation beside the Trainer;
+    # the Trainer fails on the data the validation rejects.
+    dag = {"gen": (), "stats": ("gen",), "train": ("gen",),
+           "validate": ("stats",), "evaluate": ("validate", "train"),
+           "after_train": ("train",)}
+    spans = []
+
+    def launch(node_id):
+        spans.append(node_id)
+        if node_id == "stats":
+            time.sleep(0.3)  # still running when the Trainer fails
+        if node_id in ("train", "validate"):
+            raise RuntimeError(f"{node_id} failed")
+
+    with pytest.raises(RuntimeError, match="validate failed"):
+        launching.side_by_side(dag, launch, parallel=2,
+                               finish=("stats", "validate"))
+    assert "validate" in spans
+    assert not {"evaluate", "after_train"} & set(spans)
+
+
+def test_a_node_to_finish_does_not_start_after_its_upstream_failed():
+    dag = {"gen": (), "stats": ("gen",)}
+    spans = []
+
+    def launch(node_id):
+        spans.append(node_id)
+        if node_id == "gen":
+            raise RuntimeError("gen failed")
+
+    with pytest.raises(RuntimeError, match="gen failed"):
+        launching.side_by_side(dag, launch, parallel=2, finish=("stats",))
+    assert spans == ["gen"]
+
+
 def test_a_node_waiting_for_an_unknown_node_is_named():
     with pytest.raises(ValueError, match="B"):
         launching.side_by_side({"A": (), "B": ("X",)}, _Recorder(),
