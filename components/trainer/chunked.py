@@ -10,9 +10,13 @@ is about a third of a step (docs/performance.md). A chunk asks once.
 
 The work is the same: every batch is the one Keras would have made (the
 chunk is `steps` consecutive batches of the same data), every step is
-`train_step` on one batch, with one optimizer update; the step counter,
-history and callbacks advance as with `steps_per_execution` (callbacks
-once per chunk, with the last step's logs).
+`train_step` on one batch, with one optimizer update; the step counter
+and the epoch's history are Keras's. Keras counts chunks as its steps:
+batch-level callbacks run once per chunk, with the last step's logs, and
+see chunk indices (a `ModelCheckpoint(save_freq=N)` would count chunks);
+the Trainer's callbacks work per epoch. The model's config is a plain
+Sequential's: cloned or rebuilt from its config, it trains batch by
+batch.
 
 For one replica without XLA only (`applies`). With several replicas,
 `tf.distribute` would split each chunk into one contiguous part per

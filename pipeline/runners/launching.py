@@ -67,7 +67,7 @@ def run_all(ir, connection_config, parallel: int = 1,
     nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
 
     def launch(node_id: str) -> None:
-        if node_id in yielding:
+        if node_id in yielding and parallel > 1:
             lowest_priority_for_this_thread()
         _launch(ir, nodes[node_id], connection_config)
 
@@ -130,6 +130,8 @@ def side_by_side(upstream: Mapping[str, Collection[str]],
         done.add(node_id)
         if error is not None:
             failures[node_id] = error
+            # Only one error is raised: each is logged with its traceback.
+            logging.error("node %s failed", node_id, exc_info=error)
     if failures:
         failed = [n for n in upstream if n in failures]
         raise failures[next((n for n in failed if n in finish), failed[0])]
@@ -145,7 +147,12 @@ def lowest_priority_for_this_thread() -> bool:
     Returns whether it did."""
     if not sys.platform.startswith("linux"):
         return False
-    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except OSError as error:  # a speed-up only: the node runs anyway
+        logging.warning("could not lower this node's CPU priority: %s",
+                        error)
+        return False
     return True
 
 
