@@ -62,8 +62,9 @@ def run_all(ir, connection_config, parallel: int = 1,
     """Every node of `ir` (its run id set), with LocalDagRunner's log lines
     (`pipeline.reporting.progress` times nodes by them): one after the
     other in the compiled order, or up to `parallel` at a time as their
-    upstream nodes finish, those in `yielding` at the lowest CPU priority
-    (see the module docstring)."""
+    upstream nodes finish, those in `yielding` then at the lowest CPU
+    priority (see the module docstring; one at a time, nothing is
+    lowered)."""
     nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
 
     def launch(node_id: str) -> None:
@@ -91,10 +92,9 @@ def side_by_side(upstream: Mapping[str, Collection[str]],
     returned normally; when the running ones have returned, the error of
     the first failed node of `finish` is raised (the data's validation,
     rather than a Trainer that failed on the same data), or else of the
-    first failed node in `upstream`'s order. The
-    threads are daemons: an interrupted run (Ctrl-C) stops at once
-    instead of waiting for its nodes, as it does when nodes run one at a
-    time."""
+    first failed node in `upstream`'s order. The threads are daemons: an
+    interrupted run (Ctrl-C) stops at once instead of waiting for its
+    nodes, as it does when nodes run one at a time."""
     pending = list(upstream)
     done, running = set(), set()
     finished: "queue.Queue[Tuple[str, Optional[BaseException]]]" = \

@@ -262,8 +262,7 @@ def _run_ir(runner: str, ir, connection_config, parallel_nodes: int) -> None:
     else:
         from pipeline.runners import launching  # pylint: disable=import-outside-toplevel
         launching.run_all(ir, connection_config, parallel=parallel_nodes,
-                          yielding=nodes.YIELDING if parallel_nodes > 1
-                          else ())
+                          yielding=nodes.YIELDING)
 
 
 def _keep_key(config: PipelineConfig, runner: str, beam_args,
