@@ -163,7 +163,8 @@ def create_pipeline(
         eval_config=eval_config.build_eval_config(
             min_accuracy=evaluation.min_accuracy,
             max_accuracy_drop=evaluation.max_accuracy_drop,
-            max_class_accuracy_drop=evaluation.max_class_accuracy_drop)
+            max_class_accuracy_drop=evaluation.max_class_accuracy_drop,
+            num_classes=contract.num_classes)
     ).with_id(nodes.EVALUATOR)
     # No model trained on data with anomalies is evaluated, blessed or
     # pushed; Transform and the Trainer need not wait for the validation.

@@ -36,6 +36,7 @@ def read_metrics(evaluation_uri: str,
     index), and the failures name the classes."""
     import tensorflow_model_analysis as tfma  # pylint: disable=import-outside-toplevel
     from components import features  # pylint: disable=import-outside-toplevel
+    from components.evaluator import class_accuracy  # pylint: disable=import-outside-toplevel
     from components.evaluator import eval_config  # pylint: disable=import-outside-toplevel
     models: Dict[str, Dict[str, Any]] = {}
     for slice_metrics in tfma.load_metrics(evaluation_uri):
@@ -43,17 +44,22 @@ def read_metrics(evaluation_uri: str,
         for item in slice_metrics.metric_keys_and_values:
             key = item.key
             if key.is_diff or key.name not in (eval_config.ACCURACY,
+                                               class_accuracy.NAME,
                                                "example_count"):
                 continue
             model = models.setdefault(
                 "baseline" if key.model_name == "baseline" else "candidate",
                 {"per_class_accuracy": {}})
             value = item.value.double_value.value
-            if not slice_keys:
+            if key.name == class_accuracy.NAME and not slice_keys:
+                model["per_class_accuracy"][
+                    str(key.sub_key.class_id.value)] = value
+            elif not slice_keys:
                 model["accuracy" if key.name == eval_config.ACCURACY
                       else "example_count"] = value
             elif (slice_keys[0].column == features.LABEL_KEY
                   and key.name == eval_config.ACCURACY):
+                # An evaluation written before 2026-12-04 sliced by label.
                 model["per_class_accuracy"][
                     str(slice_keys[0].int64_value)] = value
     candidate = models.get("candidate", {"per_class_accuracy": {}})
@@ -136,10 +142,25 @@ def _validation_failures(evaluation_uri: str,
         where = ("class " + properties.describe_class(
             keys[0].int64_value, class_names) if keys else "overall")
         for failure in per_slice.failures:
-            failures.append(f"{where}: {failure.metric_key.name} "
-                            f"{failure.metric_value.double_value.value:.4f}"
-                            f" ({failure.message or 'threshold not met'})")
+            failures.append(_failure(where, failure, class_names))
     return failures
+
+
+def _failure(where: str, failure, class_names) -> str:
+    """One failed threshold in words; a per-class figure names its class."""
+    from components.evaluator import class_accuracy  # pylint: disable=import-outside-toplevel
+    key = failure.metric_key
+    if key.name == class_accuracy.NAME and key.sub_key.HasField("class_id"):
+        where = "class " + properties.describe_class(
+            key.sub_key.class_id.value, class_names)
+        if not failure.HasField("metric_value"):
+            return (f"{where}: no eval example has this label, so its "
+                    "accuracy cannot be compared with the baseline's (check "
+                    "the eval split, or lower the class count in the "
+                    "label's schema domain)")
+    return (f"{where}: {key.name} "
+            f"{failure.metric_value.double_value.value:.4f}"
+            f" ({failure.message or 'threshold not met'})")
 
 
 def record(evaluation, metrics: Dict[str, Any]) -> None:

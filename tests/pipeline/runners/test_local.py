@@ -94,6 +94,11 @@ def test_first_run_executes_blesses_and_pushes(runs):
     assert len(matrix) == 10 and sum(map(sum, matrix)) == 120
     correct = sum(matrix[i][i] for i in range(10))
     assert correct / 120 == pytest.approx(first["metrics"]["accuracy"])
+    # Each class's accuracy (TFMA, class_accuracy.py) weighted by its
+    # examples is the overall accuracy (Keras's metric in TFMA).
+    per_class = first["metrics"]["per_class_accuracy"]
+    assert sum(per_class[str(i)] * sum(matrix[i]) for i in range(10)) / 120 \
+        == pytest.approx(first["metrics"]["accuracy"])
     assert first["metrics"]["validation_failures"] == []
     assert "baseline" not in first["metrics"]  # The first blessed model.
     assert os.path.isfile(first["report"])
@@ -203,6 +208,9 @@ def test_model_that_fails_the_gate_is_not_pushed(runs):
         noisy["serving_validation"]["reason"]
     assert noisy["metrics"]["accuracy"] < 0.5
     assert any(f.startswith("overall: sparse_categorical_accuracy")
+               for f in noisy["metrics"]["validation_failures"])
+    # Each class is held to the baseline's figure for it too.
+    assert any(f.startswith("class ") and ": class_accuracy -" in f
                for f in noisy["metrics"]["validation_failures"])
     serving_dir = runs["config"].serving_dir
     assert {v: _digest(os.path.join(serving_dir, v))
