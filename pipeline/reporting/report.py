@@ -9,7 +9,9 @@ mailed or attached to a ticket as is: the timeline is an SVG written here,
 the others PNGs drawn with matplotlib. Those show immutable artifacts, so
 each is drawn once for what it shows and kept in `reports/.figures/`: a
 fully cached run, whose figures are the run before's, then draws none and
-does not import matplotlib (what drawing costs: docs/performance.md).
+does not import matplotlib (what drawing costs: docs/performance.md). The
+local runner has the dataset's figure drawn while the Trainer trains
+(`draw_early`).
 """
 
 import base64
@@ -19,6 +21,7 @@ import io
 import json
 import os
 import pathlib
+import threading
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
@@ -39,6 +42,9 @@ STATISTICS_FILE = "FeatureStats.pb"
 FIGURES_DIR = ".figures"
 # Part of every figure's key: change it when a drawing changes.
 FIGURE_STYLE = 1
+# pyplot keeps state per process: one figure is drawn at a time, and a
+# figure being drawn early (`draw_early`) is waited for, then read.
+_DRAWING = threading.Lock()
 
 
 def _pyplot():
@@ -67,21 +73,22 @@ class Figures:
             default=str).encode()).hexdigest()[:32]
         path = (os.path.join(self.directory, f"{kind}-{key}.png")
                 if self.directory else None)
-        if path and os.path.isfile(path):
-            with open(path, "rb") as f:
-                return base64.b64encode(f.read()).decode()
-        plt = _pyplot()
-        figure = draw(plt, data)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-        plt.close(figure)
-        self.drawn += 1
-        if path:
-            os.makedirs(self.directory, exist_ok=True)
-            partial = f"{path}.{uuid.uuid4().hex}.partial"
-            with open(partial, "wb") as f:
-                f.write(buffer.getvalue())
-            os.replace(partial, path)
+        with _DRAWING:
+            if path and os.path.isfile(path):
+                with open(path, "rb") as f:
+                    return base64.b64encode(f.read()).decode()
+            plt = _pyplot()
+            figure = draw(plt, data)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+            plt.close(figure)
+            self.drawn += 1
+            if path:
+                os.makedirs(self.directory, exist_ok=True)
+                partial = f"{path}.{uuid.uuid4().hex}.partial"
+                with open(partial, "wb") as f:
+                    f.write(buffer.getvalue())
+                os.replace(partial, path)
         return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -434,6 +441,19 @@ window.addEventListener("load", function () {{
 """
 
 
+def _figures_dir(output_dir: str) -> str:
+    return os.path.join(output_dir, "reports", FIGURES_DIR)
+
+
+def draw_early(statistics_uri: str, output_dir: str) -> None:
+    """Draws the figure of StatisticsGen's output at `statistics_uri` into
+    the report figures kept under `output_dir`, for the report `write`
+    will write: the local runner calls it as soon as those statistics
+    exist, beside the Trainer, so that the run's end does not wait for it
+    (nor for matplotlib's import and first figure; docs/performance.md)."""
+    _statistics(statistics_uri, Figures(_figures_dir(output_dir)))
+
+
 def write(summary: Dict[str, Any], store,
           run: Optional[metadata_runs.Run], output_dir: str) -> str:
     """Writes `reports/<run id>.html` and `last_run.html` for `run` (as ML
@@ -449,7 +469,7 @@ def write(summary: Dict[str, Any], store,
     directory = os.path.join(output_dir, "reports")
     page = render(summary, statistics[0].uri if statistics else None,
                   model_run[0].uri if model_run else None,
-                  Figures(os.path.join(directory, FIGURES_DIR)))
+                  Figures(_figures_dir(output_dir)))
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{run_id}.html")
     for target in (path, os.path.join(output_dir, "last_run.html")):

@@ -29,7 +29,8 @@ import os
 import queue
 import sys
 import threading
-from typing import Callable, Collection, Dict, Mapping, Optional, Tuple
+from typing import (Any, Callable, Collection, Dict, Mapping, Optional,
+                    Tuple)
 
 from absl import logging
 from tfx.orchestration import metadata
@@ -58,19 +59,32 @@ def launcher_for(ir, node_id: str, connection_config) -> launcher.Launcher:
 
 
 def run_all(ir, connection_config, parallel: int = 1,
-            yielding: Collection[str] = ()) -> None:
+            yielding: Collection[str] = (),
+            after: Optional[Mapping[str, Callable[[Any], None]]] = None
+            ) -> None:
     """Every node of `ir` (its run id set), with LocalDagRunner's log lines
     (`pipeline.reporting.progress` times nodes by them): one after the
     other in the compiled order, or up to `parallel` at a time as their
     upstream nodes finish, those in `yielding` then at the lowest CPU
     priority (see the module docstring; one at a time, nothing is
-    lowered)."""
+    lowered). `after[node_id]`, if given, is called with the node's
+    execution info (TFX's `ExecutionInfo`: its output artifacts) once the
+    node succeeded, in the node's thread: for work of the runner's own
+    that needs those outputs and can be done before the run ends. Its
+    failure is logged, not raised: the node succeeded."""
     nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
+    after = after or {}
 
     def launch(node_id: str) -> None:
         if node_id in yielding and parallel > 1:
             lowest_priority_for_this_thread()
-        _launch(ir, nodes[node_id], connection_config)
+        info = _launch(ir, nodes[node_id], connection_config)
+        if info is not None and node_id in after:
+            try:
+                after[node_id](info)
+            except Exception:  # pylint: disable=broad-except
+                logging.exception("after node %s: could not finish the "
+                                  "runner's work on its outputs", node_id)
 
     if parallel <= 1:
         for node_id in nodes:
@@ -156,12 +170,14 @@ def lowest_priority_for_this_thread() -> bool:
     return True
 
 
-def _launch(ir, node, connection_config) -> None:
+def _launch(ir, node, connection_config):
+    """Launches `node`; its execution info (None if skipped)."""
     node_id = node.node_info.id
     if node.execution_options.HasField("skip"):
         logging.info("Skipping component %s.", node_id)
-        return
+        return None
     node_launcher = launcher_for(ir, node_id, connection_config)
     logging.info("Component %s is running.", node_id)
-    node_launcher.launch()
+    info = node_launcher.launch()
     logging.info("Component %s is finished.", node_id)
+    return info

@@ -152,7 +152,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
     logging.getLogger().addHandler(handler)
     try:
         _run_ir(runner, ir, metadata_url(config).connection_config(),
-                _side_by_side(config, parallel_nodes))
+                _side_by_side(config, parallel_nodes), config.output_dir)
     except Exception as e:  # reported below, with the summary written
         error = e
         handler.mark_unfinished_failed()
@@ -255,14 +255,47 @@ def _side_by_side(config: PipelineConfig, parallel_nodes: int) -> int:
     return parallel_nodes
 
 
-def _run_ir(runner: str, ir, connection_config, parallel_nodes: int) -> None:
+def _run_ir(runner: str, ir, connection_config, parallel_nodes: int,
+            output_dir: str) -> None:
     if runner == "beam":
         from tfx.orchestration.beam import beam_dag_runner  # pylint: disable=import-outside-toplevel
         beam_dag_runner.BeamDagRunner().run_with_ir(ir)
     else:
         from pipeline.runners import launching  # pylint: disable=import-outside-toplevel
         launching.run_all(ir, connection_config, parallel=parallel_nodes,
-                          yielding=nodes.YIELDING)
+                          yielding=nodes.YIELDING,
+                          after=_report_early(output_dir, parallel_nodes))
+
+
+def _report_early(output_dir: str, parallel_nodes: int
+                  ) -> Dict[str, Callable[[Any], None]]:
+    """What of the run's report is drawn before the run ends: with nodes
+    side by side, the dataset's figure, once StatisticsGen's statistics
+    exist, in a thread of its own beside the Trainer (started from
+    StatisticsGen's thread, so at its lowest CPU priority), instead of
+    after the Pusher with matplotlib's import and first figure
+    (docs/performance.md). One at a time, the report draws it at the end,
+    as it draws the others."""
+    if parallel_nodes <= 1:
+        return {}
+
+    def statistics(info) -> None:
+        artifacts = info.output_dict.get(nodes.STATISTICS_KEY) or []
+        if len(artifacts) == 1:
+            threading.Thread(target=_draw_early,
+                             args=(artifacts[0].uri, output_dir),
+                             name="report figures", daemon=True).start()
+
+    return {nodes.STATISTICS_GEN: statistics}
+
+
+def _draw_early(statistics_uri: str, output_dir: str) -> None:
+    from pipeline.reporting import report  # pylint: disable=import-outside-toplevel
+    try:
+        report.draw_early(statistics_uri, output_dir)
+    except Exception:  # pylint: disable=broad-except
+        # The report draws what is missing at the end.
+        logging.exception("could not draw the report's dataset figure early")
 
 
 def _keep_key(config: PipelineConfig, runner: str, beam_args,

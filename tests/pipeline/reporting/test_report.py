@@ -91,3 +91,35 @@ def test_a_report_with_every_figure_drawn_before_imports_no_matplotlib(
         seen.append(json.loads(result.stdout.splitlines()[-1]))
     assert seen == [{"drawn": 3, "matplotlib": True},
                     {"drawn": 0, "matplotlib": False}]
+
+
+def _statistics(tmp_path):
+    """StatisticsGen's output for one split: a label histogram."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=import-outside-toplevel
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    dataset = stats.datasets.add(num_examples=30)
+    label = dataset.features.add()
+    label.path.step.append("label")
+    label.num_stats.max = 2
+    histogram = label.num_stats.histograms.add()
+    for low, count in ((0, 10), (1, 12), (2, 8)):
+        histogram.buckets.add(low_value=low, high_value=low + 1,
+                              sample_count=count)
+    folder = tmp_path / "statistics" / "Split-train"
+    folder.mkdir(parents=True)
+    (folder / report.STATISTICS_FILE).write_bytes(stats.SerializeToString())
+    return str(tmp_path / "statistics")
+
+
+def test_the_dataset_figure_drawn_early_is_the_reports(tmp_path):
+    statistics = _statistics(tmp_path)
+    output_dir = tmp_path / "output"
+    report.draw_early(statistics, str(output_dir))
+    [drawn] = os.listdir(output_dir / "reports" / report.FIGURES_DIR)
+    assert drawn.startswith("labels-") and drawn.endswith(".png")
+    figures = report.Figures(str(output_dir / "reports" / report.FIGURES_DIR))
+    rows, png = report._statistics(statistics, figures)  # pylint: disable=protected-access
+    assert figures.drawn == 0  # read, not drawn again
+    assert rows == [["train", 30, "-", "0-2", 0]]
+    assert base64.b64decode(png) == (
+        output_dir / "reports" / report.FIGURES_DIR / drawn).read_bytes()

@@ -156,3 +156,29 @@ def test_a_yielding_node_lowers_its_own_thread_and_the_ones_it_starts():
     assert os.getpriority(os.PRIO_PROCESS,
                           threading.get_native_id()) == before
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
+
+
+def test_the_runners_work_after_a_node_gets_its_outputs_and_cannot_fail_it(
+        monkeypatch):
+    from tfx.proto.orchestration import pipeline_pb2  # pylint: disable=import-outside-toplevel
+    ir = pipeline_pb2.Pipeline()
+    for node_id, upstream in (("A", ()), ("B", ("A",)), ("C", ("B",))):
+        node = ir.nodes.add().pipeline_node
+        node.node_info.id = node_id
+        node.upstream_nodes.extend(upstream)
+    ran = []
+
+    def launch(_, node, __):
+        ran.append(node.node_info.id)
+        return f"outputs of {node.node_info.id}"
+
+    monkeypatch.setattr(launching, "_launch", launch)
+    seen = []
+
+    def broken(_):
+        raise RuntimeError("the runner's own work failed")
+
+    launching.run_all(ir, None, parallel=2,
+                      after={"A": seen.append, "B": broken})
+    assert seen == ["outputs of A"]
+    assert ran == ["A", "B", "C"]  # B's failed follow-up did not stop C
