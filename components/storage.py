@@ -18,6 +18,7 @@ Locally they come from the shell; on Kubeflow from a Kubernetes secret
 """
 
 import atexit
+import gc
 import logging
 import os
 import sys
@@ -126,10 +127,23 @@ def in_use() -> bool:
 
 
 def end_process(code: int) -> None:
-    """Ends this process with `code`. Where a tensorflow-io release that
-    aborts at teardown (see ABORTS_AT_EXIT) was loaded, the exit handlers
-    run, logs and streams are flushed, and the process ends without the
-    teardown that would abort; otherwise it exits as usual."""
+    """Ends this process with `code`, its work written.
+
+    Every object is first moved to the garbage collector's permanent
+    generation (`gc.freeze`): the collections at exit then skip what
+    TensorFlow and Beam made, the slow part of the teardown (0.7 s of the
+    serving probe's 1.2 s, a second and more of a command's;
+    docs/performance.md). `atexit` handlers run, and objects freed by
+    reference counting are finalized as usual; objects kept only by
+    reference cycles are left to the operating system, as at any exit
+    whose last collection does not reach them. Nothing of this project's
+    relies on those.
+
+    Where a tensorflow-io release that aborts at teardown (see
+    ABORTS_AT_EXIT) was loaded, the exit handlers run, logs and streams
+    are flushed, and the process ends without the teardown that would
+    abort; otherwise it exits as usual."""
+    gc.freeze()
     if not in_use() or sys.modules["tensorflow_io"].__version__ not in (
             ABORTS_AT_EXIT):
         sys.exit(code)

@@ -1,6 +1,5 @@
 """Ending a command's process once its work is written."""
 
-import gc
 import sys
 import traceback
 from typing import Callable
@@ -13,18 +12,12 @@ def run_then_exit(main: Callable[[], None]) -> None:
 
     What a command starts, it stops itself before it returns (the local
     runner's waiting serving probe, the Trainer's process); the process
-    then exits as usual, `atexit` handlers and interpreter teardown
-    included. Before that, every object is moved to the garbage
-    collector's permanent generation (`gc.freeze`): the collections at
-    exit then skip what TensorFlow and Beam made, the slow part of the
-    teardown (docs/performance.md). `atexit` handlers run, and objects
-    freed by reference counting are finalized as usual; objects kept only
-    by reference cycles are left to the operating system, as at any
-    exit whose last collection does not reach them. Nothing of this
-    project's relies on those. The one exception is a process that used `s3://`, whose
-    teardown would abort (see components/storage.py): its exit handlers
-    run and it ends without the teardown, and an exception other than
-    SystemExit has its traceback printed and status 1 there.
+    then exits as `storage.end_process` ends it: `atexit` handlers and
+    interpreter teardown included, without the slow collections of what
+    TensorFlow and Beam made. The one exception is a process that used
+    `s3://`, whose teardown would abort (see components/storage.py): its
+    exit handlers run and it ends without the teardown, and an exception
+    other than SystemExit has its traceback printed and status 1 there.
     """
     try:
         main()
@@ -41,5 +34,4 @@ def run_then_exit(main: Callable[[], None]) -> None:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    gc.freeze()
     storage.end_process(code)
