@@ -103,10 +103,11 @@ def _train(fn_args: FnArgs, params, strategy, serving_model_dir: str,
             chunk_batch_size=chunk_batch)
         warm_start = _warm_start(model, fn_args.base_model)
     started = time.monotonic()
+    clock = EpochClock()
     history = model.fit(
         train, epochs=params.epochs, **validation,
         callbacks=[tf.keras.callbacks.TensorBoard(
-            log_dir=model_run_dir, update_freq="epoch")],
+            log_dir=model_run_dir, update_freq="epoch"), clock],
         verbose=2)
     seconds = {"fit": time.monotonic() - started}
     started = time.monotonic()
@@ -115,7 +116,7 @@ def _train(fn_args: FnArgs, params, strategy, serving_model_dir: str,
     warm_start_lib.save(model, serving_model_dir)
     seconds["export"] = time.monotonic() - started
     _write_record(model_run_dir, strategy, global_batch,
-                  history.history, warm_start, seconds,
+                  history.history, warm_start, seconds, clock.seconds,
                   settings={k: v for k, v in params.to_json().items()
                             if k != "example_counts"},
                   model=model_lib.describe(model))
@@ -185,11 +186,16 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
     dataset = dataset.unbatch()
     if examples is None:
         examples = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
-    if cache(examples):
-        dataset = dataset.cache()
-    else:
+    cached = cache(examples)
+    if not cached:
         logging.info("%d transformed examples exceed the cache budget: "
                      "reading and transforming them every epoch", examples)
+    # Shuffled, the examples are cached and batched anew every epoch.
+    # Otherwise the batches are the same every epoch, and are what is
+    # cached: a cache of single examples made each epoch's new iterator
+    # stall (up to 4 s between epochs; docs/performance.md).
+    if cached and shuffle_buffer:
+        dataset = dataset.cache()
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(examples))
     # With several workers, each takes its part of every global batch, so
     # each example is seen once per epoch and every worker runs the same
@@ -200,8 +206,10 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
     dataset = dataset.with_options(options)
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size, drop_remainder=static_shapes).prefetch(
-        tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=static_shapes)
+    if cached and not shuffle_buffer:
+        dataset = dataset.cache()
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _workers(strategy) -> list:
@@ -211,8 +219,26 @@ def _workers(strategy) -> list:
     return distribution.cluster_workers(resolver) if resolver else []
 
 
+class EpochClock(tf.keras.callbacks.Callback):
+    """Each epoch's seconds, from its start to its end (its validation
+    included): with `fit`'s total, where the time of training went."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+        self._began = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._began = time.monotonic()
+
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.monotonic() - self._began)
+
+
 def _write_record(model_run_dir, strategy, global_batch, history,
-                  warm_start, seconds, settings, model) -> None:
+                  warm_start, seconds, epoch_seconds, settings,
+                  model) -> None:
     """Writes how training ran, and with which settings, next to the
     TensorBoard logs."""
     record = {
@@ -225,6 +251,7 @@ def _write_record(model_run_dir, strategy, global_batch, history,
         "devices": list(strategy.extended.worker_devices),
         "global_batch_size": global_batch,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "epoch_seconds": [round(v, 3) for v in epoch_seconds],
         "history": {k: [float(v) for v in values]
                     for k, values in history.items()},
     }

@@ -17,6 +17,7 @@ executor, ends the deferral). Every node still goes through TFX's
 launcher, its driver and its cache lookup, as in any run.
 """
 
+import gc
 import logging
 import os
 import threading
@@ -150,6 +151,11 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
         status_of=_StateReader(config, run_id).state, on_work=_on_work)
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
+    # What the imports and the compiling made lives as long as the process:
+    # frozen, the collector's full collections skip it. Each took 0.3-0.4 s
+    # in whichever node's thread triggered it, holding Python's lock
+    # against the others (the Trainer's loop among them); now about 0.05 s.
+    gc.freeze()
     try:
         _run_ir(runner, ir, metadata_url(config).connection_config(),
                 _side_by_side(config, parallel_nodes), config.output_dir)

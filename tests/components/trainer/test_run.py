@@ -68,3 +68,23 @@ def test_the_training_and_eval_splits_share_one_budget():
     assert budget.take(424)
     assert not budget.take(1)
 
+
+
+def test_shuffled_examples_are_cached_then_batched_anew_each_epoch():
+    accessor = CountingAccessor(2500)
+    dataset = run._dataset(["f"], accessor, None, _layer, batch_size=64,
+                           examples=2500, cache=lambda n: True,
+                           shuffle_buffer=2500)
+    first, second = ([labels.numpy().tolist() for _, labels in dataset]
+                     for _ in range(2))
+    assert accessor.reads == 1
+    assert first != second  # reshuffled, not the cached batches again
+    assert sorted(sum(first, [])) == sorted(sum(second, []))
+
+
+def test_the_record_says_each_epochs_seconds():
+    clock = run.EpochClock()
+    for epoch in range(3):
+        clock.on_epoch_begin(epoch)
+        clock.on_epoch_end(epoch)
+    assert len(clock.seconds) == 3 and all(s >= 0 for s in clock.seconds)
