@@ -151,10 +151,13 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
         status_of=_StateReader(config, run_id).state, on_work=_on_work)
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
-    # What the imports and the compiling made lives as long as the process:
-    # frozen, the collector's full collections skip it. Each took 0.3-0.4 s
-    # in whichever node's thread triggered it, holding Python's lock
-    # against the others (the Trainer's loop among them); now about 0.05 s.
+    # What the imports and the compiling made lives as long as the process
+    # (modules, classes, the compiled pipeline): frozen, the collector's
+    # full collections skip it. Each took 0.3-0.4 s in whichever node's
+    # thread triggered it, holding Python's lock against the others (the
+    # Trainer's loop among them); now about 0.05 s (docs/performance.md).
+    # Garbage of theirs not yet collected stays too: once, and small,
+    # against a full collection's time here.
     gc.freeze()
     try:
         _run_ir(runner, ir, metadata_url(config).connection_config(),
