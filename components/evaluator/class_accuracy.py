@@ -14,7 +14,8 @@ TFMA computes one figure per class of the metrics spec's binarization
 (`tfma.BinarizationOptions(class_ids=...)`), each under its metric key's
 `sub_key.class_id`, so thresholds apply to each class as to any binarized
 metric. The matrix is TFMA's own computation (the one the confusion matrix
-plot shows, top class at threshold 0), so TFMA counts it once for both.
+plot shows, top class at threshold 0), so TFMA counts it once for both:
+the plot must then count threshold 0 (its default) among its own.
 
 A class with no eval example has no accuracy, so it gets no figure; a
 threshold on it then fails as TFMA fails a threshold whose metric is not
@@ -66,7 +67,18 @@ def _class_accuracy(name: str = NAME,
 
     def result(metrics: Dict[metric_types.MetricKey, confusion.Matrices]
                ) -> Dict[metric_types.MetricKey, float]:
-        matrix = metrics[matrices_key].get(_THRESHOLD, {})
+        matrices = metrics[matrices_key]
+        if matrices and _THRESHOLD not in matrices:
+            # TFMA counts one matrix computation for all who ask for it,
+            # whoever asked first deciding its thresholds (it tells them
+            # apart by name and keys only).
+            raise ValueError(
+                f"{ClassAccuracy.__name__} reads the confusion matrix at "
+                f"threshold {_THRESHOLD}, which this evaluation did not "
+                f"count (it has {sorted(matrices)}): give the "
+                "MultiClassConfusionMatrixPlot no thresholds, or include "
+                f"{_THRESHOLD}.")
+        matrix = matrices.get(_THRESHOLD, {})
         row = {entry.predicted_class_id: count
                for entry, count in matrix.items()
                if entry.actual_class_id == class_id}

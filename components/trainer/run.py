@@ -208,6 +208,12 @@ def _dataset(file_pattern, data_accessor, raw_schema, tft_layer, batch_size,
         dataset = dataset.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=static_shapes)
     if cached and not shuffle_buffer:
+        # A cache is kept once its iterator has seen the end. Keras takes
+        # exactly an epoch's batches from each epoch's iterator and never
+        # asks past the last; the prefetch below does, as soon as it has
+        # the last batch (a test reads the way Keras does). Were it ever
+        # not to, every epoch would read the records again: slower, the
+        # same batches.
         dataset = dataset.cache()
     return dataset.prefetch(tf.data.AUTOTUNE)
 
@@ -230,7 +236,6 @@ class EpochClock(tf.keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._began = time.monotonic()
-
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.monotonic() - self._began)

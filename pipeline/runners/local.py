@@ -151,13 +151,13 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
         status_of=_StateReader(config, run_id).state, on_work=_on_work)
     error: Optional[BaseException] = None
     logging.getLogger().addHandler(handler)
-    # What the imports and the compiling made lives as long as the process
-    # (modules, classes, the compiled pipeline): frozen, the collector's
+    # What the imports and the compiling made (modules, classes, the
+    # compiled pipeline) is frozen while the nodes run: the collector's
     # full collections skip it. Each took 0.3-0.4 s in whichever node's
     # thread triggered it, holding Python's lock against the others (the
     # Trainer's loop among them); now about 0.05 s (docs/performance.md).
-    # Garbage of theirs not yet collected stays too: once, and small,
-    # against a full collection's time here.
+    # Unfrozen after, so that a process running several pipelines (a
+    # test session, a notebook) collects what a run left as usual.
     gc.freeze()
     try:
         _run_ir(runner, ir, metadata_url(config).connection_config(),
@@ -167,6 +167,7 @@ def _run(config: PipelineConfig, runner: str, echo, run_id, log_path,
         handler.mark_unfinished_failed()
         logging.exception("pipeline run %s failed", run_id)
     finally:
+        gc.unfreeze()
         logging.getLogger().removeHandler(handler)
         standby.discard()
 
@@ -289,8 +290,11 @@ def _report_early(output_dir: str, parallel_nodes: int
         return {}
 
     def statistics(info) -> None:
+        from tfx.dsl.io import fileio  # pylint: disable=import-outside-toplevel
+        # Found in the cache, the node has not written the artifacts TFX
+        # hands back (the report draws the cached ones' figure, if needed).
         artifacts = info.output_dict.get(nodes.STATISTICS_KEY) or []
-        if len(artifacts) == 1:
+        if len(artifacts) == 1 and fileio.exists(artifacts[0].uri):
             threading.Thread(target=_draw_early,
                              args=(artifacts[0].uri, output_dir),
                              name="report figures", daemon=True).start()

@@ -56,7 +56,8 @@ def _metrics(output_dir) -> dict:
     for metrics in tfma.load_metrics(uri):
         for entry in metrics.metric_keys_and_values:
             key = (str(metrics.slice_key).replace("\n", " "),
-                   entry.key.name, entry.key.model_name, entry.key.is_diff)
+                   entry.key.name, entry.key.model_name, entry.key.is_diff,
+                   str(entry.key.sub_key).replace("\n", " "))
             found[key] = round(entry.value.double_value.value, 6)
     assert found, f"no metrics under {uri}"
     return found

@@ -78,3 +78,24 @@ def test_the_gate_holds_each_class_to_its_baseline():
         assert threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
     assert all(key.is_diff for key in thresholds
                if key.name == class_accuracy.NAME)
+
+
+def test_a_matrix_without_threshold_zero_is_an_error_not_a_missing_class():
+    computations = class_accuracy.ClassAccuracy().computations(
+        sub_keys=[metric_types.SubKey(class_id=0)])
+    [matrix] = [c for c in computations
+                if isinstance(c, metric_types.MetricComputation)]
+    [derived] = [c for c in computations
+                 if isinstance(c, metric_types.DerivedMetricComputation)]
+    counted = {matrix.keys[0]: {0.5: {}}}  # another plot's thresholds
+    with pytest.raises(ValueError, match="threshold 0.0"):
+        derived.result(counted)
+
+
+def test_the_report_plot_counts_the_matrix_at_threshold_zero():
+    """The plot and ClassAccuracy share TFMA's matrix computation; the
+    plot of the eval config must count threshold 0."""
+    config = eval_config.build_eval_config(0.8, 0.01, 0.05, num_classes=3)
+    [plot] = [m for m in config.metrics_specs[0].metrics
+              if m.class_name == "MultiClassConfusionMatrixPlot"]
+    assert not plot.config  # TFMA's default thresholds: [0.0]

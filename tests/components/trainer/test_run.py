@@ -1,5 +1,7 @@
 """The Trainer's input pipeline: known sizes, and a memory budget."""
 
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -69,7 +71,6 @@ def test_the_training_and_eval_splits_share_one_budget():
     assert not budget.take(1)
 
 
-
 def test_shuffled_examples_are_cached_then_batched_anew_each_epoch():
     accessor = CountingAccessor(2500)
     dataset = run._dataset(["f"], accessor, None, _layer, batch_size=64,
@@ -82,9 +83,31 @@ def test_shuffled_examples_are_cached_then_batched_anew_each_epoch():
     assert sorted(sum(first, [])) == sorted(sum(second, []))
 
 
+@pytest.mark.parametrize("shuffle_buffer", [0, 2500])
+def test_the_cache_is_kept_when_each_epoch_takes_exactly_its_batches(
+        shuffle_buffer):
+    """As Keras reads a dataset of known size: a new iterator per epoch,
+    exactly as many batches as there are, never the end."""
+    accessor = CountingAccessor(2500)
+    dataset = run._dataset(["f"], accessor, None, _layer, batch_size=64,
+                           examples=2500, cache=lambda n: True,
+                           shuffle_buffer=shuffle_buffer)
+    batches = int(dataset.cardinality())
+    for _ in range(3):
+        iterator = iter(dataset)
+        seen = sum(int(tf.shape(next(iterator)[1])[0])
+                   for _ in range(batches))
+        assert seen == 2500
+        time.sleep(0.2)  # the training step on the last batch
+        del iterator
+    assert accessor.reads == 1
+
+
 def test_the_record_says_each_epochs_seconds():
     clock = run.EpochClock()
-    for epoch in range(3):
+    for epoch, seconds in enumerate((0.05, 0.3)):
         clock.on_epoch_begin(epoch)
+        time.sleep(seconds)
         clock.on_epoch_end(epoch)
-    assert len(clock.seconds) == 3 and all(s >= 0 for s in clock.seconds)
+    assert len(clock.seconds) == 2
+    assert clock.seconds[0] >= 0.05 and clock.seconds[1] >= 0.3

@@ -182,3 +182,33 @@ def test_the_runners_work_after_a_node_gets_its_outputs_and_cannot_fail_it(
                       after={"A": seen.append, "B": broken})
     assert seen == ["outputs of A"]
     assert ran == ["A", "B", "C"]  # B's failed follow-up did not stop C
+
+
+def test_the_report_figure_is_drawn_early_only_from_statistics_written(
+        tmp_path, monkeypatch, caplog):
+    from pipeline import nodes  # pylint: disable=import-outside-toplevel
+    from pipeline.reporting import report  # pylint: disable=import-outside-toplevel
+    from tests.pipeline.reporting import test_report  # pylint: disable=import-outside-toplevel
+    drawn = []
+    monkeypatch.setattr(report, "draw_early",
+                        lambda uri, output_dir: drawn.append(uri))
+
+    class Artifact:  # pylint: disable=too-few-public-methods
+        def __init__(self, uri):
+            self.uri = uri
+
+    class Info:  # pylint: disable=too-few-public-methods
+        def __init__(self, uri):
+            self.output_dict = {nodes.STATISTICS_KEY: [Artifact(uri)]}
+
+    after = local._report_early(str(tmp_path), 2)  # pylint: disable=protected-access
+    assert local._report_early(str(tmp_path), 1) == {}  # pylint: disable=protected-access
+    # Found in the cache: TFX hands back artifacts it did not write.
+    after[nodes.STATISTICS_GEN](Info(str(tmp_path / "never-written")))
+    written = test_report._statistics(tmp_path)  # pylint: disable=protected-access
+    after[nodes.STATISTICS_GEN](Info(written))
+    deadline = time.monotonic() + 10
+    while not drawn and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert drawn == [written]
+    assert "could not draw" not in caplog.text
