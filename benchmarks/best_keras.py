@@ -46,7 +46,7 @@ def main():
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction,
                         default=True)
     args = parser.parse_args()
-    autograph.skip_keras_conversion()
+    autograph.skip_library_conversion()
     if args.seed is not None:
         tf.keras.utils.set_random_seed(args.seed)
 

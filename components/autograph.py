@@ -1,4 +1,4 @@
-"""Keeping AutoGraph out of Keras's own code.
+"""Keeping AutoGraph out of the libraries' own code.
 
 TensorFlow's AutoGraph rewrites the Python of every function a `tf.function`
 calls, except in packages it lists as already graph-safe; the list has
@@ -8,8 +8,14 @@ export and TFMA Keras metric re-parses and rewrites hundreds of tf_keras
 functions, which made the Trainer's first epoch several times slower, all
 of it in `autograph/pyct`, and cost the Evaluator the same way
 (docs/performance.md). tf_keras is written to be traced as is, exactly
-like `keras`, so it gets the same rule; the Trainer and the Evaluator call
-`skip_keras_conversion` first. The rule holds in the process that sets it:
+like `keras`, so it gets the same rule. So is tf.Transform's layer and
+loader (its own `tf.function`s say `autograph=False`; its branches and
+loops are over Python values), which the Trainer's input pipeline and
+both serving signatures call: rewritten, it cost the Trainer about 1 s
+before the first epoch and 1 s in the export. The user's own functions
+(the preprocessing_fn, the model's code) are still converted. The
+Trainer and the Evaluator call `skip_library_conversion` first. The rule
+holds in the process that sets it:
 with `--beam-mode multi_processing` (or a remote Beam runner) TFMA's metric
 combiners run in Beam's worker processes, which do without it. There is no
 public API for the rule list; if a TensorFlow release moves it, training is
@@ -18,25 +24,27 @@ only slower, and a warning says so.
 
 from absl import logging
 
-PACKAGE = "tf_keras"
+PACKAGES = ("tf_keras", "tensorflow_transform")
 
 
-def skip_keras_conversion() -> bool:
-    """Adds tf_keras to AutoGraph's do-not-convert rules, once per process.
+def skip_library_conversion() -> bool:
+    """Adds `PACKAGES` to AutoGraph's do-not-convert rules, once per
+    process.
 
     Returns:
-      Whether the rule is in place.
+      Whether the rules are in place.
     """
     try:
         # pylint: disable=g-import-not-at-top
         from tensorflow.python.autograph.core import config
         rules = config.CONVERSION_RULES
-        rule = config.DoNotConvert(PACKAGE)
+        new = tuple(config.DoNotConvert(package) for package in PACKAGES
+                    if not any(isinstance(existing, config.DoNotConvert)
+                               and existing.matches(package)
+                               for existing in rules))
     except (ImportError, AttributeError) as error:
         logging.warning("cannot keep AutoGraph out of %s (%s): tracing the "
-                        "model will be slower.", PACKAGE, error)
+                        "model will be slower.", ", ".join(PACKAGES), error)
         return False
-    if not any(isinstance(existing, config.DoNotConvert)
-               and existing.matches(PACKAGE) for existing in rules):
-        config.CONVERSION_RULES = (rule, *rules)
+    config.CONVERSION_RULES = (*new, *rules)
     return True

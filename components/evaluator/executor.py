@@ -23,7 +23,7 @@ class Executor(tfx_executor.Executor):
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         # TFMA updates its Keras metrics in tf.functions.
-        autograph.skip_keras_conversion()
+        autograph.skip_library_conversion()
         # TFMA calls the serving signature with each batch of serialized
         # examples as a positional argument. TensorFlow binds a signature
         # by keyword: the first binding fails, and its error message, which

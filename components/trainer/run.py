@@ -40,7 +40,7 @@ _READ_BATCH = 1024
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model and exports it with its serving signatures."""
     params = trainer_settings.read(fn_args.custom_config)
-    autograph.skip_keras_conversion()
+    autograph.skip_library_conversion()
     tf.keras.utils.set_random_seed(params.seed)
     strategy = distribution.make_strategy(params.cpu_replicas, params.tpu,
                                           params.workers)

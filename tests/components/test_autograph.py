@@ -1,31 +1,54 @@
-"""tf_keras is kept out of AutoGraph's conversion, as `keras` is."""
+"""tf_keras and tf.Transform are kept out of AutoGraph's conversion, as
+`keras` is; the user's own code is not."""
 
 import tensorflow as tf
+import tensorflow_transform as tft
 from tensorflow.python.autograph.core import config
 from tensorflow.python.autograph.impl import conversion
+from tensorflow_transform.saved import saved_transform_io_v2
 
 from components import autograph
 
 
-def test_tf_keras_code_is_traced_as_is(monkeypatch):
+def _without_the_rules(monkeypatch):
     # As in a fresh process, whatever ran before in this one.
     monkeypatch.setattr(config, "CONVERSION_RULES", tuple(
         rule for rule in config.CONVERSION_RULES
-        if not rule.matches(autograph.PACKAGE)))
+        if not any(rule.matches(package) for package in autograph.PACKAGES)))
+
+
+def test_library_code_is_traced_as_is(monkeypatch):
+    _without_the_rules(monkeypatch)
     dense_call = tf.keras.layers.Dense.call
     assert dense_call.__module__.startswith("tf_keras.")
-    assert not conversion.is_allowlisted(dense_call)
+    library = [dense_call, tft.TFTransformOutput.transform_features_layer,
+               saved_transform_io_v2.SavedModelLoader.apply_transform_model]
+    assert not any(conversion.is_allowlisted(f) for f in library)
 
-    assert autograph.skip_keras_conversion()
+    assert autograph.skip_library_conversion()
 
-    assert conversion.is_allowlisted(dense_call)
+    assert all(conversion.is_allowlisted(f) for f in library)
     # The user's own functions are still converted.
-    assert not conversion.is_allowlisted(test_tf_keras_code_is_traced_as_is)
+    assert not conversion.is_allowlisted(test_library_code_is_traced_as_is)
 
 
-def test_the_rule_is_added_once():
-    autograph.skip_keras_conversion()
-    autograph.skip_keras_conversion()
-    assert sum(isinstance(rule, config.DoNotConvert)
-               and rule.matches(autograph.PACKAGE)
-               for rule in config.CONVERSION_RULES) == 1
+def test_the_rules_are_added_once(monkeypatch):
+    _without_the_rules(monkeypatch)
+    autograph.skip_library_conversion()
+    autograph.skip_library_conversion()
+    for package in autograph.PACKAGES:
+        assert sum(isinstance(rule, config.DoNotConvert)
+                   and rule.matches(package)
+                   for rule in config.CONVERSION_RULES) == 1
+
+
+def test_a_user_function_with_tensor_control_flow_still_traces():
+    autograph.skip_library_conversion()
+
+    @tf.function
+    def clip(x):
+        if tf.reduce_sum(x) > 0:  # needs AutoGraph's rewrite
+            return x
+        return -x
+
+    assert clip(tf.constant([-2.0])).numpy().tolist() == [2.0]
