@@ -1,13 +1,15 @@
 """A probe process started before it is needed.
 
 A fresh probe process pays Python's start and TensorFlow's import before
-it can load a model (docs/performance.md). Where the nodes of a run share one
-process (the local runners), the runner starts one while the Evaluator
-runs, which leaves the second core idle, and the ServingValidator hands its
-request to it. It is the same fresh process, importing what probe.py says
-and nothing else, that waited for the request instead of being started for it. Where
-each node has a container of its own (Kubeflow, Vertex) nothing starts
-early and the probe starts when it is asked for, as it always did.
+it can load a model (docs/performance.md). Where the Evaluator and the
+ServingValidator share a process (the local runners, and the Kubeflow
+package's evaluate-and-push task), the runner starts one while the
+Evaluator runs, which leaves the second core idle (`beside_evaluator`), and
+the ServingValidator hands its request to it. It is the same fresh process,
+importing what probe.py says and nothing else, that waited for the request
+instead of being started for it. Where the ServingValidator runs alone
+(a container of its own) nothing starts early and the probe starts when it
+is asked for.
 
 A waiting process that is never asked (the model was not blessed, the run
 failed) is stopped by `discard`, and in any case ends by itself when its
@@ -15,6 +17,7 @@ parent does: its standard input closes.
 """
 
 import atexit
+import logging
 import os
 import subprocess
 import sys
@@ -41,6 +44,20 @@ def start_early() -> None:
     with _lock:
         if _waiting is None or _waiting.poll() is not None:
             _waiting = start()
+
+
+def beside_evaluator() -> None:
+    """Called as the Evaluator starts its work in the process that runs the
+    ServingValidator next: starts the probe's process early if this process
+    may use a second core. A speed-up only: if it cannot start, the check
+    starts its process when it runs."""
+    if not spare_core():
+        return
+    try:
+        start_early()
+    except OSError as error:
+        logging.warning("could not start the serving check's process "
+                        "early: %s", error)
 
 
 def process() -> Tuple[subprocess.Popen, bool]:

@@ -230,14 +230,9 @@ class _StateReader:
 def _on_work(node_id: str) -> None:
     """Nodes share this process: while the Evaluator works, mostly on one
     core, the serving check's fresh process imports TensorFlow on the
-    other (components/serving_validator/standby.py). A speed-up: if it
-    cannot start, the check starts its process when it runs."""
-    if node_id == nodes.EVALUATOR and standby.spare_core():
-        try:
-            standby.start_early()
-        except OSError as error:
-            logging.warning("could not start the serving check's process "
-                            "early: %s", error)
+    other (components/serving_validator/standby.py)."""
+    if node_id == nodes.EVALUATOR:
+        standby.beside_evaluator()
 
 
 def _write_report(summary, store, run,

@@ -34,6 +34,7 @@ import click
 
 from components import storage
 from components import tfx_imports
+from components.serving_validator import standby
 from components.tfds_example_gen import properties
 from components.trainer import settings as trainer_settings
 from pipeline import nodes
@@ -159,11 +160,17 @@ def run_nodes(ir, node_ids: Sequence[str], run_id: str,
     finished = {node: state for node, state in runs.node_states(
         store, ir.pipeline_info.id, run_id).items()
         if state in FINISHED_STATES}
-    for node_id in node_ids:
+    for index, node_id in enumerate(node_ids):
         if node_id in finished:
             echo(f"{node_id}: already {finished[node_id]} in run {run_id} "
                  "(an earlier attempt of this task); not run again")
             continue
+        if (node_id == nodes.EVALUATOR
+                and nodes.SERVING_VALIDATOR in node_ids[index + 1:]
+                and nodes.SERVING_VALIDATOR not in finished):
+            # As the local runner does; should both be found in the cache,
+            # the waiting process is stopped as the task ends.
+            standby.beside_evaluator()
         echo(f"{node_id}: launching (log: {log_path(ir, run_id, node_id)})")
         with _node_log(log_path(ir, run_id, node_id)):
             state = run_node(ir, node_id, run_id, url)

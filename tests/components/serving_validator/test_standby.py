@@ -64,3 +64,24 @@ def test_a_request_without_a_model_is_a_usage_error():
         json.dumps(["--requests", "x", "--output", "y"]) + "\n", timeout=120)
     assert process.returncode == 2
     assert "--model required" in stderr
+
+
+def test_beside_the_evaluator_only_with_a_second_core(monkeypatch):
+    monkeypatch.setattr(standby, "spare_core", lambda: False)
+    standby.beside_evaluator()
+    assert standby._waiting is None  # pylint: disable=protected-access
+    monkeypatch.setattr(standby, "spare_core", lambda: True)
+    standby.beside_evaluator()
+    assert standby._waiting.poll() is None  # pylint: disable=protected-access
+
+
+def test_a_process_that_cannot_start_early_is_only_a_warning(monkeypatch,
+                                                             caplog):
+    def refused():
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(standby, "spare_core", lambda: True)
+    monkeypatch.setattr(standby, "start", refused)
+    standby.beside_evaluator()
+    assert standby._waiting is None  # pylint: disable=protected-access
+    assert "no more processes" in caplog.text

@@ -194,6 +194,34 @@ def test_a_retry_runs_only_the_nodes_that_did_not_finish(tmp_path,
     assert len(ran) == 3
 
 
+@pytest.mark.parametrize("group, finished, early", [
+    ([nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER], {}, True),
+    # The serving check finished in an earlier attempt: nothing to wait for.
+    ([nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER],
+     {nodes.SERVING_VALIDATOR: "COMPLETE"}, False),
+    # Not in this task: its own task starts its process when it runs.
+    ([nodes.EVALUATOR], {}, False),
+])
+def test_the_serving_check_process_starts_as_the_evaluator_launches(
+        tmp_path, monkeypatch, group, finished, early):
+    """In a task that runs the ServingValidator after the Evaluator, the
+    probe's process is started before the Evaluator launches, as the local
+    runner does (components/serving_validator/standby.py)."""
+    ir = _ir(tmp_path)
+    url = urls.parse(f"sqlite://{tmp_path / 'm.sqlite'}")
+    metadata_store.open_store(url, read_only=False)
+    events = []
+    monkeypatch.setattr(node_entrypoint.standby, "beside_evaluator",
+                        lambda: events.append("probe started"))
+    monkeypatch.setattr(node_entrypoint, "run_node",
+                        lambda _, node_id, *__: events.append(node_id)
+                        or "COMPLETE")
+    monkeypatch.setattr(runs, "node_states", lambda *_: dict(finished))
+    node_entrypoint.run_nodes(ir, group, "r", url, echo=lambda _: None)
+    ran = [n for n in group if n not in finished]
+    assert events == (["probe started"] if early else []) + ran
+
+
 @pytest.mark.parametrize("store_goes_away", [True, False])
 def test_a_store_lost_mid_task_is_one_message(tmp_path, monkeypatch,
                                               store_goes_away):
