@@ -256,8 +256,8 @@ def main():
 
     # The preparation leaves TensorFlow's and TFDS's files in the OS's page
     # cache for the scripts; a first run of the pipeline on a machine would
-    # still read from disk what only it imports (Beam, TFX, TFMA, TFDV):
-    # 1.3-2.3 s more before its first node (docs/performance.md). One
+    # still read from disk what only it imports (Beam, TFX, TFMA, TFDV),
+    # seconds more before its first node (docs/performance.md). One
     # untimed run of each side first, so that every timed run finds its
     # files where a second run on the same machine does.
     if args.warm_up:

@@ -8,14 +8,16 @@ export and TFMA Keras metric re-parses and rewrites hundreds of tf_keras
 functions, which made the Trainer's first epoch several times slower, all
 of it in `autograph/pyct`, and cost the Evaluator the same way
 (docs/performance.md). tf_keras is written to be traced as is, exactly
-like `keras`, so it gets the same rule. So is tf.Transform's layer and
-loader (its own `tf.function`s say `autograph=False`; its branches and
-loops are over Python values), which the Trainer's input pipeline and
-both serving signatures call: rewritten, it cost the Trainer about 1 s
-before the first epoch and 1 s in the export. The user's own functions
-(the preprocessing_fn, the model's code) are still converted. The
-Trainer and the Evaluator call `skip_library_conversion` first. The rule
-holds in the process that sets it:
+like `keras`, so it gets the same rule. So is tf.Transform's Keras layer
+and the loader behind it (its branches and loops are over Python values,
+and the transform graph it calls is a traced function already), which
+the Trainer's input pipeline and both serving signatures call: rewritten,
+it cost the Trainer seconds before the first epoch and in the export
+(docs/performance.md). Code outside these packages is converted as
+before: the model's own `call`, the chunked training step's loop.
+tf.Transform traces the preprocessing_fn without AutoGraph either way.
+The Trainer and the Evaluator call `skip_library_conversion` first. The
+rule holds in the process that sets it:
 with `--beam-mode multi_processing` (or a remote Beam runner) TFMA's metric
 combiners run in Beam's worker processes, which do without it. There is no
 public API for the rule list; if a TensorFlow release moves it, training is

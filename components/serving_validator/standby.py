@@ -31,10 +31,24 @@ _lock = threading.Lock()
 _waiting: Optional[subprocess.Popen] = None
 
 
+# Where cgroup v2 keeps this process's CPU quota: "max PERIOD" or
+# "QUOTA PERIOD" (microseconds), as Kubernetes' CPU limit and
+# `podman --cpus` set it.
+CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
 def spare_core() -> bool:
-    """Whether this process may use more than one CPU (its affinity, which
-    a container's CPU set limits; not the host's count)."""
-    return len(os.sched_getaffinity(0)) > 1
+    """Whether this process may use more than one CPU: its affinity (which
+    a container's CPU set limits; not the host's count) and its cgroup's
+    CPU quota (a pod's CPU limit), where there is one."""
+    if len(os.sched_getaffinity(0)) < 2:
+        return False
+    try:
+        with open(CPU_MAX, encoding="ascii") as f:
+            quota, period = f.read().split()[:2]
+        return quota == "max" or int(quota) >= 2 * int(period)
+    except (OSError, ValueError):
+        return True  # no cgroup v2 quota to go by: the affinity says
 
 
 def start_early() -> None:

@@ -24,10 +24,8 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
     raw_spec = tf_transform_output.raw_feature_spec()
     raw_spec.pop(features.LABEL_KEY, None)
 
-    # Neither has control flow on tensors: traced as written, without
-    # AutoGraph's rewrite of their Python (components/autograph.py).
     @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
+        tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
         parsed = tf.io.parse_example(serialized, raw_spec)
         transformed = model.tft_layer(parsed)
@@ -36,8 +34,7 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
     byte_values = tf.constant([bytes([i]) for i in range(256)])
 
     @tf.function(input_signature=[
-        tf.TensorSpec([None, *image_shape], tf.uint8, name="images")],
-        autograph=False)
+        tf.TensorSpec([None, *image_shape], tf.uint8, name="images")])
     def serve_images(images):
         pixels = tf.reshape(tf.cast(images, tf.int32),
                             [tf.shape(images)[0], -1])

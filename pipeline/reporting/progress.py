@@ -77,6 +77,12 @@ class NodeRecord:
         return max(0.0, self.seconds - self.work_seconds)
 
 
+def executor_starts(message: str) -> bool:
+    """Whether a log message is TFX's saying that a node's executor starts
+    (a node found in the cache logs none)."""
+    return bool(_EXECUTOR_STARTS.match(message))
+
+
 class ProgressHandler(logging.Handler):
     """Collects node records from log messages and reports finished nodes."""
 
@@ -108,7 +114,7 @@ class ProgressHandler(logging.Handler):
                 node.started = node.began = self._clock()
                 node.status = RUNNING
                 self._current[record.thread] = match[1]
-            elif _EXECUTOR_STARTS.match(message):
+            elif executor_starts(message):
                 node_id = self._current.get(record.thread)
                 if node_id:
                     self.records[node_id].work_started = self._clock()

@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import zlib
-from typing import Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import click
 
@@ -42,6 +42,7 @@ from pipeline import startup
 from pipeline.metadata import runs
 from pipeline.metadata import store as metadata_store
 from pipeline.metadata import urls
+from pipeline.reporting import progress
 
 
 class NodeFailed(RuntimeError):
@@ -160,21 +161,30 @@ def run_nodes(ir, node_ids: Sequence[str], run_id: str,
     finished = {node: state for node, state in runs.node_states(
         store, ir.pipeline_info.id, run_id).items()
         if state in FINISHED_STATES}
-    for index, node_id in enumerate(node_ids):
-        if node_id in finished:
-            echo(f"{node_id}: already {finished[node_id]} in run {run_id} "
-                 "(an earlier attempt of this task); not run again")
-            continue
-        if (node_id == nodes.EVALUATOR
-                and nodes.SERVING_VALIDATOR in node_ids[index + 1:]
-                and nodes.SERVING_VALIDATOR not in finished):
-            # As the local runner does; should both be found in the cache,
-            # the waiting process is stopped as the task ends.
-            standby.beside_evaluator()
-        echo(f"{node_id}: launching (log: {log_path(ir, run_id, node_id)})")
-        with _node_log(log_path(ir, run_id, node_id)):
-            state = run_node(ir, node_id, run_id, url)
-        echo(f"{node_id}: {state}")
+    try:
+        for index, node_id in enumerate(node_ids):
+            if node_id in finished:
+                echo(f"{node_id}: already {finished[node_id]} in run "
+                     f"{run_id} (an earlier attempt of this task); not run "
+                     "again")
+                continue
+            # As in a local run: the serving check's process starts as the
+            # Evaluator's executor does (not for an Evaluator found in the
+            # cache), when the check runs next in this task.
+            probe_early = (node_id == nodes.EVALUATOR
+                           and nodes.SERVING_VALIDATOR in node_ids[index + 1:]
+                           and nodes.SERVING_VALIDATOR not in finished)
+            echo(f"{node_id}: launching (log: "
+                 f"{log_path(ir, run_id, node_id)})")
+            with _node_log(log_path(ir, run_id, node_id)), \
+                    _when_executor_starts(standby.beside_evaluator
+                                          if probe_early else None):
+                state = run_node(ir, node_id, run_id, url)
+            echo(f"{node_id}: {state}")
+    finally:
+        # A probe process that was not asked for (the check was found in
+        # the cache, or a node failed) ends with the nodes' work.
+        standby.discard()
 
 
 def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> str:
@@ -198,6 +208,35 @@ def run_node(ir, node_id: str, run_id: str, url: urls.StoreUrl) -> str:
         raise NodeFailed(f"node {node_id} failed in run {run_id} (see the "
                          "log above).")
     return state
+
+
+class _ExecutorStart(logging.Handler):
+    """Calls `then` once, as TFX logs that the node's executor starts."""
+
+    def __init__(self, then: Callable[[], None]):
+        super().__init__(level=logging.INFO)
+        self._then = then
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._then and progress.executor_starts(record.getMessage()):
+            then, self._then = self._then, None
+            then()
+
+
+@contextlib.contextmanager
+def _when_executor_starts(then: Optional[Callable[[], None]]
+                          ) -> Iterator[None]:
+    """Within the block, `then()` once the node's executor starts (not for
+    a node found in the cache); nothing if `then` is None."""
+    if then is None:
+        yield
+        return
+    handler = _ExecutorStart(then)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 @contextlib.contextmanager

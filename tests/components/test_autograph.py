@@ -42,13 +42,21 @@ def test_the_rules_are_added_once(monkeypatch):
                    for rule in config.CONVERSION_RULES) == 1
 
 
-def test_a_user_function_with_tensor_control_flow_still_traces():
-    autograph.skip_library_conversion()
+def _sign_flip(x):
+    """Control flow on a tensor: traces only as AutoGraph rewrites it."""
+    if tf.reduce_sum(x) > 0:
+        return x
+    return -x
+
+
+def test_code_outside_the_packages_called_in_a_trace_is_still_converted(
+        monkeypatch):
+    _without_the_rules(monkeypatch)
+    assert autograph.skip_library_conversion()
 
     @tf.function
-    def clip(x):
-        if tf.reduce_sum(x) > 0:  # needs AutoGraph's rewrite
-            return x
-        return -x
+    def traced(x):
+        return _sign_flip(x)  # a call AutoGraph converts, unless a rule
+                              # lists this module
 
-    assert clip(tf.constant([-2.0])).numpy().tolist() == [2.0]
+    assert traced(tf.constant([-2.0])).numpy().tolist() == [2.0]

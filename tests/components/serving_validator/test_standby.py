@@ -85,3 +85,22 @@ def test_a_process_that_cannot_start_early_is_only_a_warning(monkeypatch,
     standby.beside_evaluator()
     assert standby._waiting is None  # pylint: disable=protected-access
     assert "no more processes" in caplog.text
+
+
+@pytest.mark.parametrize("cpu_max, spare", [
+    ("max 100000\n", True),
+    ("200000 100000\n", True),   # a limit of 2 CPUs
+    ("150000 100000\n", False),  # 1.5: the probe would take the Evaluator's
+    ("100000 100000\n", False),
+    (None, True),                # no cgroup v2 file: the affinity says
+])
+def test_a_cpu_limit_below_two_leaves_no_spare_core(tmp_path, monkeypatch,
+                                                    cpu_max, spare):
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max, encoding="ascii")
+    monkeypatch.setattr(standby, "CPU_MAX", str(path))
+    monkeypatch.setattr(standby.os, "sched_getaffinity", lambda _: {0, 1})
+    assert standby.spare_core() is spare
+    monkeypatch.setattr(standby.os, "sched_getaffinity", lambda _: {0})
+    assert standby.spare_core() is False

@@ -194,32 +194,47 @@ def test_a_retry_runs_only_the_nodes_that_did_not_finish(tmp_path,
     assert len(ran) == 3
 
 
-@pytest.mark.parametrize("group, finished, early", [
-    ([nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER], {}, True),
+@pytest.mark.parametrize("group, finished, cached, early", [
+    ([nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER], {}, (), True),
+    # Found in the cache, the Evaluator's executor never starts.
+    ([nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER], {},
+     (nodes.EVALUATOR, nodes.SERVING_VALIDATOR), False),
     # The serving check finished in an earlier attempt: nothing to wait for.
     ([nodes.EVALUATOR, nodes.SERVING_VALIDATOR, nodes.PUSHER],
-     {nodes.SERVING_VALIDATOR: "COMPLETE"}, False),
+     {nodes.SERVING_VALIDATOR: "COMPLETE"}, (), False),
     # Not in this task: its own task starts its process when it runs.
-    ([nodes.EVALUATOR], {}, False),
+    ([nodes.EVALUATOR], {}, (), False),
 ])
-def test_the_serving_check_process_starts_as_the_evaluator_launches(
-        tmp_path, monkeypatch, group, finished, early):
+def test_the_serving_check_process_starts_as_the_evaluator_works(
+        tmp_path, monkeypatch, caplog, group, finished, cached, early):
     """In a task that runs the ServingValidator after the Evaluator, the
-    probe's process is started before the Evaluator launches, as the local
-    runner does (components/serving_validator/standby.py)."""
+    probe's process is started as the Evaluator's executor starts, as the
+    local runner does (components/serving_validator/standby.py), and one
+    that was not asked for is stopped as the task's nodes end."""
+    import logging  # pylint: disable=import-outside-toplevel
+    caplog.set_level(logging.INFO)
     ir = _ir(tmp_path)
     url = urls.parse(f"sqlite://{tmp_path / 'm.sqlite'}")
     metadata_store.open_store(url, read_only=False)
     events = []
     monkeypatch.setattr(node_entrypoint.standby, "beside_evaluator",
                         lambda: events.append("probe started"))
-    monkeypatch.setattr(node_entrypoint, "run_node",
-                        lambda _, node_id, *__: events.append(node_id)
-                        or "COMPLETE")
+    monkeypatch.setattr(node_entrypoint.standby, "discard",
+                        lambda: events.append("probe discarded"))
+
+    def run_node(_, node_id, *__):
+        if node_id not in cached:
+            # What TFX's launcher logs as it runs an executor.
+            logging.getLogger("absl").info("Going to run a new execution 7")
+        events.append(node_id)
+        return "CACHED" if node_id in cached else "COMPLETE"
+
+    monkeypatch.setattr(node_entrypoint, "run_node", run_node)
     monkeypatch.setattr(runs, "node_states", lambda *_: dict(finished))
     node_entrypoint.run_nodes(ir, group, "r", url, echo=lambda _: None)
     ran = [n for n in group if n not in finished]
-    assert events == (["probe started"] if early else []) + ran
+    assert events == (["probe started"] if early else []) + ran + [
+        "probe discarded"]
 
 
 @pytest.mark.parametrize("store_goes_away", [True, False])
